@@ -1,0 +1,5 @@
+"""Allows `python -m shoebox`."""
+
+from shoebox.cli import main
+
+raise SystemExit(main())

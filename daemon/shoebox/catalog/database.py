@@ -1,0 +1,110 @@
+"""Opening the catalog database from a URL, with the settings each backend needs.
+
+SQLite runs in WAL mode with a large page cache, so one writer and many readers get along.
+MariaDB runs on InnoDB in utf8mb4, with DATETIME(6) so that sub-second times survive.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from peewee import DatabaseError, InterfaceError, MySQLDatabase, OperationalError, SqliteDatabase
+
+from shoebox.catalog.migrations import LATEST, current_version, migrate
+from shoebox.catalog.models import MODELS
+from shoebox.errors import CatalogError
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "normal",
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,
+    "cache_size": -256_000,  # KiB: a 250 MiB page cache
+    "mmap_size": 1 << 30,
+}
+
+
+def connect(url: str, base: Path) -> Any:
+    """A Peewee database for `url`; relative SQLite paths are taken from `base`."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        name = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
+        if not name:
+            raise CatalogError(f"database url {url!r} names no file; use sqlite:///catalog.db")
+        path = name if name == ":memory:" else str((base / name).resolve())
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS)
+    if parts.scheme in ("mysql", "mariadb"):
+        dbname = unquote(parts.path.lstrip("/"))
+        if not dbname:
+            raise CatalogError(f"database url {_redact(url)} names no database")
+        return MySQLDatabase(
+            dbname,
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            charset="utf8mb4",
+            field_types={"DATETIME": "DATETIME(6)"},
+        )
+    raise CatalogError(
+        f"database url {_redact(url)}: unknown scheme {parts.scheme!r}; "
+        "use sqlite:///path.db or mysql://user:password@host:3306/dbname"
+    )
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
+
+
+class Catalog:
+    """An open catalog: the database, bound to the models, at the latest schema."""
+
+    def __init__(self, url: str, base: Path, *, auto_migrate: bool = True) -> None:
+        self.url = url
+        self.applied: list[str] = []
+        self.db = connect(url, base)
+        self.is_mysql = isinstance(self.db, MySQLDatabase)
+        try:
+            self.db.connect(reuse_if_open=True)
+            if self.is_mysql:
+                self._prepare_mysql()
+            if auto_migrate:
+                self.applied = migrate(self.db)
+            elif current_version(self.db) < LATEST:
+                raise CatalogError(
+                    f"the catalog at {_redact(url)} needs migrating: run `shoebox migrate`"
+                )
+        except (OperationalError, InterfaceError, DatabaseError) as exc:
+            with suppress(Exception):
+                self.db.close()
+            raise CatalogError(f"cannot open the catalog at {_redact(url)}: {exc}") from exc
+        self.db.bind(MODELS)
+
+    def _prepare_mysql(self) -> None:
+        # Tables inherit the database's character set; make sure it is full UTF-8 before
+        # the first table is created.
+        cur = self.db.execute_sql(
+            "SELECT default_character_set_name FROM information_schema.schemata "
+            "WHERE schema_name = DATABASE()"
+        )
+        row = cur.fetchone()
+        if row and row[0] != "utf8mb4" and not self.db.get_tables():
+            self.db.execute_sql("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

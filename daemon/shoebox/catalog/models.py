@@ -1,0 +1,143 @@
+"""The catalog's tables as Peewee models, the same on SQLite and MariaDB.
+
+A *photo* is the logical picture a person sees; a *file* is one physical file under a library
+root. One photo may own several files: byte-identical copies, a Live Photo's still and video,
+a RAW+JPEG stack and their sidecars. Files carry what was read from them (`meta`, as JSON);
+photos carry the merged values the timeline and search need, with indexes for them.
+
+Models are bound to a database at run time (`Catalog.open`), never at import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BlobField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    FixedCharField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SmallIntegerField,
+    TextField,
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    id = AutoField()
+
+    class Meta:
+        legacy_table_names = False
+
+
+class Root(BaseModel):
+    """A library root (a folder of originals), by absolute path."""
+
+    path = TextField()
+    path_key = FixedCharField(32, unique=True)
+
+
+class Photo(BaseModel):
+    """The logical picture, with the merged metadata of its files."""
+
+    type = CharField(16)  # image, video, live, raw, animated
+    thumb_hash = FixedCharField(64, null=True)  # whose renditions show this photo
+    taken_at = DateTimeField()  # UTC, naive
+    taken_at_local = DateTimeField()  # wall-clock time where it was taken
+    taken_at_source = CharField(32)
+    timezone = CharField(8, null=True)  # "+02:00", or null when unknown
+    year = SmallIntegerField()
+    month = SmallIntegerField()
+    lat = FloatField(null=True)
+    lng = FloatField(null=True)
+    altitude = FloatField(null=True)
+    camera_make = CharField(100, null=True)
+    camera_model = CharField(100, null=True)
+    lens_model = CharField(255, null=True)
+    iso = IntegerField(null=True)
+    exposure_time = FloatField(null=True)  # seconds
+    f_number = FloatField(null=True)
+    focal_length = FloatField(null=True)
+    focal_length_35mm = FloatField(null=True)
+    width = IntegerField(null=True)  # as displayed, after orientation
+    height = IntegerField(null=True)
+    orientation = SmallIntegerField(null=True)
+    duration = FloatField(null=True)  # seconds
+    codec = CharField(32, null=True)
+    fps = FloatField(null=True)
+    title = TextField(null=True)
+    description = TextField(null=True)
+    keywords = TextField(null=True)  # JSON list
+    artist = TextField(null=True)
+    copyright = TextField(null=True)
+    rating = SmallIntegerField(null=True)
+    content_id = CharField(100, null=True)
+    favorite = BooleanField(default=False)
+    archived = BooleanField(default=False)
+    missing = BooleanField(default=False)  # every file of it has vanished
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("archived", "missing", "taken_at"), False),
+            (("year", "month", "archived", "missing", "taken_at"), False),
+            (("camera_make", "camera_model", "archived", "missing", "taken_at"), False),
+            (("favorite", "archived", "missing", "taken_at"), False),
+        )
+
+
+class File(BaseModel):
+    """One physical file under a root: what it is, what was read from it, which stage versions
+    produced that, and which photo it belongs to."""
+
+    root = ForeignKeyField(Root, backref="files", on_delete="RESTRICT")
+    rel_path = TextField()  # for display; undecodable bytes replaced
+    rel_path_raw = BlobField()  # the exact bytes, for the file system
+    path_key = FixedCharField(32)  # digest of rel_path_raw: unique per root
+    stem_key = FixedCharField(32, index=True)  # digest of folder + lower-case base name
+    size = BigIntegerField()
+    mtime_ns = BigIntegerField()
+    hash = FixedCharField(64, null=True, index=True)  # BLAKE3 of the content, hex
+    mime = CharField(100, null=True)
+    role = CharField(16)  # original, raw, live-video, sidecar
+    status = CharField(16, default="present")  # present, missing, error
+    content_id = CharField(100, null=True, index=True)  # Live Photo pairing
+    meta = TextField(null=True)  # JSON of the normalised metadata
+    v_identify = SmallIntegerField(default=0)
+    v_metadata = SmallIntegerField(default=0)
+    v_renditions = SmallIntegerField(default=0)
+    indexed_at = DateTimeField(default=utcnow)
+    photo = ForeignKeyField(Photo, backref="files", null=True, on_delete="SET NULL")
+    photo_id: int | None
+    root_id: int
+
+    class Meta:
+        indexes = ((("root", "path_key"), True),)
+
+
+class IngestError(BaseModel):
+    """A file that a stage could not handle, as of the latest attempt."""
+
+    root = ForeignKeyField(Root, on_delete="CASCADE")
+    rel_path = TextField()
+    path_key = FixedCharField(32)
+    stage = CharField(16)
+    message = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("root", "path_key"), False),)
+
+
+MODELS: tuple[type[BaseModel], ...] = (Root, Photo, File, IngestError)

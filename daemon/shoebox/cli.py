@@ -1,0 +1,142 @@
+"""The `shoebox` command: the one place that turns errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from shoebox import __version__
+from shoebox import config as config_mod
+from shoebox.catalog.database import Catalog
+from shoebox.config import Settings
+from shoebox.errors import ShoeboxError
+
+log = logging.getLogger("shoebox")
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at the time, so log lines print above a progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except (OSError, ValueError):
+            self.handleError(record)
+
+
+def _setup_logging(level: str) -> None:
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("peewee").setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shoebox", description="A self-hosted photo library for a household."
+    )
+    parser.add_argument("--version", action="version", version=f"shoebox {__version__}")
+    parser.add_argument(
+        "--config", metavar="PATH", help=f"the config file (default: ${config_mod.ENV_VAR})"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("migrate", help="bring the catalog's schema up to date")
+
+    index = sub.add_parser("index", help="index the library roots, or folders inside them")
+    index.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    index.add_argument("--plain", action="store_true", help="log lines instead of a progress bar")
+
+    photos = sub.add_parser("photos", help="print the photos in the catalog")
+    photos.add_argument("query", nargs="*", help="words and filters such as type:video year:2023")
+    photos.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    sub.add_parser("errors", help="list files that could not be indexed, and why")
+
+    sample = sub.add_parser("sample", help="write the sample library into a folder")
+    sample.add_argument("target", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging("debug" if args.verbose else "info")
+    try:
+        if args.command == "sample":
+            from shoebox.sample import make_library
+
+            made = make_library(args.target)
+            print(f"wrote {len(made)} sample files to {args.target}")
+            return 0
+        settings = config_mod.load(config_mod.locate(args.config))
+        if not args.verbose:
+            _setup_logging(settings.log.level)
+        return _run(args, settings)
+    except ShoeboxError as exc:
+        print(f"shoebox: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("shoebox: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    with Catalog(settings.database.url, settings.source.parent) as catalog:
+        if args.command == "migrate":
+            if catalog.applied:
+                print("applied: " + ", ".join(catalog.applied))
+            else:
+                print("the catalog is up to date")
+            return 0
+        if args.command == "index":
+            from shoebox.ingest.run import Indexer
+
+            indexer = Indexer(settings, catalog, interactive=False if args.plain else None)
+            summary = indexer.index(args.paths)
+            print(f"indexed: {summary.line()}")
+            for reason in summary.roots_left_alone:
+                print(f"left alone: {reason}")
+            return 0
+        if args.command == "photos":
+            return _photos(" ".join(args.query), as_json=args.json)
+        return _errors()
+
+
+def _photos(query: str, *, as_json: bool) -> int:
+    from shoebox.catalog.photos import search
+
+    count = 0
+    for photo in search(query):
+        count += 1
+        if as_json:
+            print(json.dumps(photo, ensure_ascii=False))
+            continue
+        where = f"{photo['lat']:.4f},{photo['lng']:.4f}" if photo["lat"] is not None else ""
+        camera = " ".join(x for x in (photo["camera_make"], photo["camera_model"]) if x)
+        first = photo["files"][0]["path"] if photo["files"] else ""
+        print(
+            f"{photo['id']:>7}  {photo['taken_at_local'][:19]} {photo['timezone'] or '':6}  "
+            f"{photo['type']:8}  {camera[:24]:24}  {where:20}  {first}"
+        )
+    if not as_json:
+        print(f"{count} photos", file=sys.stderr)
+    return 0
+
+
+def _errors() -> int:
+    from shoebox.catalog.models import IngestError, Root
+
+    count = 0
+    query = IngestError.select(IngestError, Root).join(Root).order_by(IngestError.id)
+    for row in query:
+        count += 1
+        print(f"{row.root.path}/{row.rel_path}: {row.stage}: {row.message}")
+    print(f"{count} files with errors", file=sys.stderr)
+    return 0

@@ -1,0 +1,239 @@
+"""Settings: `config.toml` read once into frozen, typed dataclasses and passed down.
+
+Every key is declared here once, with its type, default and help text; `config.example.toml`
+documents each of them (a test proves the two agree). An unknown key or a bad value stops with
+a message naming the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shoebox.errors import ConfigError
+
+ENV_VAR = "SHOEBOX_CONFIG"
+
+
+def _key(help: str, *, minimum: int | None = None, choices: tuple[str, ...] = ()) -> Any:
+    return {"help": help, "minimum": minimum, "choices": choices}
+
+
+@dataclass(frozen=True)
+class LibrarySettings:
+    originals: tuple[Path, ...] = field(
+        default=(),
+        metadata=_key(
+            "Library roots: folders that hold the originals. Indexing only reads them; "
+            "nothing under them is ever written."
+        ),
+    )
+    cache: Path = field(
+        default=Path("cache"),
+        metadata=_key("Folder for renditions (grid tiles, previews). Must be outside the roots."),
+    )
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = field(
+        default="sqlite:///catalog.db",
+        metadata=_key(
+            "The catalog: sqlite:///relative/or/absolute.db (the embedded default) or "
+            "mysql://user:password@host:3306/dbname (MariaDB 10.6 or newer)."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    workers: int = field(
+        default=0,
+        metadata=_key("Processes for the CPU-heavy stages; 0 means one per core.", minimum=0),
+    )
+    max_pixels: int = field(
+        default=250_000_000,
+        metadata=_key(
+            "Images larger than this many pixels are refused (decompression-bomb guard).",
+            minimum=1,
+        ),
+    )
+    exiftool: str = field(
+        default="exiftool", metadata=_key("The exiftool program (a name on PATH or a path).")
+    )
+    ffmpeg: str = field(
+        default="ffmpeg", metadata=_key("The ffmpeg program (a name on PATH or a path).")
+    )
+    video_timeout: int = field(
+        default=120,
+        metadata=_key("Seconds ffmpeg may take to grab one video's poster frame.", minimum=1),
+    )
+
+
+@dataclass(frozen=True)
+class RenditionSettings:
+    tile_size: int = field(
+        default=256, metadata=_key("Edge in pixels of the square grid tile.", minimum=32)
+    )
+    preview_size: int = field(
+        default=1600,
+        metadata=_key("Longest edge in pixels of the fit-inside preview.", minimum=64),
+    )
+    quality: int = field(
+        default=85, metadata=_key("JPEG quality of the renditions (1-95).", minimum=1)
+    )
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = field(
+        default="info",
+        metadata=_key(
+            "How much to log: debug, info, warning or error.",
+            choices=("debug", "info", "warning", "error"),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything shoebox can be told, grouped by `[section]` of config.toml."""
+
+    source: Path
+    library: LibrarySettings = LibrarySettings()
+    database: DatabaseSettings = DatabaseSettings()
+    ingest: IngestSettings = IngestSettings()
+    renditions: RenditionSettings = RenditionSettings()
+    log: LogSettings = LogSettings()
+
+
+SECTIONS: dict[str, type[Any]] = {
+    f.name: typing.get_type_hints(Settings)[f.name]
+    for f in dataclasses.fields(Settings)
+    if f.name != "source"
+}
+
+
+def known_keys() -> dict[str, dict[str, dataclasses.Field[Any]]]:
+    """Every `[section] key` the code understands, with its declaration."""
+    return {name: {f.name: f for f in dataclasses.fields(cls)} for name, cls in SECTIONS.items()}
+
+
+def locate(explicit: str | os.PathLike[str] | None) -> Path:
+    """The config file to read: `--config`, else `$SHOEBOX_CONFIG`."""
+    chosen = explicit or os.environ.get(ENV_VAR)
+    if not chosen:
+        raise ConfigError(
+            f"no configuration given: pass --config PATH or set {ENV_VAR} "
+            "(config.example.toml shows every key)"
+        )
+    return Path(chosen)
+
+
+def load(path: Path) -> Settings:
+    """Read and check one config file. Relative paths are taken from the file's folder."""
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    base = path.resolve().parent
+    sections: dict[str, Any] = {}
+    for name, table in raw.items():
+        if name not in SECTIONS:
+            raise ConfigError(
+                f"{path}: unknown section [{name}]; known sections: {', '.join(SECTIONS)}"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{name}] must be a table of keys")
+        sections[name] = _section(path, base, name, SECTIONS[name], table)
+    settings = Settings(source=path.resolve(), **sections)
+    _check_layout(settings)
+    return settings
+
+
+def _section(path: Path, base: Path, name: str, cls: type[Any], table: dict[str, Any]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{path}: unknown key [{name}] {key}; known keys in [{name}]: {', '.join(fields)}"
+            )
+        values[key] = _value(path, base, f"[{name}] {key}", hints[key], fields[key], value)
+    return cls(**values)
+
+
+def _value(
+    path: Path, base: Path, where: str, hint: Any, decl: dataclasses.Field[Any], value: Any
+) -> Any:
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{path}: {where} must be {expected}, not {value!r}")
+
+    meta = decl.metadata
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise bad("a path (a non-empty string)")
+        return (base / Path(value).expanduser()).resolve()
+    if typing.get_origin(hint) is tuple and typing.get_args(hint)[0] is Path:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise bad('a list of paths, such as ["/srv/photos"]')
+        return tuple((base / Path(v).expanduser()).resolve() for v in value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("a whole number")
+        if meta["minimum"] is not None and value < meta["minimum"]:
+            raise bad(f"a whole number of at least {meta['minimum']}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise bad("a string")
+        if meta["choices"] and value not in meta["choices"]:
+            raise bad("one of " + ", ".join(meta["choices"]))
+        return value
+    raise TypeError(f"unhandled setting type {hint!r}")  # a programming error, not user input
+
+
+def _check_layout(settings: Settings) -> None:
+    """Refuse layouts that would make indexing write under a library root."""
+    lib = settings.library
+    if not lib.originals:
+        raise ConfigError(
+            f"{settings.source}: [library] originals is empty; list the folders that hold "
+            'your photos, such as originals = ["/srv/photos"]'
+        )
+    writable = [("[library] cache", lib.cache)]
+    db_path = sqlite_path(settings)
+    if db_path is not None:
+        writable.append(("[database] url", db_path))
+    for what, target in writable:
+        for root in lib.originals:
+            if target == root or root in target.parents:
+                raise ConfigError(
+                    f"{settings.source}: {what} ({target}) lies inside the library root {root}; "
+                    "shoebox never writes under a root, so put it elsewhere"
+                )
+
+
+def sqlite_path(settings: Settings) -> Path | None:
+    """The SQLite file named by `[database] url`, resolved against the config's folder."""
+    url = settings.database.url
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return None
+    rest = url[len(prefix) :]
+    return (settings.source.parent / rest).resolve() if rest != ":memory:" else None

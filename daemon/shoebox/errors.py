@@ -1,0 +1,37 @@
+"""The one error tree of shoebox.
+
+Library code raises these; only the command line (`shoebox.cli`) turns them into a message and
+an exit code. Each message says what went wrong and, where it can, what to do about it.
+"""
+
+
+class ShoeboxError(Exception):
+    """Base class of every error shoebox raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(ShoeboxError):
+    """The configuration file is missing, unreadable or holds a bad key or value."""
+
+    exit_code = 2
+
+
+class CatalogError(ShoeboxError):
+    """The catalog database cannot be opened, migrated or queried."""
+
+
+class UsageError(ShoeboxError):
+    """The command line asked for something that cannot be done (for example a path outside
+    every library root)."""
+
+    exit_code = 2
+
+
+class StageError(ShoeboxError):
+    """One ingest stage failed for one file. The run records it and goes on."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
+        self.message = message

@@ -1,0 +1,149 @@
+"""The *identify* stage: a file's content hash, size and kind, read from its bytes.
+
+The hash is BLAKE3: cryptographic (two different photos never share one, so byte-identical
+files can safely be merged by hash) and several GB/s on one core with SIMD, several times
+faster than SHA-256, so hashing costs far less than decoding. The kind comes from the
+content's magic numbers, never from the extension (a PNG named .jpg is a PNG).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from blake3 import blake3
+
+Kind = Literal["image", "raw", "video", "sidecar", "unknown"]
+
+RAW_EXTENSIONS = frozenset(
+    [
+        ".dng",
+        ".nef",
+        ".nrw",
+        ".cr2",
+        ".cr3",
+        ".crw",
+        ".arw",
+        ".srf",
+        ".sr2",
+        ".raf",
+        ".rw2",
+        ".orf",
+        ".pef",
+        ".srw",
+        ".x3f",
+        ".3fr",
+        ".iiq",
+        ".rwl",
+        ".erf",
+        ".kdc",
+        ".mrw",
+        ".mos",
+    ]
+)
+SIDECAR_EXTENSIONS = frozenset({".xmp", ".aae", ".json"})
+MEDIA_EXTENSIONS = (
+    frozenset(
+        [
+            ".jpg",
+            ".jpeg",
+            ".jpe",
+            ".jfif",
+            ".heic",
+            ".heif",
+            ".hif",
+            ".avif",
+            ".avifs",
+            ".webp",
+            ".png",
+            ".apng",
+            ".gif",
+            ".tif",
+            ".tiff",
+            ".bmp",
+            ".jxl",
+            ".mp4",
+            ".m4v",
+            ".mov",
+            ".qt",
+            ".avi",
+            ".3gp",
+            ".3g2",
+            ".mkv",
+            ".webm",
+            ".mts",
+            ".m2ts",
+            ".ts",
+            ".mpg",
+            ".mpeg",
+            ".wmv",
+            ".insp",
+        ]
+    )
+    | RAW_EXTENSIONS
+)
+
+
+def is_candidate(extension: str) -> bool:
+    """Whether a file with this (lower-case) extension is worth reading at all."""
+    return extension in MEDIA_EXTENSIONS or extension in SIDECAR_EXTENSIONS
+
+
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+
+def sniff(head: bytes, extension: str) -> Kind:
+    """The kind of file these first bytes belong to."""
+    if extension in SIDECAR_EXTENSIONS:
+        return "sidecar"
+    if head.startswith(b"FUJIFILMCCD-RAW") or head[:4] in (b"IIU\x00", b"IIRO", b"IIRS"):
+        return "raw"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "raw" if extension in RAW_EXTENSIONS else "image"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"crx ":
+            return "raw"
+        if brand in _HEIF_BRANDS or brand in _AVIF_BRANDS:
+            return "image"
+        return "video"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video"
+    if head[:4] == b"\x1a\x45\xdf\xa3" or head[:4] == b"\x00\x00\x01\xba":
+        return "video"  # Matroska/WebM, MPEG program stream
+    if head[:1] == b"\x47" and len(head) > 188 and head[188:189] == b"\x47":
+        return "video"  # MPEG transport stream (.mts)
+    if head[4:8] == b"moov" or head[4:8] == b"mdat" or head[4:8] == b"wide":
+        return "video"  # QuickTime without ftyp
+    if head[:16] == b"0&\xb2u\x8ef\xcf\x11\xa6\xd9\x00\xaa\x00b\xcel":
+        return "video"  # ASF/WMV
+    if (
+        head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM"))
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        or head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL "))
+    ):
+        return "image"
+    return "unknown"
+
+
+@dataclass(frozen=True)
+class Identity:
+    hash: str
+    size: int
+    kind: Kind
+
+
+def hash_bytes(data: bytes) -> str:
+    return blake3(data, max_threads=1).hexdigest()
+
+
+def hash_file(path: bytes) -> tuple[str, int]:
+    """Hash a file too large to hold in memory, in 1 MiB chunks."""
+    hasher = blake3(max_threads=1)
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            hasher.update(chunk)
+            size += len(chunk)
+    return hasher.hexdigest(), size

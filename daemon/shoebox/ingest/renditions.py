@@ -1,0 +1,189 @@
+"""The *renditions* stage: a square grid tile and a fit-inside preview for every photo.
+
+Images are decoded with Pillow (HEIC/HEIF through pillow-heif, AVIF natively), JPEGs in draft
+mode at the smallest scale that still covers the preview; RAW files give their embedded preview
+(rawpy/LibRaw); videos give a poster frame through ffmpeg. Orientation is applied and the ICC
+profile is kept. Renditions are stored by content hash, so identical files share them, and are
+written to a temporary name and renamed, so a crash never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pillow_heif
+import rawpy
+from PIL import Image, ImageOps
+
+from shoebox.errors import StageError
+from shoebox.ingest.identify import Kind
+
+pillow_heif.register_heif_opener()
+
+TILE = "tile"
+PREVIEW = "preview"
+
+
+@dataclass(frozen=True)
+class RenditionSpec:
+    cache: Path
+    tile_size: int
+    preview_size: int
+    quality: int
+    max_pixels: int
+    ffmpeg: str
+    video_timeout: int
+
+
+def rendition_path(cache: Path, content_hash: str, name: str) -> Path:
+    """Where the rendition `name` of the content with this hash lives."""
+    return cache / "renditions" / content_hash[:2] / f"{content_hash}-{name}.jpg"
+
+
+def exists(spec: RenditionSpec, content_hash: str) -> bool:
+    return all(rendition_path(spec.cache, content_hash, n).exists() for n in (TILE, PREVIEW))
+
+
+@dataclass(frozen=True)
+class Decoded:
+    image: Image.Image
+    animated: bool
+
+
+def decode(spec: RenditionSpec, path: bytes, data: bytes | None, kind: Kind) -> Decoded:
+    """The picture to render from, upright, at least as large as the preview needs."""
+    if kind == "video":
+        return Decoded(_poster_frame(spec, path), False)
+    if kind == "raw":
+        return Decoded(_raw_preview(spec, path), False)
+    try:
+        im = Image.open(io.BytesIO(data) if data is not None else os.fsdecode(path))
+    except Image.DecompressionBombError as exc:
+        raise StageError("renditions", f"refused: {exc}") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise StageError("renditions", f"cannot decode the image ({exc})") from exc
+    return Decoded(_prepare(spec, im), bool(getattr(im, "is_animated", False)))
+
+
+def is_animated(path: bytes, data: bytes | None) -> bool:
+    """Whether an image has more than one frame (GIF, animated WebP, AVIF sequence)."""
+    try:
+        with Image.open(io.BytesIO(data) if data is not None else os.fsdecode(path)) as im:
+            return bool(getattr(im, "is_animated", False))
+    except (OSError, ValueError, SyntaxError):
+        return False
+
+
+def _prepare(spec: RenditionSpec, im: Image.Image) -> Image.Image:
+    width, height = im.size
+    if width * height > spec.max_pixels:
+        raise StageError(
+            "renditions",
+            f"refused: {width}x{height} is more than max_pixels={spec.max_pixels} "
+            "(a decompression bomb?)",
+        )
+    if im.format == "JPEG":
+        scale = spec.preview_size / max(width, height)
+        if scale < 1:
+            im.draft("RGB", (int(width * scale) + 1, int(height * scale) + 1))
+    icc = im.info.get("icc_profile")
+    try:
+        im.load()
+        upright = ImageOps.exif_transpose(im)
+        if upright.mode not in ("RGB", "L"):
+            upright = _to_rgb(upright)
+    except Image.DecompressionBombError as exc:
+        raise StageError("renditions", f"refused: {exc}") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise StageError("renditions", f"cannot decode the image ({exc})") from exc
+    if icc:
+        upright.info["icc_profile"] = icc
+    return upright
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return im.point(lambda v: v / 256).convert("RGB")  # 16-bit greyscale to 8-bit
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return im.convert("RGB")
+
+
+_FLIP_TO_TRANSPOSE = {
+    3: Image.Transpose.ROTATE_180,
+    5: Image.Transpose.ROTATE_90,  # LibRaw: 90 degrees counter-clockwise
+    6: Image.Transpose.ROTATE_270,  # LibRaw: 90 degrees clockwise
+}
+
+
+def _raw_preview(spec: RenditionSpec, path: bytes) -> Image.Image:
+    try:
+        with rawpy.imread(os.fsdecode(path)) as raw:
+            flip = raw.sizes.flip
+            thumb = raw.extract_thumb()
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise StageError(
+            "renditions", f"no usable embedded preview in this RAW file ({exc})"
+        ) from exc
+    im: Image.Image
+    if thumb.format == rawpy.ThumbFormat.JPEG:
+        im = _prepare(spec, Image.open(io.BytesIO(bytes(thumb.data))))
+    else:
+        im = Image.fromarray(thumb.data)  # type: ignore[arg-type]
+    if flip in _FLIP_TO_TRANSPOSE:
+        im = im.transpose(_FLIP_TO_TRANSPOSE[flip])
+    return im
+
+
+def _poster_frame(spec: RenditionSpec, path: bytes) -> Image.Image:
+    """A frame one second in (the first frame of a shorter clip), rotated as the video plays."""
+    for seek in ("1", "0"):
+        cmd = [
+            spec.ffmpeg, "-nostdin", "-v", "error", "-ss", seek, "-i", os.fsdecode(path),
+            "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-",
+        ]  # fmt: skip
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=spec.video_timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise StageError(
+                "renditions", f"ffmpeg took longer than {spec.video_timeout}s"
+            ) from exc
+        except OSError as exc:
+            raise StageError("renditions", f"cannot run ffmpeg ({exc})") from exc
+        if proc.returncode == 0 and proc.stdout:
+            return _prepare(spec, Image.open(io.BytesIO(proc.stdout)))
+    last = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    reason = last[-1] if last else f"exit status {proc.returncode}, no frame"
+    raise StageError("renditions", f"ffmpeg found no frame ({reason})")
+
+
+def render(spec: RenditionSpec, content_hash: str, picture: Image.Image) -> None:
+    """Write the tile and the preview of one picture."""
+    preview = picture.copy()
+    preview.thumbnail((spec.preview_size, spec.preview_size), Image.Resampling.BICUBIC)
+    tile = ImageOps.fit(preview, (spec.tile_size, spec.tile_size), Image.Resampling.BICUBIC)
+    icc = picture.info.get("icc_profile")
+    for name, im in ((PREVIEW, preview), (TILE, tile)):
+        _write_atomically(spec, rendition_path(spec.cache, content_hash, name), im, icc)
+
+
+def _write_atomically(
+    spec: RenditionSpec, target: Path, im: Image.Image, icc: bytes | None
+) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            im.save(fh, "JPEG", quality=spec.quality, optimize=False, icc_profile=icc)
+        Path(tmp).replace(target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

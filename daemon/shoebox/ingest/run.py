@@ -1,0 +1,466 @@
+"""One index run: walk the roots, find what is new, changed, moved or gone, run the stages on
+what needs them (CPU work on every core, tags through one exiftool) and store the results in
+batched transactions. Bad files are recorded and logged; the run always goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shoebox.catalog.database import Catalog
+from shoebox.catalog.models import File, IngestError, Photo, Root, utcnow
+from shoebox.config import Settings
+from shoebox.errors import StageError, UsageError
+from shoebox.ingest import grouping, metadata, pipeline, scan, worker
+from shoebox.ingest.renditions import RenditionSpec
+from shoebox.progress import Reporter
+
+log = logging.getLogger("shoebox.ingest")
+
+_BATCH = 200  # results per database transaction
+_BATCH_SECONDS = 2.0
+_MAX_ATTEMPTS = 3  # a file that crashes a worker this often is recorded as failed
+
+
+@dataclass
+class Summary:
+    new: int = 0
+    changed: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    missing: int = 0
+    failed: int = 0
+    refreshed: int = 0
+    seconds: float = 0.0
+    roots_left_alone: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = [
+            f"{self.new} new",
+            f"{self.changed} changed",
+            f"{self.moved} moved",
+            f"{self.unchanged} unchanged",
+            f"{self.missing} missing",
+            f"{self.failed} failed",
+        ]
+        if self.refreshed:
+            parts.append(f"{self.refreshed} refreshed for a new stage version")
+        return ", ".join(parts) + f" in {self.seconds:.1f}s"
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the catalog holds for one path, read without its metadata."""
+
+    id: int
+    rel: bytes
+    size: int
+    mtime_ns: int
+    status: str
+    hash: str | None
+    v_identify: int
+    v_metadata: int
+    v_renditions: int
+
+
+@dataclass
+class Job:
+    root: Any  # Root
+    root_path: bytes
+    entry: scan.Entry
+    known: Known | None
+    kind: str  # new, changed, refresh
+    identify: bool = True
+    metadata: bool = True
+    render: bool = True
+    force_render: bool = False
+    attempts: int = 0
+
+    @property
+    def path(self) -> bytes:
+        return os.path.join(self.root_path, self.entry.rel)
+
+
+# Files the walk no longer found, by id: (their root, what the catalog knew).
+Vanished = dict[int, tuple[bytes, Known]]
+
+
+@dataclass
+class _Scope:
+    root: Any
+    root_path: bytes
+    prefix: bytes  # relative folder inside the root, b"" for all of it
+    unreadable: list[bytes] = field(default_factory=list)
+
+
+class Indexer:
+    """Indexes library roots (or folders inside them) into the catalog."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, *, interactive: bool | None = None):
+        self.settings = settings
+        self.catalog = catalog
+        self.interactive = interactive
+        ing, ren = settings.ingest, settings.renditions
+        self.workers = ing.workers or os.cpu_count() or 1
+        self.spec = RenditionSpec(
+            cache=settings.library.cache,
+            tile_size=ren.tile_size,
+            preview_size=ren.preview_size,
+            quality=ren.quality,
+            max_pixels=ing.max_pixels,
+            ffmpeg=ing.ffmpeg,
+            video_timeout=ing.video_timeout,
+        )
+
+    # --- planning ------------------------------------------------------------------------
+
+    def _scopes(self, paths: Sequence[Path]) -> list[tuple[Path, bytes]]:
+        roots = self.settings.library.originals
+        if not paths:
+            return [(root, b"") for root in roots]
+        scopes = []
+        for given in paths:
+            target = Path(os.path.abspath(given))
+            root = next((r for r in roots if target == r or r in target.parents), None)
+            if root is None:
+                raise UsageError(
+                    f"{given} is not inside a library root ("
+                    + ", ".join(str(r) for r in roots)
+                    + "); add it to [library] originals in "
+                    + str(self.settings.source)
+                )
+            rel = os.fsencode(target.relative_to(root)) if target != root else b""
+            scopes.append((root, b"" if rel == b"." else rel))
+        return scopes
+
+    def _root_row(self, root: Path) -> Any:
+        raw = os.fsencode(root)
+        row, _ = Root.get_or_create(path_key=scan.key(raw), defaults={"path": str(root)})
+        return row
+
+    def _known(self, scope: _Scope) -> dict[str, Known]:
+        query = File.select(
+            File.id, File.path_key, File.rel_path_raw, File.size, File.mtime_ns, File.status,
+            File.hash, File.v_identify, File.v_metadata, File.v_renditions,
+        ).where(File.root == scope.root)  # fmt: skip
+        if scope.prefix:  # narrowed in SQL by the display form, then exactly by the bytes
+            query = query.where(File.rel_path.startswith(scan.display(scope.prefix) + "/"))
+        known = {}
+        for row in query.tuples().iterator():
+            fid, key, rel, size, mtime, status, hsh, vi, vm, vr = row
+            rel = bytes(rel)
+            if scope.prefix and not rel.startswith(scope.prefix + b"/"):
+                continue
+            known[key] = Known(fid, rel, size, mtime, status, hsh, vi, vm, vr)
+        return known
+
+    def _plan(self, scope: _Scope, summary: Summary, vanished: Vanished) -> list[Job]:
+        def on_error(rel: bytes, exc: OSError) -> None:
+            scope.unreadable.append(rel)
+            where = scan.display(os.path.join(scope.root_path, rel))
+            log.warning("%s: cannot read it (%s); its files are left as they were", where,
+                        exc.strerror or exc)  # fmt: skip
+            self._record_errors(scope.root, rel, [("scan", f"cannot read ({exc.strerror})")])
+
+        known = self._known(scope)
+        jobs: list[Job] = []
+        seen: set[str] = set()
+        for entry in scan.walk(scope.root_path, scope.prefix, on_error):
+            key = scan.key(entry.rel)
+            seen.add(key)
+            old = known.get(key)
+            if old is None:
+                jobs.append(Job(scope.root, scope.root_path, entry, None, "new"))
+            elif (
+                old.size != entry.size or old.mtime_ns != entry.mtime_ns or old.status == "missing"
+            ):
+                jobs.append(Job(scope.root, scope.root_path, entry, old, "changed"))
+            elif old.status == "present" and (
+                old.v_identify < pipeline.IDENTIFY
+                or old.v_metadata < pipeline.METADATA
+                or (old.v_renditions < pipeline.RENDITIONS and old.v_renditions > 0)
+            ):
+                jobs.append(
+                    Job(
+                        scope.root, scope.root_path, entry, old, "refresh",
+                        identify=old.v_identify < pipeline.IDENTIFY,
+                        metadata=old.v_metadata < pipeline.METADATA,
+                        render=0 < old.v_renditions < pipeline.RENDITIONS,
+                        force_render=True,
+                    )
+                )  # fmt: skip
+            else:
+                summary.unchanged += 1
+        for key, old in known.items():
+            if key in seen or old.status == "missing":
+                continue
+            if any(old.rel.startswith(bad + b"/") or old.rel == bad for bad in scope.unreadable):
+                continue  # its folder could not be read: we do not know that it is gone
+            vanished[old.id] = (scope.root_path, old)
+        return jobs
+
+    def _available(self, root: Path, root_row: Any) -> str | None:
+        """Why a root must be left alone this run, or None when it can be indexed."""
+        if not root.is_dir():
+            return f"library root {root} is missing (not mounted?)"
+        try:
+            empty = not any(os.scandir(root))
+        except OSError as exc:
+            return f"library root {root} cannot be read ({exc.strerror})"
+        if empty and File.select().where(File.root == root_row, File.status == "present").exists():
+            return f"library root {root} is empty but the catalog knows files in it (not mounted?)"
+        return None
+
+    # --- running -------------------------------------------------------------------------
+
+    def index(self, paths: Sequence[Path] = ()) -> Summary:
+        """Index `paths` (folders inside library roots), or every root when none are given."""
+        started = time.monotonic()
+        summary = Summary()
+        scopes: list[_Scope] = []
+        for root, prefix in self._scopes(paths):
+            row = self._root_row(root)
+            reason = self._available(root, row)
+            if reason is not None:
+                log.warning("%s: its photos are left alone this run", reason)
+                summary.roots_left_alone.append(reason)
+                continue
+            scopes.append(_Scope(row, os.fsencode(root), prefix))
+        jobs: list[Job] = []
+        vanished: Vanished = {}
+        for scope in scopes:
+            jobs += self._plan(scope, summary, vanished)
+        with Reporter("indexing", interactive=self.interactive) as progress:
+            progress.start(len(jobs))
+            self._execute(jobs, vanished, summary, progress)
+        self._mark_missing(vanished, summary)
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _execute(
+        self, jobs: list[Job], vanished: Vanished, summary: Summary, progress: Reporter
+    ) -> None:
+        if not jobs:
+            return
+        queue = deque(jobs)
+        inflight: dict[Future[worker.Outcome], Job] = {}
+        ready: list[tuple[Job, worker.Outcome | None]] = []
+        batch: list[tuple[Job, worker.Outcome | None, metadata.Meta | None, list[Any]]] = []
+        last_flush = time.monotonic()
+        pool: ProcessPoolExecutor | None = None
+        with metadata.ExifTool(self.settings.ingest.exiftool) as exiftool:
+            try:
+                while queue or inflight or ready:
+                    while queue and len(inflight) < 4 * self.workers:
+                        job = queue.popleft()
+                        if not (job.identify or job.render):
+                            ready.append((job, None))
+                            continue
+                        if pool is None:
+                            pool = self._pool()
+                        task = worker.Task(job.path, job.entry.extension, job.render,
+                                           job.force_render)  # fmt: skip
+                        inflight[pool.submit(worker.run, self.spec, task)] = job
+                    if inflight and not ready:
+                        done, _ = wait(inflight, timeout=1.0, return_when=FIRST_COMPLETED)
+                        broken = False
+                        for fut in done:
+                            job = inflight.pop(fut)
+                            try:
+                                ready.append((job, fut.result()))
+                            except BrokenProcessPool:
+                                broken = True
+                                self._retry(job, queue, ready)
+                        if broken:
+                            for job in inflight.values():
+                                self._retry(job, queue, ready)
+                            inflight.clear()
+                            if pool is not None:
+                                pool.shutdown(cancel_futures=True)
+                            pool = None
+                    for job, outcome in ready:
+                        meta, errors = self._metadata(exiftool, job, outcome)
+                        batch.append((job, outcome, meta, errors))
+                    ready.clear()
+                    if len(batch) >= _BATCH or (
+                        batch and time.monotonic() - last_flush > _BATCH_SECONDS
+                    ):
+                        self._flush(batch, vanished, summary)
+                        progress.advance(len(batch))
+                        batch.clear()
+                        last_flush = time.monotonic()
+                if batch:
+                    self._flush(batch, vanished, summary)
+                    progress.advance(len(batch))
+            finally:
+                if pool is not None:
+                    pool.shutdown(cancel_futures=True)
+
+    def _pool(self) -> ProcessPoolExecutor:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["shoebox.ingest.worker"])
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+
+    def _retry(
+        self, job: Job, queue: deque[Job], ready: list[tuple[Job, worker.Outcome | None]]
+    ) -> None:
+        job.attempts += 1
+        if job.attempts < _MAX_ATTEMPTS:
+            queue.appendleft(job)
+            return
+        crashed = worker.Outcome(errors=[("identify", "the decoder crashed on this file")])
+        ready.append((job, crashed))
+
+    def _metadata(
+        self, exiftool: metadata.ExifTool, job: Job, outcome: worker.Outcome | None
+    ) -> tuple[metadata.Meta | None, list[tuple[str, str]]]:
+        errors = list(outcome.errors) if outcome else []
+        unreadable = outcome is not None and (outcome.hash is None or outcome.kind == "unknown")
+        if not job.metadata or unreadable:
+            return None, errors
+        try:
+            return metadata.read(exiftool, job.path, job.entry.mtime_ns), errors
+        except StageError as exc:
+            errors.insert(0, (exc.stage, exc.message))
+            return None, errors
+
+    # --- storing -------------------------------------------------------------------------
+
+    def _flush(
+        self,
+        batch: Iterable[tuple[Job, worker.Outcome | None, metadata.Meta | None, list[Any]]],
+        vanished: Vanished,
+        summary: Summary,
+    ) -> None:
+        with self.catalog.db.atomic():
+            for job, outcome, meta, errors in batch:
+                self._store(job, outcome, meta, errors, vanished, summary)
+
+    def _store(
+        self,
+        job: Job,
+        outcome: worker.Outcome | None,
+        meta: metadata.Meta | None,
+        errors: list[tuple[str, str]],
+        vanished: Vanished,
+        summary: Summary,
+    ) -> None:
+        rel = job.entry.rel
+        self._record_errors(job.root, rel, errors)
+        for stage, message in errors:
+            log.warning("%s: %s failed: %s", scan.display(job.path), stage, message)
+        if errors:
+            summary.failed += 1
+
+        f: Any = None
+        if job.known is not None:
+            f = File.get_by_id(job.known.id)
+        elif outcome is not None and outcome.hash is not None:
+            f = self._claim_move(outcome.hash, vanished)
+            if f is not None:
+                summary.moved += 1
+        if f is None:
+            f = File(root=job.root, path_key=scan.key(rel), role="original", v_renditions=0)
+            if job.kind == "new":
+                summary.new += 1
+        elif job.kind == "changed":
+            summary.changed += 1
+        elif job.kind == "refresh":
+            summary.refreshed += 1
+        old_photo = f.photo_id
+        f.root = job.root
+        f.rel_path = scan.display(rel)
+        f.rel_path_raw = rel
+        f.path_key = scan.key(rel)
+        f.stem_key = scan.stem_key(rel)
+        f.size = job.entry.size
+        f.mtime_ns = job.entry.mtime_ns
+        f.indexed_at = utcnow()
+        if outcome is not None:
+            f.hash = outcome.hash
+            failed_identify = outcome.hash is None or outcome.kind == "unknown"
+            f.status = "error" if failed_identify else "present"
+            f.v_identify = pipeline.IDENTIFY
+            if outcome.kind == "raw":
+                f.role = "raw"
+            elif outcome.kind == "sidecar":
+                f.role = "sidecar"
+            elif f.role not in ("original", "live-video"):
+                f.role = "original"
+            if job.render:
+                f.v_renditions = pipeline.RENDITIONS if outcome.rendered else 0
+            kind, animated = outcome.kind, outcome.animated
+        else:
+            f.status = "present"
+            old_meta = grouping.meta_of(f)
+            kind, animated = old_meta.get("kind", "unknown"), bool(old_meta.get("animated"))
+        if job.metadata:
+            meta = dict(meta or metadata.fallback(rel, job.entry.mtime_ns))
+            f.v_metadata = pipeline.METADATA if meta.get("mime") or f.status != "present" else 0
+        else:
+            meta = grouping.meta_of(f)
+        meta["kind"], meta["animated"] = kind, animated
+        f.mime = meta.get("mime") or _GUESSED_MIME.get(kind)
+        f.content_id = meta.get("content_id")
+        f.meta = json.dumps(meta, ensure_ascii=False)
+        f.save()
+        if f.status != "present":
+            if f.photo_id is not None:
+                grouping.refresh(f.photo)
+            return
+        if f.photo_id is None:
+            grouping.attach(f)
+        if f.photo_id is not None:
+            grouping.refresh(Photo.get_by_id(f.photo_id))
+        if old_photo is not None and old_photo != f.photo_id:
+            grouping.refresh(Photo.get_by_id(old_photo))
+
+    def _claim_move(self, content_hash: str, vanished: Vanished) -> Any:
+        """The catalog row of a file that vanished with this content: it has moved here."""
+        for fid, (_, known) in vanished.items():
+            if known.hash == content_hash:
+                del vanished[fid]
+                return File.get_by_id(fid)
+        return (
+            File.select()
+            .where(File.hash == content_hash, File.status == "missing")
+            .order_by(File.id)
+            .first()
+        )
+
+    def _record_errors(self, root: Any, rel: bytes, errors: list[tuple[str, str]]) -> None:
+        key = scan.key(rel)
+        IngestError.delete().where(IngestError.root == root, IngestError.path_key == key).execute()
+        for stage, message in errors:
+            IngestError.create(
+                root=root, rel_path=scan.display(rel), path_key=key, stage=stage, message=message
+            )
+
+    def _mark_missing(self, vanished: Vanished, summary: Summary) -> None:
+        ids = list(vanished)
+        if not ids:
+            return
+        with self.catalog.db.atomic():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                File.update(status="missing").where(File.id.in_(chunk)).execute()
+                photos = {f.photo_id for f in File.select(File.photo).where(File.id.in_(chunk))}
+                for photo in Photo.select().where(Photo.id.in_([p for p in photos if p])):
+                    grouping.refresh(photo)
+        for root_path, known in vanished.values():
+            log.info("%s: gone; marked missing", scan.display(os.path.join(root_path, known.rel)))
+        summary.missing += len(ids)
+
+
+_GUESSED_MIME = {"image": "image/unknown", "raw": "image/x-raw", "video": "video/unknown"}
