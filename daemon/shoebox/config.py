@@ -147,7 +147,6 @@ def load(path: Path) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     base = path.resolve().parent
-    sections: dict[str, Any] = {}
     for name, table in raw.items():
         if name not in SECTIONS:
             raise ConfigError(
@@ -155,7 +154,9 @@ def load(path: Path) -> Settings:
             )
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [{name}] must be a table of keys")
-        sections[name] = _section(path, base, name, SECTIONS[name], table)
+    sections = {
+        name: _section(path, base, name, cls, raw.get(name, {})) for name, cls in SECTIONS.items()
+    }
     settings = Settings(source=path.resolve(), **sections)
     _check_layout(settings)
     return settings
@@ -171,6 +172,9 @@ def _section(path: Path, base: Path, name: str, cls: type[Any], table: dict[str,
                 f"{path}: unknown key [{name}] {key}; known keys in [{name}]: {', '.join(fields)}"
             )
         values[key] = _value(path, base, f"[{name}] {key}", hints[key], fields[key], value)
+    for key, decl in fields.items():  # relative default paths are relative to the file too
+        if key not in values and isinstance(decl.default, Path):
+            values[key] = (base / decl.default).resolve()
     return cls(**values)
 
 

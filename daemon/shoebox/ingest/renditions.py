@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,22 +63,95 @@ def decode(spec: RenditionSpec, path: bytes, data: bytes | None, kind: Kind) -> 
         return Decoded(_poster_frame(spec, path), False)
     if kind == "raw":
         return Decoded(_raw_preview(spec, path), False)
+    Image.MAX_IMAGE_PIXELS = spec.max_pixels  # Pillow's own guard, past our check below
     try:
         im = Image.open(io.BytesIO(data) if data is not None else os.fsdecode(path))
     except Image.DecompressionBombError as exc:
-        raise StageError("renditions", f"refused: {exc}") from exc
+        raise _bomb(spec, exc) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise StageError("renditions", f"cannot decode the image ({exc})") from exc
-    return Decoded(_prepare(spec, im), bool(getattr(im, "is_animated", False)))
+    picture = _prepare(spec, im)
+    if im.format == "HEIF":
+        picture = _heif_exif_orientation(picture, im, path, data)
+    return Decoded(picture, _moves(im))
+
+
+def _bomb(spec: RenditionSpec, exc: Exception) -> StageError:
+    return StageError("renditions", f"refused by max_pixels={spec.max_pixels}: {exc}")
 
 
 def is_animated(path: bytes, data: bytes | None) -> bool:
     """Whether an image has more than one frame (GIF, animated WebP, AVIF sequence)."""
     try:
         with Image.open(io.BytesIO(data) if data is not None else os.fsdecode(path)) as im:
-            return bool(getattr(im, "is_animated", False))
+            return _moves(im)
     except (OSError, ValueError, SyntaxError):
         return False
+
+
+def _moves(im: Image.Image) -> bool:
+    """Whether an opened image is an animation. pillow-heif counts the top-level images of a
+    HEIF file as frames, but several images in one HEIF (a burst, an edit beside its original)
+    are a collection, not an animation."""
+    return bool(getattr(im, "is_animated", False)) and im.format != "HEIF"
+
+
+_EXIF_TO_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _heif_exif_orientation(
+    picture: Image.Image, im: Image.Image, path: bytes, data: bytes | None
+) -> Image.Image:
+    """A HEIF picture turned by its EXIF orientation when the container does not turn it.
+
+    libheif applies the container's own rotation and mirroring (`irot`, `imir`) and pillow-heif
+    then resets the EXIF orientation to 1, keeping the old value in `original_orientation`, so
+    that it is not applied twice. Some writers (camera apps such as ProCam) store only the EXIF
+    orientation: without this their pictures would stay sideways.
+    """
+    orientation = im.info.get("original_orientation")
+    if orientation not in _EXIF_TO_TRANSPOSE:
+        return picture
+    if data is None:
+        with open(path, "rb") as fh:
+            data = fh.read(1 << 20)  # the meta box comes before the image data
+    if _heif_turns_itself(memoryview(data)):
+        return picture
+    return picture.transpose(_EXIF_TO_TRANSPOSE[orientation])
+
+
+def _heif_turns_itself(data: memoryview) -> bool:
+    """Whether a HEIF file's item properties (meta/iprp/ipco) rotate or mirror the image."""
+    level = data
+    for wanted in (b"meta", b"iprp", b"ipco"):
+        level = next((body for kind, body in _boxes(level) if kind == wanted), memoryview(b""))
+    return any(kind in (b"irot", b"imir") for kind, _ in _boxes(level))
+
+
+def _boxes(data: memoryview) -> Iterator[tuple[bytes, memoryview]]:
+    """The (type, body) of each ISO-BMFF box in `data`, up to the first malformed one. The body
+    of a `meta` box (a full box) starts after its version and flags."""
+    pos = 0
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        start = pos + 8
+        if size == 1 and pos + 16 <= len(data):
+            size, start = struct.unpack_from(">Q", data, pos + 8)[0], pos + 16
+        elif size == 0:
+            size = len(data) - pos
+        if size < start - pos:
+            return
+        body = data[start : pos + size]
+        yield kind, body[4:] if kind == b"meta" else body
+        pos += size
 
 
 def _prepare(spec: RenditionSpec, im: Image.Image) -> Image.Image:
@@ -98,7 +173,7 @@ def _prepare(spec: RenditionSpec, im: Image.Image) -> Image.Image:
         if upright.mode not in ("RGB", "L"):
             upright = _to_rgb(upright)
     except Image.DecompressionBombError as exc:
-        raise StageError("renditions", f"refused: {exc}") from exc
+        raise _bomb(spec, exc) from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise StageError("renditions", f"cannot decode the image ({exc})") from exc
     if icc:

@@ -1,0 +1,119 @@
+"""Bad input never stops a run and never loses data: each bad file gets an error row and one
+log line, the good files around it are indexed, and nothing under a root is written."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import Library
+from shoebox.catalog.models import File, IngestError
+from shoebox.sample import Shot, write_jpeg
+
+
+def snapshot(root: Path) -> dict[bytes, tuple[int, int, str]]:
+    """Every file under a root: size, mtime and content hash."""
+    found = {}
+    for folder, _dirs, files in os.walk(os.fsencode(root)):
+        for name in files:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            with open(path, "rb") as fh:
+                digest = hashlib.sha256(fh.read()).hexdigest()
+            found[path] = (st.st_size, st.st_mtime_ns, digest)
+    return found
+
+
+def png_bomb(path: Path, width: int, height: int) -> None:
+    """A tiny PNG whose header claims a huge canvas."""
+    Image.new("L", (1, 1)).save(path, "PNG")
+    data = bytearray(path.read_bytes())
+    ihdr = struct.pack(">II", width, height) + data[24:29]
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr) & 0xFFFFFFFF)
+    path.write_bytes(bytes(data))
+
+
+def errors() -> dict[str, list[tuple[str, str]]]:
+    found: dict[str, list[tuple[str, str]]] = {}
+    for row in IngestError.select():
+        found.setdefault(row.rel_path, []).append((row.stage, row.message))
+    return found
+
+
+def test_bad_files_are_recorded_and_the_run_goes_on(
+    library: Library, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = library.root
+    good = write_jpeg(root / "good.jpg", Shot())
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "truncated.jpg").write_bytes(good.read_bytes()[:3000])
+    (root / "noise.jpg").write_bytes(os.urandom(5000))
+    Image.new("RGB", (40, 30), (0, 128, 255)).save(root / "really-a-png.jpg", "PNG")
+    png_bomb(root / "bomb.png", 30000, 30000)
+    shutil.copy(good, os.fsencode(root) + b"/caf\xe9-latin1.jpg")
+    before = snapshot(root)
+
+    summary = library.index()
+
+    assert snapshot(root) == before, "indexing wrote under the library root"
+    assert summary.new == 7
+    found = errors()
+    assert set(found) == {"empty.jpg", "truncated.jpg", "noise.jpg", "bomb.png"}
+    assert found["empty.jpg"] == [("identify", "the file is empty")]
+    assert found["noise.jpg"][0][0] == "identify"
+    assert found["truncated.jpg"][0][0] == "renditions"
+    assert "refused" in found["bomb.png"][0][1] and "max_pixels" in found["bomb.png"][0][1]
+    assert summary.failed == 4
+    for name in found:  # one clear log line each, naming the file
+        assert sum(name in r.getMessage() for r in caplog.records if r.levelname == "WARNING") == 1
+
+    # The truncated JPEG and the bomb are still photos (nothing is lost), without renditions.
+    assert library.photo_of("truncated.jpg")["thumb_hash"] is None
+    assert library.photo_of("bomb.png")["width"] == 30000
+    # Content, not the extension, decides the type.
+    png = library.photo_of("really-a-png.jpg")
+    assert png["files"][0]["mime"] == "image/png"
+    assert png["thumb_hash"] is not None
+    # A file name that is not UTF-8 is indexed, shown with U+FFFD, and kept exactly.
+    latin = library.photo_of("caf\ufffd-latin1.jpg")
+    assert latin["files"][0]["hash"] == library.photo_of("good.jpg")["files"][0]["hash"]
+    raw = File.get(File.rel_path == "caf\ufffd-latin1.jpg").rel_path_raw
+    assert bytes(raw) == b"caf\xe9-latin1.jpg"
+    assert File.select().where(File.status == "error").count() == 2  # empty and noise
+
+    # A second run reads none of them again and keeps the errors.
+    again = library.index()
+    assert (again.unchanged, again.new, again.failed) == (7, 0, 0)
+    assert set(errors()) == set(found)
+
+
+def test_unreadable_file_is_recorded(library: Library, tmp_path: Path) -> None:
+    """Runs the real CLI without CAP_DAC_OVERRIDE, since the tests run as root and root reads
+    every file whatever its mode."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    write_jpeg(library.root / "fine.jpg", Shot())
+    locked = write_jpeg(library.root / "locked.jpg", Shot(), seed=9)
+    locked.chmod(0)
+    shoebox = [sys.executable, "-m", "shoebox"]
+    if os.geteuid() == 0:
+        shoebox = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *shoebox]
+    proc = subprocess.run(
+        [*shoebox, "--config", str(library.settings.source), "index", "--plain"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "1 failed" in proc.stdout
+    assert "locked.jpg: identify failed: cannot read the file (Permission denied)" in proc.stderr
+    assert errors() == {"locked.jpg": [("identify", "cannot read the file (Permission denied)")]}
+    assert library.photo_of("fine.jpg")["thumb_hash"] is not None

@@ -1,0 +1,87 @@
+"""The catalog on SQLite and MariaDB: migrations, schema, precision, clear errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from shoebox.catalog import migrations
+from shoebox.catalog.database import Catalog
+from shoebox.catalog.models import MODELS, Photo
+from shoebox.errors import CatalogError
+
+
+def test_migrations_apply_once(db_url: str, tmp_path: Path) -> None:
+    with Catalog(db_url, tmp_path) as first:
+        assert first.applied == ["0001_initial"]
+        assert migrations.current_version(first.db) == migrations.LATEST
+    with Catalog(db_url, tmp_path) as second:
+        assert second.applied == []
+
+
+def test_fresh_schema_matches_models(db_url: str, tmp_path: Path) -> None:
+    """Migrations must build exactly what the models declare. When this fails after a new
+    migration, migration 1 needs a frozen copy of the version-1 models."""
+    with Catalog(db_url, tmp_path) as catalog:
+        for model in MODELS:
+            table = model._meta.table_name
+            columns = {c.name for c in catalog.db.get_columns(table)}
+            assert columns == {f.column_name for f in model._meta.sorted_fields}, table
+            indexes = {tuple(i.columns) for i in catalog.db.get_indexes(table)}
+            for fields, _unique in model._meta.indexes:
+                wanted = tuple(model._meta.fields[f].column_name for f in fields)
+                assert wanted in indexes, (table, wanted)
+
+
+def test_datetimes_keep_microseconds(db_url: str, tmp_path: Path) -> None:
+    when = dt.datetime(2023, 10, 31, 10, 44, 43, 432100)
+    with Catalog(db_url, tmp_path):
+        photo = Photo.create(
+            type="image", taken_at=when, taken_at_local=when, taken_at_source="x", year=2023,
+            month=10,
+        )  # fmt: skip
+        assert Photo.get_by_id(photo.id).taken_at == when
+
+
+def test_mariadb_tables_are_innodb_and_utf8mb4(db_url: str, tmp_path: Path) -> None:
+    if not db_url.startswith("mysql"):
+        pytest.skip("MariaDB only")
+    with Catalog(db_url, tmp_path) as catalog:
+        rows = catalog.db.execute_sql(
+            "SELECT table_name, engine, table_collation FROM information_schema.tables "
+            "WHERE table_schema = DATABASE()"
+        ).fetchall()
+        assert rows
+        for name, engine, collation in rows:
+            assert engine == "InnoDB", name
+            assert collation.startswith("utf8mb4"), name
+        Photo.create(
+            type="image", taken_at=dt.datetime(2020, 1, 1), taken_at_local=dt.datetime(2020, 1, 1),
+            taken_at_source="x", year=2020, month=1, title="Grüße 📷",
+        )  # fmt: skip
+        assert Photo.get(Photo.title == "Grüße 📷").title == "Grüße 📷"
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    with Catalog("sqlite:///c.db", tmp_path) as catalog:
+        assert catalog.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert (tmp_path / "c.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgres://x/y", "unknown scheme 'postgres'"),
+        ("sqlite:///", "names no file"),
+        (
+            "mysql://root:secret@127.0.0.1:1/shoebox",
+            r"cannot open the catalog at mysql://root:\*\*\*@",
+        ),
+    ],
+)
+def test_bad_database_urls_are_explained(tmp_path: Path, url: str, message: str) -> None:
+    with pytest.raises(CatalogError, match=message) as info:
+        Catalog(url, tmp_path)
+    assert "secret" not in str(info.value)
