@@ -3,6 +3,7 @@ log line, the good files around it are indexed, and nothing under a root is writ
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -17,7 +18,8 @@ from PIL import Image
 
 from conftest import Library
 from shoebox.catalog.models import File, IngestError
-from shoebox.sample import Shot, write_jpeg
+from shoebox.ingest.run import Indexer
+from shoebox.sample import Shot, write_jpeg, write_video
 
 
 def snapshot(root: Path) -> dict[bytes, tuple[int, int, str]]:
@@ -95,6 +97,27 @@ def test_bad_files_are_recorded_and_the_run_goes_on(
     again = library.index()
     assert (again.unchanged, again.new, again.failed) == (7, 0, 0)
     assert set(errors()) == set(found)
+
+
+def test_a_crashing_decoder_is_retried_then_recorded(library: Library, tmp_path: Path) -> None:
+    """An "ffmpeg" that kills the worker process that runs it: a real crash of a real worker."""
+    killer = tmp_path / "ffmpeg-that-crashes"
+    killer.write_text("#!/bin/sh\nkill -9 $PPID\n")
+    killer.chmod(0o755)
+    ingest = dataclasses.replace(library.settings.ingest, ffmpeg=str(killer))
+    settings = dataclasses.replace(library.settings, ingest=ingest)
+    write_video(library.root / "clip.mp4", seconds=1)
+    for i in range(6):
+        write_jpeg(library.root / f"IMG_{i}.jpg", Shot(), seed=i)
+
+    summary = Indexer(settings, library.catalog, interactive=False).index()
+
+    assert (summary.new, summary.failed) == (7, 1)
+    assert errors() == {"clip.mp4": [("renditions", "the decoder crashed 3 times")]}
+    clip = library.photo_of("clip.mp4")
+    assert (clip["type"], clip["thumb_hash"], clip["duration"] is not None) == ("video", None, True)
+    for i in range(6):
+        assert library.photo_of(f"IMG_{i}.jpg")["thumb_hash"] is not None
 
 
 def test_unreadable_file_is_recorded(library: Library, tmp_path: Path) -> None:

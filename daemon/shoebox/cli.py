@@ -10,11 +10,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import peewee
+
 from shoebox import __version__
 from shoebox import config as config_mod
 from shoebox.catalog.database import Catalog
 from shoebox.config import Settings
-from shoebox.errors import ShoeboxError
+from shoebox.errors import CatalogError, ShoeboxError
 
 log = logging.getLogger("shoebox")
 
@@ -92,6 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        return _command(args, settings)
+    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+        raise CatalogError(
+            f"lost the catalog ({exc}); once it is back, run the command again: "
+            "an index run carries on where it stopped"
+        ) from exc
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
     with Catalog(settings.database.url, settings.source.parent) as catalog:
         if args.command == "migrate":
             if catalog.applied:

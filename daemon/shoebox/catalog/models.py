@@ -117,6 +117,7 @@ class File(BaseModel):
     v_identify = SmallIntegerField(default=0)
     v_metadata = SmallIntegerField(default=0)
     v_renditions = SmallIntegerField(default=0)
+    rendered = BooleanField(default=False)  # the cache holds this content's renditions
     indexed_at = DateTimeField(default=utcnow)
     photo = ForeignKeyField(Photo, backref="files", null=True, on_delete="SET NULL")
     photo_id: int | None

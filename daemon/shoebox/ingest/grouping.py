@@ -188,7 +188,7 @@ def refresh(photo: Photo) -> None:
     photo.taken_at_source = merged.get("taken_at_source") or photo.taken_at_source
     photo.year, photo.month = photo.taken_at_local.year, photo.taken_at_local.month
     photo.type = _type(primary, media, merged)
-    rendered = [f for f in media if f.v_renditions > 0 and f.hash]
+    rendered = [f for f in media if f.rendered]
     photo.thumb_hash = rendered[0].hash if rendered else None
     photo.save()
 

@@ -189,14 +189,14 @@ class Indexer:
             elif old.status == "present" and (
                 old.v_identify < pipeline.IDENTIFY
                 or old.v_metadata < pipeline.METADATA
-                or (old.v_renditions < pipeline.RENDITIONS and old.v_renditions > 0)
+                or old.v_renditions < pipeline.RENDITIONS
             ):
                 jobs.append(
                     Job(
                         scope.root, scope.root_path, entry, old, "refresh",
                         identify=old.v_identify < pipeline.IDENTIFY,
                         metadata=old.v_metadata < pipeline.METADATA,
-                        render=0 < old.v_renditions < pipeline.RENDITIONS,
+                        render=old.v_renditions < pipeline.RENDITIONS,
                         force_render=True,
                     )
                 )  # fmt: skip
@@ -263,6 +263,9 @@ class Indexer:
             try:
                 while queue or inflight or ready:
                     while queue and len(inflight) < 4 * self.workers:
+                        # A file that was in hand when a worker died runs alone.
+                        if inflight and (queue[0].attempts or _suspect(inflight)):
+                            break
                         job = queue.popleft()
                         if not (job.identify or job.render):
                             ready.append((job, None))
@@ -315,12 +318,16 @@ class Indexer:
     def _retry(
         self, job: Job, queue: deque[Job], ready: list[tuple[Job, worker.Outcome | None]]
     ) -> None:
+        """A worker died with this file in hand: try again, and after a few deaths catalogue
+        the file without its renditions (identified here, without decoding it)."""
         job.attempts += 1
         if job.attempts < _MAX_ATTEMPTS:
             queue.appendleft(job)
             return
-        crashed = worker.Outcome(errors=[("identify", "the decoder crashed on this file")])
-        ready.append((job, crashed))
+        task = worker.Task(job.path, job.entry.extension, render=False, force=False)
+        outcome = worker.run(self.spec, task)
+        outcome.errors.append(("renditions", f"the decoder crashed {job.attempts} times"))
+        ready.append((job, outcome))
 
     def _metadata(
         self, exiftool: metadata.ExifTool, job: Job, outcome: worker.Outcome | None
@@ -371,7 +378,7 @@ class Indexer:
             if f is not None:
                 summary.moved += 1
         if f is None:
-            f = File(root=job.root, path_key=scan.key(rel), role="original", v_renditions=0)
+            f = File(root=job.root, path_key=scan.key(rel), role="original")
             if job.kind == "new":
                 summary.new += 1
         elif job.kind == "changed":
@@ -399,7 +406,7 @@ class Indexer:
             elif f.role not in ("original", "live-video"):
                 f.role = "original"
             if job.render:
-                f.v_renditions = pipeline.RENDITIONS if outcome.rendered else 0
+                f.v_renditions, f.rendered = pipeline.RENDITIONS, outcome.rendered
             kind, animated = outcome.kind, outcome.animated
         else:
             f.status = "present"
@@ -407,7 +414,7 @@ class Indexer:
             kind, animated = old_meta.get("kind", "unknown"), bool(old_meta.get("animated"))
         if job.metadata:
             meta = dict(meta or metadata.fallback(rel, job.entry.mtime_ns))
-            f.v_metadata = pipeline.METADATA if meta.get("mime") or f.status != "present" else 0
+            f.v_metadata = pipeline.METADATA
         else:
             meta = grouping.meta_of(f)
         meta["kind"], meta["animated"] = kind, animated
@@ -461,6 +468,10 @@ class Indexer:
         for root_path, known in vanished.values():
             log.info("%s: gone; marked missing", scan.display(os.path.join(root_path, known.rel)))
         summary.missing += len(ids)
+
+
+def _suspect(inflight: dict[Future[worker.Outcome], Job]) -> bool:
+    return any(job.attempts for job in inflight.values())
 
 
 _GUESSED_MIME = {"image": "image/unknown", "raw": "image/x-raw", "video": "video/unknown"}
