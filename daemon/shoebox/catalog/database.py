@@ -1,7 +1,8 @@
 """Opening the catalog database from a URL, with the settings each backend needs.
 
 SQLite runs in WAL mode with a large page cache, so one writer and many readers get along.
-MariaDB runs on InnoDB in utf8mb4, with DATETIME(6) so that sub-second times survive.
+MariaDB runs on InnoDB in utf8mb4, with DATETIME(6) so that sub-second times survive and
+DOUBLE for floats (MariaDB's FLOAT is single precision: metres off on a GPS position).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def connect(url: str, base: Path) -> Any:
             user=unquote(parts.username or "root"),
             password=unquote(parts.password or ""),
             charset="utf8mb4",
-            field_types={"DATETIME": "DATETIME(6)"},
+            field_types={"DATETIME": "DATETIME(6)", "FLOAT": "DOUBLE"},
         )
     raise CatalogError(
         f"database url {_redact(url)}: unknown scheme {parts.scheme!r}; "

@@ -24,6 +24,7 @@ LIVE_VIDEO_MAX_SECONDS = 6.0
 
 # What a person edits in a sidecar wins over what the camera wrote.
 _SIDECAR_WINS = ("title", "description", "rating", "artist", "copyright", "lat", "lng", "altitude")
+_GUESSED_DATES = ("FileModifyDate", "FileName")
 _PHOTO_FIELDS = (
     "taken_at_source", "timezone", "lat", "lng", "altitude", "camera_make", "camera_model",
     "lens_model", "iso", "exposure_time", "f_number", "focal_length", "focal_length_35mm",
@@ -175,7 +176,12 @@ def refresh(photo: Photo) -> None:
         for name in _SIDECAR_WINS:
             if extra.get(name) is not None:
                 merged[name] = extra[name]
-        if extra.get("taken_at_source") not in (None, "FileModifyDate", "FileName"):
+        # A sidecar's date stands in only for a guessed one (from the file name or mtime).
+        sidecar_source = extra.get("taken_at_source")
+        if merged.get("taken_at_source") in _GUESSED_DATES and sidecar_source not in (
+            None,
+            *_GUESSED_DATES,
+        ):
             for name in ("taken_at", "taken_at_local", "timezone", "taken_at_source"):
                 merged[name] = extra.get(name)
         keywords += [k for k in extra.get("keywords") or [] if k not in keywords]

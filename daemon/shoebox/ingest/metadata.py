@@ -156,11 +156,11 @@ def format_offset(offset: dt.timedelta) -> str:
 # Local wall-clock sources in priority order: (source name, date tag, offset tags).
 _LOCAL_SOURCES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("DateTimeOriginal", "Composite:SubSecDateTimeOriginal", ()),
-    ("DateTimeOriginal", "EXIF:DateTimeOriginal", ("EXIF:OffsetTimeOriginal", "EXIF:OffsetTime")),
+    ("DateTimeOriginal", "EXIF:DateTimeOriginal", ("EXIF:OffsetTimeOriginal",)),
     ("XMP:DateTimeOriginal", "XMP:DateTimeOriginal", ()),
     ("QuickTime:CreationDate", "QuickTime:CreationDate", ()),
     ("CreateDate", "Composite:SubSecCreateDate", ()),
-    ("CreateDate", "EXIF:CreateDate", ("EXIF:OffsetTimeDigitized", "EXIF:OffsetTime")),
+    ("CreateDate", "EXIF:CreateDate", ("EXIF:OffsetTimeDigitized",)),
     ("XMP:CreateDate", "XMP:CreateDate", ()),
     ("XMP:DateCreated", "XMP:DateCreated", ()),
     ("IPTC:DateCreated", "Composite:DateTimeCreated", ()),
@@ -272,6 +272,32 @@ def _int(tags: dict[str, Any], *names: str) -> int | None:
     return round(value) if value is not None else None
 
 
+def _iso(tags: dict[str, Any]) -> int | None:
+    """The ISO speed. EXIF's 16-bit ISO tag stops at 65535 (the real value is then in
+    RecommendedExposureIndex or ISOSpeed); Composite:ISO is exiftool's reading of Canon maker
+    notes; Nikon maker notes write the speed second ("0 200")."""
+    iso = _int(tags, "EXIF:ISO", "Composite:ISO")
+    if iso is not None and iso < 65535:
+        return iso
+    words = str(tags.get("MakerNotes:ISO", "")).split()
+    nikon = int(words[-1]) if words and words[-1].isdigit() and int(words[-1]) > 0 else None
+    high = _int(tags, "EXIF:RecommendedExposureIndex", "EXIF:ISOSpeed")
+    return high or nikon or _int(tags, "XMP:ISO") or iso
+
+
+_LENS_SPEC = re.compile(r"(\d+(?:\.\d+)?|undef|inf)( (\d+(?:\.\d+)?|undef|inf)){3}")
+
+
+def _lens_name(lens: str) -> str:
+    """A lens given as its numbers (Nikon maker notes, LensInfo: "18 70 3.5 4.5") in the words
+    exiftool prints for it ("18-70mm f/3.5-4.5"); any other name as it is."""
+    if not _LENS_SPEC.fullmatch(lens):
+        return lens
+    short, long, fast, slow = ("?" if w in ("undef", "inf") else w for w in lens.split())
+    name = short + (f"-{long}" if long not in ("0", short) else "") + f"mm f/{fast}"
+    return name + (f"-{slow}" if slow not in ("0", fast) else "")
+
+
 def _keywords(tags: dict[str, Any]) -> list[str]:
     found: list[str] = []
     for name in ("XMP:Subject", "IPTC:Keywords", "XMP:TagsList", "QuickTime:Keywords"):
@@ -298,7 +324,7 @@ _ROTATION_TO_ORIENTATION = {90: 6, 180: 3, 270: 8}
 
 def normalise(tags: dict[str, Any], path: Path, mtime_ns: int) -> Meta:
     """exiftool's tags for one file as the catalog's fields (unknown values are None)."""
-    mime = _text(tags, "File:MIMEType")
+    mime = _mime(tags)
     is_video = bool(mime and mime.startswith("video/"))
     meta: Meta = {"mime": mime}
     meta.update(resolve_taken_at(tags, path.name, mtime_ns))
@@ -325,7 +351,7 @@ def normalise(tags: dict[str, Any], path: Path, mtime_ns: int) -> Meta:
     meta["camera_model"] = _text(
         tags, "EXIF:Model", "QuickTime:Model", "XMP:Model", "QuickTime:AndroidModel"
     )
-    meta["lens_model"] = _text(
+    lens = _text(
         tags,
         "EXIF:LensModel",
         "XMP:LensModel",
@@ -334,9 +360,11 @@ def normalise(tags: dict[str, Any], path: Path, mtime_ns: int) -> Meta:
         "MakerNotes:LensModel",
         "MakerNotes:Lens",
     )
-    meta["iso"] = _int(tags, "EXIF:ISO", "MakerNotes:ISO", "XMP:ISO")
+    meta["lens_model"] = _lens_name(lens) if lens else None
+    meta["iso"] = _iso(tags)
     meta["exposure_time"] = _number(tags, "EXIF:ExposureTime", "XMP:ExposureTime")
-    meta["f_number"] = _number(tags, "EXIF:FNumber", "Composite:Aperture", "XMP:FNumber")
+    f_number = _number(tags, "EXIF:FNumber", "Composite:Aperture", "XMP:FNumber")
+    meta["f_number"] = round(f_number, 2) if f_number is not None else None  # APEX: 2.1999997
     meta["focal_length"] = _number(tags, "EXIF:FocalLength", "XMP:FocalLength")
     meta["focal_length_35mm"] = _number(
         tags, "EXIF:FocalLengthIn35mmFormat", "XMP:FocalLengthIn35mmFormat"
@@ -391,6 +419,18 @@ def normalise(tags: dict[str, Any], path: Path, mtime_ns: int) -> Meta:
     meta["rating"] = int(rating) if rating is not None and rating != 0 else None
     meta["content_id"] = _text(tags, "MakerNotes:ContentIdentifier", "QuickTime:ContentIdentifier")
     return meta
+
+
+# Still-image brands of the ISO media file format that exiftool reports as MP4 video.
+_IMAGE_BRANDS = {"avis": "image/avif"}  # an AVIF image sequence (animated AVIF)
+
+
+def _mime(tags: dict[str, Any]) -> str | None:
+    """The file's MIME type, from its content as exiftool read it."""
+    brand = tags.get("QuickTime:MajorBrand")
+    if isinstance(brand, str) and brand.strip() in _IMAGE_BRANDS:
+        return _IMAGE_BRANDS[brand.strip()]
+    return _text(tags, "File:MIMEType")
 
 
 def _size(tags: dict[str, Any]) -> tuple[int | None, int | None]:

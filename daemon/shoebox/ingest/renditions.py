@@ -70,10 +70,17 @@ def decode(spec: RenditionSpec, path: bytes, data: bytes | None, kind: Kind) -> 
         raise _bomb(spec, exc) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise StageError("renditions", f"cannot decode the image ({exc})") from exc
+    if im.format != "HEIF":
+        return Decoded(_prepare(spec, im), _moves(im))
+    # libheif decodes a file cut off inside its image data without an error (the missing tiles
+    # come out green), and turns the picture only as the container's irot/imir say.
+    whole = memoryview(data if data is not None else Path(os.fsdecode(path)).read_bytes())
+    if _cut_short(whole):
+        raise StageError("renditions", "the file is truncated (it ends inside a box)")
     picture = _prepare(spec, im)
-    if im.format == "HEIF":
-        picture = _heif_exif_orientation(picture, im, path, data)
-    return Decoded(picture, _moves(im))
+    return Decoded(
+        _heif_exif_orientation(picture, im.info.get("original_orientation"), whole), False
+    )
 
 
 def _bomb(spec: RenditionSpec, exc: Exception) -> StageError:
@@ -108,7 +115,7 @@ _EXIF_TO_TRANSPOSE = {
 
 
 def _heif_exif_orientation(
-    picture: Image.Image, im: Image.Image, path: bytes, data: bytes | None
+    picture: Image.Image, orientation: int | None, data: memoryview
 ) -> Image.Image:
     """A HEIF picture turned by its EXIF orientation when the container does not turn it.
 
@@ -117,13 +124,7 @@ def _heif_exif_orientation(
     that it is not applied twice. Some writers (camera apps such as ProCam) store only the EXIF
     orientation: without this their pictures would stay sideways.
     """
-    orientation = im.info.get("original_orientation")
-    if orientation not in _EXIF_TO_TRANSPOSE:
-        return picture
-    if data is None:
-        with open(path, "rb") as fh:
-            data = fh.read(1 << 20)  # the meta box comes before the image data
-    if _heif_turns_itself(memoryview(data)):
+    if orientation not in _EXIF_TO_TRANSPOSE or _heif_turns_itself(data):
         return picture
     return picture.transpose(_EXIF_TO_TRANSPOSE[orientation])
 
@@ -132,13 +133,19 @@ def _heif_turns_itself(data: memoryview) -> bool:
     """Whether a HEIF file's item properties (meta/iprp/ipco) rotate or mirror the image."""
     level = data
     for wanted in (b"meta", b"iprp", b"ipco"):
-        level = next((body for kind, body in _boxes(level) if kind == wanted), memoryview(b""))
-    return any(kind in (b"irot", b"imir") for kind, _ in _boxes(level))
+        level = next((body for kind, body, _ in _boxes(level) if kind == wanted), memoryview(b""))
+    return any(kind in (b"irot", b"imir") for kind, _, _ in _boxes(level))
 
 
-def _boxes(data: memoryview) -> Iterator[tuple[bytes, memoryview]]:
-    """The (type, body) of each ISO-BMFF box in `data`, up to the first malformed one. The body
-    of a `meta` box (a full box) starts after its version and flags."""
+def _cut_short(data: memoryview) -> bool:
+    """Whether an ISO-BMFF file ends inside one of its top-level boxes (a truncated file)."""
+    return any(end > len(data) for _, _, end in _boxes(data))
+
+
+def _boxes(data: memoryview) -> Iterator[tuple[bytes, memoryview, int]]:
+    """The (type, body, declared end) of each ISO-BMFF box in `data`, up to the first malformed
+    one; a body stops where `data` does. A `meta` box (a full box) has its body after its
+    version and flags."""
     pos = 0
     while pos + 8 <= len(data):
         size, kind = struct.unpack_from(">I4s", data, pos)
@@ -150,7 +157,7 @@ def _boxes(data: memoryview) -> Iterator[tuple[bytes, memoryview]]:
         if size < start - pos:
             return
         body = data[start : pos + size]
-        yield kind, body[4:] if kind == b"meta" else body
+        yield kind, body[4:] if kind == b"meta" else body, pos + size
         pos += size
 
 
