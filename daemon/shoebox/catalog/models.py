@@ -136,6 +136,7 @@ class IngestError(BaseModel):
     stage = CharField(16)
     message = TextField()
     created_at = DateTimeField(default=utcnow)
+    root_id: int
 
     class Meta:
         indexes = ((("root", "path_key"), False),)

@@ -45,96 +45,68 @@ def is_still(f: File) -> bool:
     return f.role in ("original", "live-video") and not is_video(f)
 
 
-def attach(f: File) -> None:
-    """Give a present file that has no photo yet its photo, making one if none fits."""
+def attach(f: File) -> bool:
+    """Give a present file without a photo its photo: the photo of a file it belongs with, or
+    a new one. Returns True when a new photo was made (already filled in from `f`)."""
+    related = list(_related(f))
+    same_stem = [o for o in related if o.root_id == f.root_id and o.stem_key == f.stem_key]
+    orphans = [o for o in same_stem if o.role == "sidecar" and o.photo_id is None]
+    placed = [o for o in related if o.photo_id is not None]
     if f.role == "sidecar":
-        owner = _siblings(f).where(File.role != "sidecar").order_by(File.id).first()
-        f.photo = owner.photo if owner else None
-        f.save()
-        return
-    twin = (
-        File.select()
-        .where(File.hash == f.hash, File.id != f.id, File.photo.is_null(False))
-        .where(File.status == "present")
-        .order_by(File.id)
-        .first()
-    )
-    partner = twin or _partner(f)
-    if partner is not None:
-        f.photo = partner.photo
+        owner = next((o for o in same_stem if o.photo_id and o.role != "sidecar"), None)
+        f.photo_id = owner.photo_id if owner else None
+        return False
+    twin = next((o for o in placed if o.hash == f.hash), None)
+    partner = twin or _partner(f, placed, same_stem)
+    created = partner is None
+    if partner is None:
+        f.photo = new_photo([f, *orphans])
+    else:
+        f.photo_id = partner.photo_id
         if is_video(f) and twin is None:
             f.role = "live-video"
         elif is_video(partner) and partner.role == "original" and is_still(f):
             partner.role = "live-video"
             partner.save()
-    else:
-        f.photo = Photo.create(**_placeholder(f))
-    f.save()
-    # Sidecars that arrived before their photo.
-    File.update(photo=f.photo).where(
-        File.root == f.root,
-        File.stem_key == f.stem_key,
-        File.role == "sidecar",
-        File.photo.is_null(),
-    ).execute()
+    if orphans:  # sidecars that arrived before their photo
+        File.update(photo=f.photo).where(File.id.in_([o.id for o in orphans])).execute()
+    return created
 
 
-def _siblings(f: File) -> Any:
-    return File.select().where(
-        File.root == f.root,
-        File.stem_key == f.stem_key,
-        File.id != f.id,
-        File.status == "present",
-        File.photo.is_null(False),
-    )
+def _related(f: File) -> Any:
+    """In one query: present files with the same content, the same base name in the same
+    folder, or the same Live Photo identifier."""
+    related = (File.hash == f.hash) | ((File.root == f.root_id) & (File.stem_key == f.stem_key))
+    if f.content_id:
+        related |= File.content_id == f.content_id
+    query = File.select().where(related, File.status == "present")
+    if f.id is not None:
+        query = query.where(File.id != f.id)
+    return query.order_by(File.id)
 
 
-def _partner(f: File) -> File | None:
+def _partner(f: File, placed: list[File], same_stem: list[File]) -> File | None:
     """The file whose photo this one joins as the other half of a Live Photo or a stack."""
-    mine = meta_of(f)
+    siblings = [o for o in placed if o in same_stem and o.role in MEDIA_ROLES]
     if is_video(f) or is_still(f):
-        candidates: list[File] = []
         content_id = f.content_id
-        if content_id:
-            candidates.extend(
-                File.select().where(
-                    File.content_id == content_id,
-                    File.id != f.id,
-                    File.status == "present",
-                    File.photo.is_null(False),
-                )
-            )
-        candidates.extend(_siblings(f).where(File.role.in_(MEDIA_ROLES)))
-        for other in candidates:
+        by_id = [o for o in placed if content_id and o.content_id == content_id]
+        for other in by_id + siblings:
             same_id = bool(content_id) and other.content_id == content_id
-            if is_video(f) and is_still(other) and (same_id or _short(mine)):
+            if is_video(f) and is_still(other) and (same_id or _short(meta_of(f))):
                 return other
             if is_still(f) and is_video(other) and (same_id or _short(meta_of(other))):
                 return other
         if is_still(f):
-            raw: File | None = _siblings(f).where(File.role == "raw").order_by(File.id).first()
-            return raw
+            return next((o for o in siblings if o.role == "raw"), None)
         return None
     # a RAW file joins a JPEG/HEIC of the same name
-    return next((o for o in _siblings(f).order_by(File.id) if is_still(o)), None)
+    return next((o for o in siblings if is_still(o)), None)
 
 
 def _short(meta: dict[str, Any]) -> bool:
     duration = meta.get("duration")
     return duration is not None and duration <= LIVE_VIDEO_MAX_SECONDS
-
-
-def _placeholder(f: File) -> dict[str, Any]:
-    meta = meta_of(f)
-    taken = _datetime(meta.get("taken_at")) or utcnow()
-    return {
-        "type": "image",
-        "taken_at": taken,
-        "taken_at_local": _datetime(meta.get("taken_at_local")) or taken,
-        "taken_at_source": meta.get("taken_at_source") or "FileModifyDate",
-        "year": taken.year,
-        "month": taken.month,
-    }
 
 
 def _datetime(value: Any) -> dt.datetime | None:
@@ -150,20 +122,30 @@ def _priority(f: File) -> tuple[int, int]:
         rank = 2  # a video
     else:
         rank = 3  # the video half of a Live Photo
-    return rank, f.id
+    return rank, f.id or 0
+
+
+def new_photo(files: list[File]) -> Photo:
+    """A new photo made of these files."""
+    photo = Photo()
+    _fill(photo, files)
+    photo.save()
+    return photo
 
 
 def refresh(photo: Photo) -> None:
     """Recompute a photo's type, fields and thumbnail from the files it holds now."""
-    files = list(File.select().where(File.photo == photo))
+    _fill(photo, list(File.select().where(File.photo == photo)))
+    photo.save()
+
+
+def _fill(photo: Photo, files: list[File]) -> None:
     present = [f for f in files if f.status == "present"]
     media = sorted((f for f in present if f.role in MEDIA_ROLES), key=_priority)
     photo.updated_at = utcnow()
+    photo.missing = not media
     if not media:
-        photo.missing = True
-        photo.save()
         return
-    photo.missing = False
     primary = media[0]
     merged = meta_of(primary)
     for other in media[1:]:
@@ -188,15 +170,14 @@ def refresh(photo: Photo) -> None:
     for name in _PHOTO_FIELDS:
         setattr(photo, name, merged.get(name))
     photo.keywords = json.dumps(keywords, ensure_ascii=False) if keywords else None
-    taken = _datetime(merged.get("taken_at")) or photo.taken_at
+    taken = _datetime(merged.get("taken_at")) or photo.taken_at or utcnow()
     photo.taken_at = taken
     photo.taken_at_local = _datetime(merged.get("taken_at_local")) or taken
-    photo.taken_at_source = merged.get("taken_at_source") or photo.taken_at_source
+    photo.taken_at_source = merged.get("taken_at_source") or "FileModifyDate"
     photo.year, photo.month = photo.taken_at_local.year, photo.taken_at_local.month
     photo.type = _type(primary, media, merged)
     rendered = [f for f in media if f.rendered]
     photo.thumb_hash = rendered[0].hash if rendered else None
-    photo.save()
 
 
 def _type(primary: File, media: list[File], merged: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ content's magic numbers, never from the extension (a PNG named .jpg is a PNG).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 from typing import Literal
 
 from blake3 import blake3
@@ -127,23 +127,8 @@ def sniff(head: bytes, extension: str) -> Kind:
     return "unknown"
 
 
-@dataclass(frozen=True)
-class Identity:
-    hash: str
-    size: int
-    kind: Kind
-
-
-def hash_bytes(data: bytes) -> str:
-    return blake3(data, max_threads=1).hexdigest()
-
-
-def hash_file(path: bytes) -> tuple[str, int]:
-    """Hash a file too large to hold in memory, in 1 MiB chunks."""
+def hash_file(path: bytes) -> str:
+    """The BLAKE3 digest of a file's content, read through a memory map."""
     hasher = blake3(max_threads=1)
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            hasher.update(chunk)
-            size += len(chunk)
-    return hasher.hexdigest(), size
+    hasher.update_mmap(os.fsdecode(path))
+    return str(hasher.hexdigest())

@@ -57,7 +57,7 @@ class Decoded:
     animated: bool
 
 
-def decode(spec: RenditionSpec, path: bytes, data: bytes | None, kind: Kind) -> Decoded:
+def decode(spec: RenditionSpec, path: bytes, kind: Kind) -> Decoded:
     """The picture to render from, upright, at least as large as the preview needs."""
     if kind == "video":
         return Decoded(_poster_frame(spec, path), False)
@@ -65,7 +65,7 @@ def decode(spec: RenditionSpec, path: bytes, data: bytes | None, kind: Kind) -> 
         return Decoded(_raw_preview(spec, path), False)
     Image.MAX_IMAGE_PIXELS = spec.max_pixels  # Pillow's own guard, past our check below
     try:
-        im = Image.open(io.BytesIO(data) if data is not None else os.fsdecode(path))
+        im = Image.open(os.fsdecode(path))
     except Image.DecompressionBombError as exc:
         raise _bomb(spec, exc) from exc
     except (OSError, ValueError, SyntaxError) as exc:
@@ -74,7 +74,7 @@ def decode(spec: RenditionSpec, path: bytes, data: bytes | None, kind: Kind) -> 
         return Decoded(_prepare(spec, im), _moves(im))
     # libheif decodes a file cut off inside its image data without an error (the missing tiles
     # come out green), and turns the picture only as the container's irot/imir say.
-    whole = memoryview(data if data is not None else Path(os.fsdecode(path)).read_bytes())
+    whole = memoryview(Path(os.fsdecode(path)).read_bytes())
     if _cut_short(whole):
         raise StageError("renditions", "the file is truncated (it ends inside a box)")
     picture = _prepare(spec, im)
@@ -87,10 +87,10 @@ def _bomb(spec: RenditionSpec, exc: Exception) -> StageError:
     return StageError("renditions", f"refused by max_pixels={spec.max_pixels}: {exc}")
 
 
-def is_animated(path: bytes, data: bytes | None) -> bool:
+def is_animated(path: bytes) -> bool:
     """Whether an image has more than one frame (GIF, animated WebP, AVIF sequence)."""
     try:
-        with Image.open(io.BytesIO(data) if data is not None else os.fsdecode(path)) as im:
+        with Image.open(os.fsdecode(path)) as im:
             return _moves(im)
     except (OSError, ValueError, SyntaxError):
         return False
@@ -176,9 +176,8 @@ def _prepare(spec: RenditionSpec, im: Image.Image) -> Image.Image:
     icc = im.info.get("icc_profile")
     try:
         im.load()
-        upright = ImageOps.exif_transpose(im)
-        if upright.mode not in ("RGB", "L"):
-            upright = _to_rgb(upright)
+        ImageOps.exif_transpose(im, in_place=True)  # a copy would cost more than the turn
+        upright = im if im.mode in ("RGB", "L") else _to_rgb(im)
     except Image.DecompressionBombError as exc:
         raise _bomb(spec, exc) from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
@@ -248,12 +247,16 @@ def _poster_frame(spec: RenditionSpec, path: bytes) -> Image.Image:
 
 
 def render(spec: RenditionSpec, content_hash: str, picture: Image.Image) -> None:
-    """Write the tile and the preview of one picture."""
-    preview = picture.copy()
-    preview.thumbnail((spec.preview_size, spec.preview_size), Image.Resampling.BICUBIC)
-    tile = ImageOps.fit(preview, (spec.tile_size, spec.tile_size), Image.Resampling.BICUBIC)
+    """Write the preview and the tile of one picture, which is scaled down in place."""
     icc = picture.info.get("icc_profile")
-    for name, im in ((PREVIEW, preview), (TILE, tile)):
+    picture.thumbnail((spec.preview_size, spec.preview_size), Image.Resampling.BICUBIC)
+    width, height = picture.size
+    side = min(width, height)
+    square = ((width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2)
+    tile = picture.resize(
+        (spec.tile_size, spec.tile_size), Image.Resampling.BICUBIC, box=square, reducing_gap=2.0
+    )
+    for name, im in ((PREVIEW, picture), (TILE, tile)):
         _write_atomically(spec, rendition_path(spec.cache, content_hash, name), im, icc)
 
 

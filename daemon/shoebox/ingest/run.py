@@ -92,8 +92,17 @@ class Job:
         return os.path.join(self.root_path, self.entry.rel)
 
 
-# Files the walk no longer found, by id: (their root, what the catalog knew).
-Vanished = dict[int, tuple[bytes, Known]]
+@dataclass
+class _Run:
+    """What one index run keeps track of besides its jobs."""
+
+    summary: Summary
+    # Files the walk no longer found, by id: (their root, what the catalog knew).
+    vanished: dict[int, tuple[bytes, Known]] = field(default_factory=dict)
+    # (root id, path key) of the files that have error rows, so others need no DELETE.
+    erred: set[tuple[int, str]] = field(default_factory=set)
+    # Content hashes of files marked missing by earlier runs: a new file with one has moved.
+    missing_hashes: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -165,13 +174,13 @@ class Indexer:
             known[key] = Known(fid, rel, size, mtime, status, hsh, vi, vm, vr)
         return known
 
-    def _plan(self, scope: _Scope, summary: Summary, vanished: Vanished) -> list[Job]:
+    def _plan(self, scope: _Scope, run: _Run) -> list[Job]:
         def on_error(rel: bytes, exc: OSError) -> None:
             scope.unreadable.append(rel)
             where = scan.display(os.path.join(scope.root_path, rel))
             log.warning("%s: cannot read it (%s); its files are left as they were", where,
                         exc.strerror or exc)  # fmt: skip
-            self._record_errors(scope.root, rel, [("scan", f"cannot read ({exc.strerror})")])
+            self._record_errors(scope.root, rel, [("scan", f"cannot read ({exc.strerror})")], run)
 
         known = self._known(scope)
         jobs: list[Job] = []
@@ -201,13 +210,13 @@ class Indexer:
                     )
                 )  # fmt: skip
             else:
-                summary.unchanged += 1
+                run.summary.unchanged += 1
         for key, old in known.items():
             if key in seen or old.status == "missing":
                 continue
             if any(old.rel.startswith(bad + b"/") or old.rel == bad for bad in scope.unreadable):
                 continue  # its folder could not be read: we do not know that it is gone
-            vanished[old.id] = (scope.root_path, old)
+            run.vanished[old.id] = (scope.root_path, old)
         return jobs
 
     def _available(self, root: Path, root_row: Any) -> str | None:
@@ -228,6 +237,16 @@ class Indexer:
         """Index `paths` (folders inside library roots), or every root when none are given."""
         started = time.monotonic()
         summary = Summary()
+        run = _Run(
+            summary,
+            erred={
+                (e.root_id, e.path_key)
+                for e in IngestError.select(IngestError.root, IngestError.path_key)
+            },
+            missing_hashes={
+                f.hash for f in File.select(File.hash).where(File.status == "missing") if f.hash
+            },
+        )
         scopes: list[_Scope] = []
         for root, prefix in self._scopes(paths):
             row = self._root_row(root)
@@ -238,19 +257,16 @@ class Indexer:
                 continue
             scopes.append(_Scope(row, os.fsencode(root), prefix))
         jobs: list[Job] = []
-        vanished: Vanished = {}
         for scope in scopes:
-            jobs += self._plan(scope, summary, vanished)
+            jobs += self._plan(scope, run)
         with Reporter("indexing", interactive=self.interactive) as progress:
             progress.start(len(jobs))
-            self._execute(jobs, vanished, summary, progress)
-        self._mark_missing(vanished, summary)
+            self._execute(jobs, run, progress)
+        self._mark_missing(run)
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _execute(
-        self, jobs: list[Job], vanished: Vanished, summary: Summary, progress: Reporter
-    ) -> None:
+    def _execute(self, jobs: list[Job], run: _Run, progress: Reporter) -> None:
         if not jobs:
             return
         queue = deque(jobs)
@@ -299,12 +315,12 @@ class Indexer:
                     if len(batch) >= _BATCH or (
                         batch and time.monotonic() - last_flush > _BATCH_SECONDS
                     ):
-                        self._flush(batch, vanished, summary)
+                        self._flush(batch, run)
                         progress.advance(len(batch))
                         batch.clear()
                         last_flush = time.monotonic()
                 if batch:
-                    self._flush(batch, vanished, summary)
+                    self._flush(batch, run)
                     progress.advance(len(batch))
             finally:
                 if pool is not None:
@@ -347,12 +363,11 @@ class Indexer:
     def _flush(
         self,
         batch: Iterable[tuple[Job, worker.Outcome | None, metadata.Meta | None, list[Any]]],
-        vanished: Vanished,
-        summary: Summary,
+        run: _Run,
     ) -> None:
         with self.catalog.db.atomic():
             for job, outcome, meta, errors in batch:
-                self._store(job, outcome, meta, errors, vanished, summary)
+                self._store(job, outcome, meta, errors, run)
 
     def _store(
         self,
@@ -360,11 +375,11 @@ class Indexer:
         outcome: worker.Outcome | None,
         meta: metadata.Meta | None,
         errors: list[tuple[str, str]],
-        vanished: Vanished,
-        summary: Summary,
+        run: _Run,
     ) -> None:
+        summary = run.summary
         rel = job.entry.rel
-        self._record_errors(job.root, rel, errors)
+        self._record_errors(job.root, rel, errors, run)
         for stage, message in errors:
             log.warning("%s: %s failed: %s", scan.display(job.path), stage, message)
         if errors:
@@ -374,7 +389,7 @@ class Indexer:
         if job.known is not None:
             f = File.get_by_id(job.known.id)
         elif outcome is not None and outcome.hash is not None:
-            f = self._claim_move(outcome.hash, vanished)
+            f = self._claim_move(outcome.hash, run)
             if f is not None:
                 summary.moved += 1
         if f is None:
@@ -421,24 +436,21 @@ class Indexer:
         f.mime = meta.get("mime") or _GUESSED_MIME.get(kind)
         f.content_id = meta.get("content_id")
         f.meta = json.dumps(meta, ensure_ascii=False)
+        made = f.status == "present" and f.photo_id is None and grouping.attach(f)
         f.save()
-        if f.status != "present":
-            if f.photo_id is not None:
-                grouping.refresh(f.photo)
-            return
-        if f.photo_id is None:
-            grouping.attach(f)
-        if f.photo_id is not None:
-            grouping.refresh(Photo.get_by_id(f.photo_id))
+        if f.photo_id is not None and not made:
+            grouping.refresh(f.photo)
         if old_photo is not None and old_photo != f.photo_id:
             grouping.refresh(Photo.get_by_id(old_photo))
 
-    def _claim_move(self, content_hash: str, vanished: Vanished) -> Any:
+    def _claim_move(self, content_hash: str, run: _Run) -> Any:
         """The catalog row of a file that vanished with this content: it has moved here."""
-        for fid, (_, known) in vanished.items():
+        for fid, (_, known) in run.vanished.items():
             if known.hash == content_hash:
-                del vanished[fid]
+                del run.vanished[fid]
                 return File.get_by_id(fid)
+        if content_hash not in run.missing_hashes:
+            return None
         return (
             File.select()
             .where(File.hash == content_hash, File.status == "missing")
@@ -446,16 +458,28 @@ class Indexer:
             .first()
         )
 
-    def _record_errors(self, root: Any, rel: bytes, errors: list[tuple[str, str]]) -> None:
+    def _record_errors(
+        self, root: Any, rel: bytes, errors: list[tuple[str, str]], run: _Run
+    ) -> None:
+        """Replace the error rows of one path with these (often: none with none)."""
         key = scan.key(rel)
-        IngestError.delete().where(IngestError.root == root, IngestError.path_key == key).execute()
-        for stage, message in errors:
-            IngestError.create(
-                root=root, rel_path=scan.display(rel), path_key=key, stage=stage, message=message
-            )
+        if (root.id, key) in run.erred:
+            IngestError.delete().where(
+                IngestError.root == root, IngestError.path_key == key
+            ).execute()
+            run.erred.discard((root.id, key))
+        if errors:
+            IngestError.insert_many(
+                [
+                    {"root": root, "rel_path": scan.display(rel), "path_key": key,
+                     "stage": stage, "message": message}
+                    for stage, message in errors
+                ]
+            ).execute()  # fmt: skip
+            run.erred.add((root.id, key))
 
-    def _mark_missing(self, vanished: Vanished, summary: Summary) -> None:
-        ids = list(vanished)
+    def _mark_missing(self, run: _Run) -> None:
+        ids = list(run.vanished)
         if not ids:
             return
         with self.catalog.db.atomic():
@@ -465,9 +489,9 @@ class Indexer:
                 photos = {f.photo_id for f in File.select(File.photo).where(File.id.in_(chunk))}
                 for photo in Photo.select().where(Photo.id.in_([p for p in photos if p])):
                     grouping.refresh(photo)
-        for root_path, known in vanished.values():
+        for root_path, known in run.vanished.values():
             log.info("%s: gone; marked missing", scan.display(os.path.join(root_path, known.rel)))
-        summary.missing += len(ids)
+        run.summary.missing += len(ids)
 
 
 def _suspect(inflight: dict[Future[worker.Outcome], Job]) -> bool:

@@ -1,8 +1,9 @@
 """The CPU-heavy part of ingesting one file, run in a process pool on every core.
 
-One read of the file serves both stages that need its bytes: *identify* hashes it and sniffs
-its kind, *renditions* decodes it (when asked to) and writes the tile and the preview. Errors
-come back as values, never as exceptions, so one bad file cannot disturb the pool.
+*identify* hashes the file (memory-mapped, so the page cache is read in place) and sniffs its
+kind; *renditions* decodes it (when asked to) and writes the tile and the preview. No copy of
+the file is held in memory: a 5 MB photo would cost more in page faults than in hashing.
+Errors come back as values, never as exceptions, so one bad file cannot disturb the pool.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from dataclasses import dataclass, field
 from shoebox.errors import StageError
 from shoebox.ingest import identify, renditions
 from shoebox.ingest.identify import Kind
-
-# Files larger than this are hashed in chunks instead of being read whole.
-_READ_WHOLE_LIMIT = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -39,23 +37,16 @@ class Outcome:
 def run(spec: renditions.RenditionSpec, task: Task) -> Outcome:
     """Identify one file and render it. Never raises for a bad file."""
     out = Outcome()
-    data: bytes | None = None
     try:
-        size = os.stat(task.path).st_size
-        if size <= _READ_WHOLE_LIMIT:
-            with open(task.path, "rb") as fh:
-                data = fh.read()
-            out.hash, out.size = identify.hash_bytes(data), len(data)
-            head = data[:512]
-        else:
-            out.hash, out.size = identify.hash_file(task.path)
-            with open(task.path, "rb") as fh:
-                head = fh.read(512)
+        with open(task.path, "rb") as fh:
+            head = fh.read(512)
+        out.size = os.stat(task.path).st_size
+        if not out.size:
+            out.errors.append(("identify", "the file is empty"))
+            return out
+        out.hash = content_hash = identify.hash_file(task.path)
     except OSError as exc:
         out.errors.append(("identify", f"cannot read the file ({exc.strerror or exc})"))
-        return out
-    if out.size == 0:
-        out.errors.append(("identify", "the file is empty"))
         return out
     out.kind = identify.sniff(head, task.extension)
     if out.kind == "unknown":
@@ -63,15 +54,15 @@ def run(spec: renditions.RenditionSpec, task: Task) -> Outcome:
         return out
     if out.kind == "sidecar" or not task.render:
         return out
-    if not task.force and renditions.exists(spec, out.hash):
+    if not task.force and renditions.exists(spec, content_hash):
         out.rendered = True
         if out.kind == "image":  # still worth knowing whether it moves
-            out.animated = renditions.is_animated(task.path, data)
+            out.animated = renditions.is_animated(task.path)
         return out
     try:
-        decoded = renditions.decode(spec, task.path, data, out.kind)
+        decoded = renditions.decode(spec, task.path, out.kind)
         out.animated = decoded.animated
-        renditions.render(spec, out.hash, decoded.image)
+        renditions.render(spec, content_hash, decoded.image)
         out.rendered = True
     except StageError as exc:
         out.errors.append((exc.stage, exc.message))
