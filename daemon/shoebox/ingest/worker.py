@@ -8,7 +8,6 @@ Errors come back as values, never as exceptions, so one bad file cannot disturb 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from shoebox.errors import StageError
@@ -27,7 +26,6 @@ class Task:
 @dataclass
 class Outcome:
     hash: str | None = None
-    size: int | None = None
     kind: Kind = "unknown"
     animated: bool = False
     rendered: bool = False  # renditions exist for this content after this task
@@ -40,8 +38,7 @@ def run(spec: renditions.RenditionSpec, task: Task) -> Outcome:
     try:
         with open(task.path, "rb") as fh:
             head = fh.read(512)
-        out.size = os.stat(task.path).st_size
-        if not out.size:
+        if not head:
             out.errors.append(("identify", "the file is empty"))
             return out
         out.hash = content_hash = identify.hash_file(task.path)
