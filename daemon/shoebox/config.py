@@ -90,6 +90,18 @@ class RenditionSettings:
 
 
 @dataclass(frozen=True)
+class WatchSettings:
+    quiet_seconds: int = field(
+        default=2,
+        metadata=_key(
+            "A file written by something other than SFTP is indexed once it has been closed "
+            "and left alone for this many seconds.",
+            minimum=0,
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = field(
         default="info",
@@ -109,6 +121,7 @@ class Settings:
     database: DatabaseSettings = DatabaseSettings()
     ingest: IngestSettings = IngestSettings()
     renditions: RenditionSettings = RenditionSettings()
+    watch: WatchSettings = WatchSettings()
     log: LogSettings = LogSettings()
 
 

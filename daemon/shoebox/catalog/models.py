@@ -142,4 +142,35 @@ class IngestError(BaseModel):
         indexes = ((("root", "path_key"), False),)
 
 
-MODELS: tuple[type[BaseModel], ...] = (Root, Photo, File, IngestError)
+class QueuedPath(BaseModel):
+    """A durable job: this path needs (re)indexing. Written before the work starts, so a crash
+    loses nothing. `generation` grows with every request, so a path changed again while a
+    daemon works on it is indexed once more afterwards."""
+
+    root = ForeignKeyField(Root, on_delete="CASCADE")
+    rel_path_raw = BlobField()
+    path_key = FixedCharField(32)
+    reason = CharField(16)  # upload, watch
+    due_at = DateTimeField(index=True)  # not before: a file must be quiet first
+    generation = IntegerField(default=1)
+    claimed_by = CharField(64, null=True)
+    claimed_at = DateTimeField(null=True)
+    claimed_generation = IntegerField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    root_id: int
+
+    class Meta:
+        indexes = ((("root", "path_key"), True),)
+
+
+class Account(BaseModel):
+    """Someone who may upload over SFTP, into their own folder of a library root."""
+
+    name = CharField(64, unique=True)
+    password_hash = TextField(null=True)  # argon2id; null when only keys are allowed
+    authorized_keys = TextField(default="")  # OpenSSH public key lines
+    folder = TextField()  # absolute path of the account's upload folder
+    created_at = DateTimeField(default=utcnow)
+
+
+MODELS: tuple[type[BaseModel], ...] = (Root, Photo, File, IngestError, QueuedPath, Account)
