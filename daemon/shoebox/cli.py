@@ -31,9 +31,20 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+class _JournalFormatter(logging.Formatter):
+    """Prefixes each line with its syslog priority (<3> error ... <7> debug) for journald."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = {"CRITICAL": 2, "ERROR": 3, "WARNING": 4, "INFO": 6}.get(record.levelname, 7)
+        return f"<{priority}>{super().format(record)}"
+
+
 def _setup_logging(level: str) -> None:
     handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if "JOURNAL_STREAM" in os.environ:  # under systemd: journald reads the priority prefix
+        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -62,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     photos.add_argument("--json", action="store_true", help="one JSON object per line")
 
     sub.add_parser("errors", help="list files that could not be indexed, and why")
+
+    sub.add_parser("daemon", help="watch the library and index what arrives, until stopped")
+    sub.add_parser("status", help="the queue, what is indexed, the last ingest, recent errors")
 
     sample = sub.add_parser("sample", help="write the sample library into a folder")
     sample.add_argument("target", type=Path)
@@ -104,6 +118,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "daemon":
+        from shoebox.service import serve
+
+        serve(settings)
+        return 0
     with Catalog(settings.database.url, settings.source.parent) as catalog:
         if args.command == "migrate":
             if catalog.applied:
@@ -122,6 +141,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         if args.command == "photos":
             return _photos(" ".join(args.query), as_json=args.json)
+        if args.command == "status":
+            return _status()
         return _errors()
 
 
@@ -143,6 +164,23 @@ def _photos(query: str, *, as_json: bool) -> int:
         )
     if not as_json:
         print(f"{count} photos", file=sys.stderr)
+    return 0
+
+
+def _status() -> int:
+    from shoebox.catalog import queue
+    from shoebox.catalog.models import File, IngestError, Photo, Root
+
+    last = File.select(File.indexed_at).order_by(File.indexed_at.desc()).first()
+    print(f"queue:    {queue.length()} paths waiting")
+    print(f"files:    {File.select().where(File.status == 'present').count()} indexed")
+    print(f"photos:   {Photo.select().where(Photo.missing == False).count()}")  # noqa: E712
+    print(f"last:     {last.indexed_at.isoformat(timespec='seconds') + 'Z' if last else 'never'}")
+    recent = IngestError.select(IngestError, Root).join(Root).order_by(IngestError.id.desc())
+    errors = list(recent.limit(5))
+    print(f"errors:   {IngestError.select().count()} files (shoebox errors lists them)")
+    for row in errors:
+        print(f"  {row.root.path}/{row.rel_path}: {row.stage}: {row.message}")
     return 0
 
 

@@ -9,6 +9,7 @@ import json
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -116,10 +117,18 @@ class _Scope:
 class Indexer:
     """Indexes library roots (or folders inside them) into the catalog."""
 
-    def __init__(self, settings: Settings, catalog: Catalog, *, interactive: bool | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        *,
+        interactive: bool | None = None,
+        stop: threading.Event | None = None,
+    ):
         self.settings = settings
         self.catalog = catalog
         self.interactive = interactive
+        self.stop = stop  # set: finish what is in hand and return; the rest waits for next time
         ing, ren = settings.ingest, settings.renditions
         self.workers = ing.workers or os.cpu_count() or 1
         self.spec = RenditionSpec(
@@ -153,16 +162,14 @@ class Indexer:
             scopes.append((root, b"" if rel == b"." else rel))
         return scopes
 
-    def _root_row(self, root: Path) -> Any:
-        raw = os.fsencode(root)
-        row, _ = Root.get_or_create(path_key=scan.key(raw), defaults={"path": str(root)})
-        return row
-
-    def _known(self, scope: _Scope) -> dict[str, Known]:
+    def _known(self, scope: _Scope, keys: Iterable[str] | None = None) -> dict[str, Known]:
+        """What the catalog holds under the scope (only for these path keys, if given)."""
         query = File.select(
             File.id, File.path_key, File.rel_path_raw, File.size, File.mtime_ns, File.status,
             File.hash, File.v_identify, File.v_metadata, File.v_renditions,
         ).where(File.root == scope.root)  # fmt: skip
+        if keys is not None:
+            query = query.where(File.path_key.in_(list(keys)))
         if scope.prefix:  # narrowed in SQL by the display form, then exactly by the bytes
             query = query.where(File.rel_path.startswith(scan.display(scope.prefix) + "/"))
         known = {}
@@ -175,6 +182,8 @@ class Indexer:
         return known
 
     def _plan(self, scope: _Scope, run: _Run) -> list[Job]:
+        """Walk the scope and compare it with the catalog."""
+
         def on_error(rel: bytes, exc: OSError) -> None:
             scope.unreadable.append(rel)
             where = scan.display(os.path.join(scope.root_path, rel))
@@ -183,9 +192,16 @@ class Indexer:
             self._record_errors(scope.root, rel, [("scan", f"cannot read ({exc.strerror})")], run)
 
         known = self._known(scope)
+        return self._compare(scope, scan.walk(scope.root_path, scope.prefix, on_error), known, run)
+
+    def _compare(
+        self, scope: _Scope, entries: Iterable[scan.Entry], known: dict[str, Known], run: _Run
+    ) -> list[Job]:
+        """Jobs for the entries found that are new, changed or need a newer stage; the known
+        files not found are noted as vanished."""
         jobs: list[Job] = []
         seen: set[str] = set()
-        for entry in scan.walk(scope.root_path, scope.prefix, on_error):
+        for entry in entries:
             key = scan.key(entry.rel)
             seen.add(key)
             old = known.get(key)
@@ -236,9 +252,41 @@ class Indexer:
     def index(self, paths: Sequence[Path] = ()) -> Summary:
         """Index `paths` (folders inside library roots), or every root when none are given."""
         started = time.monotonic()
-        summary = Summary()
-        run = _Run(
-            summary,
+        run = self._new_run()
+        jobs: list[Job] = []
+        for root, prefix in self._scopes(paths):
+            scope = self._scope(root, prefix, run)
+            if scope is not None:
+                jobs += self._plan(scope, run)
+        return self._finish(jobs, run, started)
+
+    def index_files(self, root: Path, rels: Iterable[bytes]) -> Summary:
+        """Index these files of one root, as the daemon's queue asks: each is new, changed,
+        unchanged, moved here, or gone (then marked missing)."""
+        started = time.monotonic()
+        run = self._new_run()
+        scope = self._scope(root, b"", run)
+        if scope is None:
+            return self._finish([], run, started)
+        wanted = set(rels)
+        known = self._known(scope, [scan.key(rel) for rel in wanted])
+        entries = []
+        for rel in wanted:
+            try:
+                entry = scan.entry(scope.root_path, rel)
+            except OSError as exc:
+                scope.unreadable.append(rel)
+                self._record_errors(
+                    scope.root, rel, [("scan", f"cannot read ({exc.strerror})")], run
+                )
+                continue
+            if entry is not None:
+                entries.append(entry)
+        return self._finish(self._compare(scope, entries, known, run), run, started)
+
+    def _new_run(self) -> _Run:
+        return _Run(
+            Summary(),
             erred={
                 (e.root_id, e.path_key)
                 for e in IngestError.select(IngestError.root, IngestError.path_key)
@@ -247,24 +295,23 @@ class Indexer:
                 f.hash for f in File.select(File.hash).where(File.status == "missing") if f.hash
             },
         )
-        scopes: list[_Scope] = []
-        for root, prefix in self._scopes(paths):
-            row = self._root_row(root)
-            reason = self._available(root, row)
-            if reason is not None:
-                log.warning("%s: its photos are left alone this run", reason)
-                summary.roots_left_alone.append(reason)
-                continue
-            scopes.append(_Scope(row, os.fsencode(root), prefix))
-        jobs: list[Job] = []
-        for scope in scopes:
-            jobs += self._plan(scope, run)
+
+    def _scope(self, root: Path, prefix: bytes, run: _Run) -> _Scope | None:
+        row = root_row(root)
+        reason = self._available(root, row)
+        if reason is not None:
+            log.warning("%s: its photos are left alone this run", reason)
+            run.summary.roots_left_alone.append(reason)
+            return None
+        return _Scope(row, os.fsencode(root), prefix)
+
+    def _finish(self, jobs: list[Job], run: _Run, started: float) -> Summary:
         with Reporter("indexing", interactive=self.interactive) as progress:
             progress.start(len(jobs))
             self._execute(jobs, run, progress)
         self._mark_missing(run)
-        summary.seconds = time.monotonic() - started
-        return summary
+        run.summary.seconds = time.monotonic() - started
+        return run.summary
 
     def _execute(self, jobs: list[Job], run: _Run, progress: Reporter) -> None:
         if not jobs:
@@ -278,6 +325,8 @@ class Indexer:
         with metadata.ExifTool(self.settings.ingest.exiftool) as exiftool:
             try:
                 while queue or inflight or ready:
+                    if self.stop is not None and self.stop.is_set():
+                        queue.clear()
                     while queue and len(inflight) < 4 * self.workers:
                         # A file that was in hand when a worker died runs alone.
                         if inflight and (queue[0].attempts or _suspect(inflight)):
@@ -492,6 +541,13 @@ class Indexer:
         for root_path, known in run.vanished.values():
             log.info("%s: gone; marked missing", scan.display(os.path.join(root_path, known.rel)))
         run.summary.missing += len(ids)
+
+
+def root_row(root: Path) -> Root:
+    """The catalog's row for a library root, made on first use."""
+    row: Root
+    row, _ = Root.get_or_create(path_key=scan.key(os.fsencode(root)), defaults={"path": str(root)})
+    return row
 
 
 def _suspect(inflight: dict[Future[worker.Outcome], Job]) -> bool:

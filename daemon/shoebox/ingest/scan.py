@@ -76,6 +76,21 @@ def walk(root: bytes, start: bytes, on_error: Callable[[bytes, OSError], None]) 
                 yield Entry(rel, st.st_size, st.st_mtime_ns)
 
 
+def entry(root: bytes, rel: bytes) -> Entry | None:
+    """The candidate file at `rel` under `root`, or None when there is none there (gone, not
+    a regular file, or a name the walk would pass over). Other errors are raised."""
+    parts = rel.split(b"/")
+    if any(p.startswith(b".") or p in _SKIP_DIRS for p in parts[:-1]):
+        return None
+    if is_temporary(parts[-1]) or not is_candidate(extension_of(parts[-1])):
+        return None
+    try:
+        st = os.lstat(os.path.join(root, rel))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return Entry(rel, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
 def key(data: bytes) -> str:
     """A short, fixed-width digest used as an index key for paths of any length."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()

@@ -1,0 +1,175 @@
+"""`shoebox daemon`: one long-running process that keeps the catalog in step with the library.
+
+At start it gives back the claims a crashed run of itself left, starts the folder watcher,
+tells systemd it is ready and reconciles the library (a stat for each unchanged file). Then it
+takes what the watcher saw into the durable queue and indexes the queue's due jobs, in small
+batches, until SIGTERM; SIGHUP reloads the settings that can change without a restart.
+CPU work runs in the indexer's process pool; systemd hears READY, STATUS and WATCHDOG.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from types import FrameType
+
+from shoebox import config
+from shoebox.catalog import queue
+from shoebox.catalog.database import Catalog
+from shoebox.catalog.models import File, QueuedPath, Root
+from shoebox.config import Settings
+from shoebox.errors import ConfigError
+from shoebox.ingest import scan
+from shoebox.ingest.run import Indexer, root_row
+from shoebox.watcher import Watcher
+
+log = logging.getLogger("shoebox.daemon")
+
+_CLAIM = 16  # jobs per batch: small, so that SIGTERM is answered within seconds
+_IDLE_SECONDS = 0.5
+
+
+def notify(*lines: str) -> None:
+    """Tell systemd (Type=notify) how we are; does nothing outside systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.sendto("\n".join(lines).encode(), address)
+    except OSError as exc:
+        log.warning("cannot reach systemd's notify socket: %s", exc)
+
+
+class Daemon:
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.stopping = threading.Event()
+        self.reloading = threading.Event()
+        self.worker = socket.gethostname()
+        self.indexer = Indexer(settings, catalog, interactive=False, stop=self.stopping)
+        self.watcher = Watcher(settings.library.originals)
+        self._watchdog = "WATCHDOG_USEC" in os.environ
+
+    def run(self) -> None:
+        """Run until SIGTERM or SIGINT."""
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        db = self.catalog.db
+        queue.release(db, self.worker)
+        self.watcher.start()
+        try:
+            notify("READY=1", "STATUS=reconciling the library with the catalog")
+            log.info("started; reconciling the library with the catalog")
+            summary = self.indexer.index()
+            log.info("start-up scan: %s", summary.line())
+            while not self.stopping.is_set():
+                if self.reloading.is_set():
+                    self._reload()
+                self._take_changes()
+                jobs = queue.claim(db, self.worker, _CLAIM)
+                if jobs:
+                    self._process(jobs)
+                else:
+                    self.stopping.wait(_IDLE_SECONDS)
+                self._heartbeat()
+        finally:
+            notify("STOPPING=1")
+            self.watcher.stop()
+            log.info("stopped; %d paths wait in the queue", queue.length())
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        log.info("%s: stopping after the files in hand", signal.Signals(signum).name)
+        self.stopping.set()
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self.reloading.set()
+
+    def _reload(self) -> None:
+        self.reloading.clear()
+        try:
+            fresh = config.load(self.settings.source)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running settings: %s", exc)
+            return
+        self.settings = dataclasses.replace(self.settings, watch=fresh.watch, log=fresh.log)
+        logging.getLogger().setLevel(fresh.log.level.upper())
+        log.info("reloaded %s", self.settings.source)
+
+    def _take_changes(self) -> None:
+        """Move what the watcher saw into the durable queue."""
+        changes = self.watcher.drain()
+        if not changes:
+            return
+        delay = self.settings.watch.quiet_seconds
+        db = self.catalog.db
+        with db.atomic():
+            for root, rel, folder in changes:
+                row = root_row(root)
+                for path in self._expand(root, row, rel) if folder else [rel]:
+                    queue.enqueue(db, row, path, "watch", delay)
+
+    def _expand(self, root: Path, row: Root, rel: bytes) -> list[bytes]:
+        """A folder that appeared or went: the files in it now, and those the catalog knew."""
+        found = [e.rel for e in scan.walk(os.fsencode(root), rel, _log_unreadable)]
+        prefix = scan.display(rel) + "/"
+        known = File.select(File.rel_path_raw).where(
+            File.root == row, File.rel_path.startswith(prefix), File.status != "missing"
+        )
+        found += [
+            bytes(f.rel_path_raw) for f in known if bytes(f.rel_path_raw).startswith(rel + b"/")
+        ]
+        return found
+
+    def _process(self, jobs: list[QueuedPath]) -> None:
+        quiet_ns = self.settings.watch.quiet_seconds * 1_000_000_000
+        by_root: dict[int, list[bytes]] = defaultdict(list)
+        for job in jobs:
+            by_root[job.root_id].append(bytes(job.rel_path_raw))
+        for root_id, rels in by_root.items():
+            root = Path(Root.get_by_id(root_id).path)
+            ready = []
+            for rel in rels:
+                if self._still_written(root, rel, quiet_ns):
+                    queue.enqueue(self.catalog.db, root_id, rel, "watch", quiet_ns / 1e9)
+                else:
+                    ready.append(rel)
+            if ready:
+                summary = self.indexer.index_files(root, ready)
+                log.info("indexed %s", summary.line())
+        queue.finish(self.catalog.db, jobs)
+
+    @staticmethod
+    def _still_written(root: Path, rel: bytes, quiet_ns: float) -> bool:
+        try:
+            mtime = os.lstat(os.path.join(os.fsencode(root), rel)).st_mtime_ns
+        except OSError:
+            return False
+        return time.time_ns() - mtime < quiet_ns
+
+    def _heartbeat(self) -> None:
+        lines = [f"STATUS={queue.length()} paths in the queue"]
+        if self._watchdog:
+            lines.append("WATCHDOG=1")
+        notify(*lines)
+
+
+def _log_unreadable(rel: bytes, exc: OSError) -> None:
+    log.warning("%s: cannot read it (%s)", scan.display(rel), exc.strerror)
+
+
+def serve(settings: Settings) -> None:
+    """Open the catalog (migrating it) and run the daemon until it is stopped."""
+    with Catalog(settings.database.url, settings.source.parent) as catalog:
+        Daemon(settings, catalog).run()
