@@ -95,7 +95,8 @@ def library(tmp_path: Path, db_url: str) -> Iterator[Library]:
     cfg = write_config(
         tmp_path / "etc" / "config.toml",
         f'[library]\noriginals = ["{root}"]\ncache = "{tmp_path / "cache"}"\n'
-        f'[database]\nurl = "{db_url}"\n[ingest]\nworkers = 2\n',
+        f'[database]\nurl = "{db_url}"\n[ingest]\nworkers = 2\n'
+        '[sftp]\nlisten = "127.0.0.1:0"\n',
     )
     settings = config.load(cfg)
     catalog = Catalog(settings.database.url, settings.source.parent)

@@ -37,7 +37,7 @@ def test_example_values_are_the_defaults_except_paths() -> None:
     for name, fields in config.known_keys().items():
         section = getattr(settings, name)
         for key, decl in fields.items():
-            if decl.type in ("Path", "tuple[Path, ...]"):
+            if decl.type in ("Path", "Path | None", "tuple[Path, ...]"):
                 continue
             assert getattr(section, key) == decl.default, f"[{name}] {key}"
 

@@ -16,7 +16,7 @@ from shoebox import __version__
 from shoebox import config as config_mod
 from shoebox.catalog.database import Catalog
 from shoebox.config import Settings
-from shoebox.errors import CatalogError, ShoeboxError
+from shoebox.errors import CatalogError, ShoeboxError, UsageError
 
 log = logging.getLogger("shoebox")
 
@@ -49,6 +49,7 @@ def _setup_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("peewee").setLevel(logging.WARNING)
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)  # shoebox.sftp logs what matters
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,6 +77,25 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("daemon", help="watch the library and index what arrives, until stopped")
     sub.add_parser("status", help="the queue, what is indexed, the last ingest, recent errors")
+
+    user = sub.add_parser("user", help="manage the SFTP accounts").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    user_add = user.add_parser("add", help="add an account and make its upload folder")
+    user_add.add_argument("name")
+    how = user_add.add_mutually_exclusive_group(required=True)
+    how.add_argument("--key", type=Path, metavar="PUBKEYFILE", help="an OpenSSH public key file")
+    how.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user.add_parser("list", help="list the accounts")
+    user_remove = user.add_parser("remove", help="remove an account (its folder is kept)")
+    user_remove.add_argument("name")
+
+    sftp = sub.add_parser("sftp", help="the SFTP endpoint").add_subparsers(
+        dest="sftp_command", required=True, metavar="ACTION"
+    )
+    sftp.add_parser("info", help="print the host key fingerprint and the address for a phone")
 
     sample = sub.add_parser("sample", help="write the sample library into a folder")
     sample.add_argument("target", type=Path)
@@ -143,7 +163,56 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
             return _photos(" ".join(args.query), as_json=args.json)
         if args.command == "status":
             return _status()
+        if args.command == "user":
+            return _user(args, settings)
+        if args.command == "sftp":
+            return _sftp_info(settings)
         return _errors()
+
+
+def _user(args: argparse.Namespace, settings: Settings) -> int:
+    from shoebox.sftp import accounts
+
+    if args.user_command == "add":
+        if args.password_stdin:
+            account = accounts.add(settings, args.name, password=_read_password())
+        else:
+            try:
+                text = args.key.read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"cannot read the key file {args.key}: {exc}") from None
+            account = accounts.add(settings, args.name, keys=accounts.parse_keys(text, args.key))
+        print(f"added {account.name}; uploads go to {account.folder}")
+        return 0
+    if args.user_command == "remove":
+        account = accounts.remove(args.name)
+        print(f"removed {account.name}; the folder {account.folder} and its photos stay")
+        return 0
+    found = accounts.all_accounts()
+    for account in found:
+        ways = ["password"] if account.password_hash else []
+        keys = len(account.authorized_keys.splitlines())
+        if keys:
+            ways.append(f"{keys} key{'s' if keys > 1 else ''}")
+        print(f"{account.name:16}  {', '.join(ways):20}  {account.folder}")
+    print(f"{len(found)} accounts", file=sys.stderr)
+    return 0
+
+
+def _read_password() -> str:
+    password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise UsageError("no password on standard input (pipe it in, one line)")
+    return password
+
+
+def _sftp_info(settings: Settings) -> int:
+    from shoebox.sftp import accounts, info
+
+    names = [account.name for account in accounts.all_accounts()]
+    for line in info.describe(settings.sftp, names):
+        print(line)
+    return 0
 
 
 def _photos(query: str, *, as_json: bool) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,52 @@ class WatchSettings:
 
 
 @dataclass(frozen=True)
+class SftpSettings:
+    listen: str = field(
+        default="0.0.0.0:2222",
+        metadata=_key(
+            "Address and port the SFTP endpoint listens on, as HOST:PORT ([::]:2222 for IPv6)."
+        ),
+    )
+    host_key: Path = field(
+        default=Path("ssh_host_ed25519_key"),
+        metadata=_key(
+            "The server's ed25519 host key; generated on first start (mode 0600) and kept."
+        ),
+    )
+    upload_root: Path | None = field(
+        default=None,
+        metadata=_key(
+            "Folder that holds one upload folder per account (<upload_root>/<name>); it must "
+            "be a library root or lie inside one. Default: the first library root."
+        ),
+    )
+    max_connections_per_account: int = field(
+        default=4,
+        metadata=_key("Connections one account may have open at the same time.", minimum=1),
+    )
+    max_file_size_mb: int = field(
+        default=20480,
+        metadata=_key("Largest file, in MiB, an upload may grow to.", minimum=1),
+    )
+    min_free_mb: int = field(
+        default=1024,
+        metadata=_key(
+            'Uploads are refused ("disk full") while less than this many MiB are free.',
+            minimum=0,
+        ),
+    )
+    keepalive_seconds: int = field(
+        default=30,
+        metadata=_key(
+            "Seconds between keepalives; a client that misses three is dropped and its open "
+            "files released. 0 turns keepalives off.",
+            minimum=0,
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = field(
         default="info",
@@ -122,6 +169,7 @@ class Settings:
     ingest: IngestSettings = IngestSettings()
     renditions: RenditionSettings = RenditionSettings()
     watch: WatchSettings = WatchSettings()
+    sftp: SftpSettings = SftpSettings()
     log: LogSettings = LogSettings()
 
 
@@ -172,7 +220,7 @@ def load(path: Path) -> Settings:
     }
     settings = Settings(source=path.resolve(), **sections)
     _check_layout(settings)
-    return settings
+    return _check_sftp(settings)
 
 
 def _section(path: Path, base: Path, name: str, cls: type[Any], table: dict[str, Any]) -> Any:
@@ -198,6 +246,8 @@ def _value(
         return ConfigError(f"{path}: {where} must be {expected}, not {value!r}")
 
     meta = decl.metadata
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):  # `X | None`: a value is an X
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
     if hint is Path:
         if not isinstance(value, str) or not value:
             raise bad("a path (a non-empty string)")
@@ -244,6 +294,33 @@ def _check_layout(settings: Settings) -> None:
                     f"{settings.source}: {what} ({target}) lies inside the library root {root}; "
                     "shoebox never writes under a root, so put it elsewhere"
                 )
+
+
+def _check_sftp(settings: Settings) -> Settings:
+    """Check `[sftp]`, filling in the upload root (default: the first library root)."""
+    sftp = settings.sftp
+    try:
+        parse_listen(sftp.listen)
+    except ValueError as exc:
+        raise ConfigError(f"{settings.source}: [sftp] listen {exc}") from None
+    upload_root = sftp.upload_root or settings.library.originals[0]
+    if not any(
+        upload_root == root or root in upload_root.parents for root in settings.library.originals
+    ):
+        raise ConfigError(
+            f"{settings.source}: [sftp] upload_root ({upload_root}) is not inside any library "
+            "root; uploads must land where they are indexed, so name a root or a folder in one"
+        )
+    return dataclasses.replace(settings, sftp=dataclasses.replace(sftp, upload_root=upload_root))
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`HOST:PORT` (or `[V6]:PORT`) as a host and a port; ValueError says what is wrong."""
+    host, sep, port_text = listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) < 65536:
+        raise ValueError(f"must be HOST:PORT such as 0.0.0.0:2222, not {listen!r}")
+    return host, int(port_text)
 
 
 def sqlite_path(settings: Settings) -> Path | None:

@@ -1,14 +1,17 @@
 """`shoebox daemon`: one long-running process that keeps the catalog in step with the library.
 
-At start it gives back the claims a crashed run of itself left, starts the folder watcher,
-tells systemd it is ready and reconciles the library (a stat for each unchanged file). Then it
-takes what the watcher saw into the durable queue and indexes the queue's due jobs, in small
-batches, until SIGTERM; SIGHUP reloads the settings that can change without a restart.
-CPU work runs in the indexer's process pool; systemd hears READY, STATUS and WATCHDOG.
+At start it gives back the claims a crashed run of itself left, starts the SFTP endpoint (on
+an asyncio loop in its own thread) and the folder watcher, tells systemd it is ready and
+reconciles the library (a stat for each unchanged file). Then it takes finished uploads and
+what the watcher saw into the durable queue and indexes the queue's due jobs, in small
+batches, until SIGTERM; SIGHUP reloads the settings that can change without a restart
+(accounts are read at every login). CPU work runs in the indexer's process pool; systemd
+hears READY, STATUS and WATCHDOG.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -23,11 +26,12 @@ from types import FrameType
 from shoebox import config
 from shoebox.catalog import queue
 from shoebox.catalog.database import Catalog
-from shoebox.catalog.models import File, QueuedPath, Root
+from shoebox.catalog.models import Account, File, QueuedPath, Root
 from shoebox.config import Settings
 from shoebox.errors import ConfigError
 from shoebox.ingest import scan
 from shoebox.ingest.run import Indexer, root_row
+from shoebox.sftp.server import SFTPEndpoint
 from shoebox.watcher import Watcher
 
 log = logging.getLogger("shoebox.daemon")
@@ -45,7 +49,10 @@ def notify(*lines: str) -> None:
         address = "\0" + address[1:]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)  # a listener that does not read must not stop the daemon
             sock.sendto("\n".join(lines).encode(), address)
+    except BlockingIOError:
+        log.debug("systemd's notify socket is full; dropped: %s", lines)
     except OSError as exc:
         log.warning("cannot reach systemd's notify socket: %s", exc)
 
@@ -59,7 +66,13 @@ class Daemon:
         self.worker = socket.gethostname()
         self.indexer = Indexer(settings, catalog, interactive=False, stop=self.stopping)
         self.watcher = Watcher(settings.library.originals)
-        self._watchdog = "WATCHDOG_USEC" in os.environ
+        self._uploads: list[Path] = []  # finished uploads, handed over by the SFTP thread
+        self._uploads_lock = threading.Lock()
+        # systemd's watchdog wants a sign of life at least this often (seconds), if at all
+        usec = os.environ.get("WATCHDOG_USEC", "")
+        self._watchdog_every = int(usec) / 2e6 if usec.isdigit() else None
+        self._status = ""
+        self._alive_at = 0.0
 
     def run(self) -> None:
         """Run until SIGTERM or SIGINT."""
@@ -68,6 +81,12 @@ class Daemon:
         signal.signal(signal.SIGHUP, self._on_reload)
         db = self.catalog.db
         queue.release(db, self.worker)
+        loop = asyncio.new_event_loop()
+        sftp_thread = threading.Thread(target=loop.run_forever, name="sftp", daemon=True)
+        sftp_thread.start()
+        endpoint = SFTPEndpoint(self.settings.sftp, self._on_upload)
+        asyncio.run_coroutine_threadsafe(endpoint.start(), loop).result(timeout=30)
+        log.info("SFTP listening on port %d", endpoint.port)
         self.watcher.start()
         try:
             notify("READY=1", "STATUS=reconciling the library with the catalog")
@@ -87,6 +106,9 @@ class Daemon:
         finally:
             notify("STOPPING=1")
             self.watcher.stop()
+            asyncio.run_coroutine_threadsafe(endpoint.stop(), loop).result(timeout=30)
+            loop.call_soon_threadsafe(loop.stop)
+            sftp_thread.join(timeout=10)
             log.info("stopped; %d paths wait in the queue", queue.length())
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
@@ -107,18 +129,37 @@ class Daemon:
         logging.getLogger().setLevel(fresh.log.level.upper())
         log.info("reloaded %s", self.settings.source)
 
+    def _on_upload(self, path: Path) -> None:
+        with self._uploads_lock:
+            self._uploads.append(path)
+
     def _take_changes(self) -> None:
-        """Move what the watcher saw into the durable queue."""
+        """Move finished uploads and what the watcher saw into the durable queue. The
+        watcher's word on an account's folder is not taken: a file there is complete when its
+        SFTP upload says so (a dropped connection leaves a partial file that must wait)."""
+        with self._uploads_lock:
+            uploads, self._uploads = self._uploads, []
         changes = self.watcher.drain()
-        if not changes:
+        if not (uploads or changes):
             return
         delay = self.settings.watch.quiet_seconds
+        accounts = [Path(a.folder) for a in Account.select(Account.folder)]
         db = self.catalog.db
         with db.atomic():
+            for upload in uploads:
+                root = next(
+                    (r for r in self.settings.library.originals if r in upload.parents), None
+                )
+                if root is not None:
+                    rel = os.fsencode(upload.relative_to(root))
+                    queue.enqueue(db, root_row(root), rel, "upload")
             for root, rel, folder in changes:
+                full = root / os.fsdecode(rel)
+                if any(full == a or a in full.parents for a in accounts):
+                    continue
                 row = root_row(root)
-                for path in self._expand(root, row, rel) if folder else [rel]:
-                    queue.enqueue(db, row, path, "watch", delay)
+                for each in self._expand(root, row, rel) if folder else [rel]:
+                    queue.enqueue(db, row, each, "watch", delay)
 
     def _expand(self, root: Path, row: Root, rel: bytes) -> list[bytes]:
         """A folder that appeared or went: the files in it now, and those the catalog knew."""
@@ -159,10 +200,18 @@ class Daemon:
         return time.time_ns() - mtime < quiet_ns
 
     def _heartbeat(self) -> None:
-        lines = [f"STATUS={queue.length()} paths in the queue"]
-        if self._watchdog:
+        """Tell systemd the queue's length when it changes, and that we live when it asks."""
+        lines = []
+        status = f"STATUS={queue.length()} paths in the queue"
+        if status != self._status:
+            lines.append(status)
+            self._status = status
+        now = time.monotonic()
+        if self._watchdog_every is not None and now - self._alive_at >= self._watchdog_every:
             lines.append("WATCHDOG=1")
-        notify(*lines)
+            self._alive_at = now
+        if lines:
+            notify(*lines)
 
 
 def _log_unreadable(rel: bytes, exc: OSError) -> None:

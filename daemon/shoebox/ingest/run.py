@@ -438,7 +438,7 @@ class Indexer:
         if job.known is not None:
             f = File.get_by_id(job.known.id)
         elif outcome is not None and outcome.hash is not None:
-            f = self._claim_move(outcome.hash, run)
+            f = self._claim_move(job, outcome.hash, run)
             if f is not None:
                 summary.moved += 1
         if f is None:
@@ -492,19 +492,29 @@ class Indexer:
         if old_photo is not None and old_photo != f.photo_id:
             grouping.refresh(Photo.get_by_id(old_photo))
 
-    def _claim_move(self, content_hash: str, run: _Run) -> Any:
-        """The catalog row of a file that vanished with this content: it has moved here."""
+    def _claim_move(self, job: Job, content_hash: str, run: _Run) -> Any:
+        """The catalog row of a file with this content that is gone from where it was: it has
+        moved here. Gone means vanished in this run, marked missing earlier, or (when the
+        watcher reports the new name before the old one) no longer on disk in this root."""
         for fid, (_, known) in run.vanished.items():
             if known.hash == content_hash:
                 del run.vanished[fid]
                 return File.get_by_id(fid)
-        if content_hash not in run.missing_hashes:
-            return None
-        return (
-            File.select()
-            .where(File.hash == content_hash, File.status == "missing")
-            .order_by(File.id)
-            .first()
+        if content_hash in run.missing_hashes:
+            gone = (
+                File.select()
+                .where(File.hash == content_hash, File.status == "missing")
+                .order_by(File.id)
+                .first()
+            )
+            if gone is not None:
+                return gone
+        same = File.select().where(
+            File.hash == content_hash, File.status == "present", File.root == job.root
+        )
+        return next(
+            (f for f in same if not os.path.lexists(os.path.join(job.root_path, f.rel_path_raw))),
+            None,
         )
 
     def _record_errors(

@@ -1,0 +1,255 @@
+"""`SFTPEndpoint`: the asyncssh server on the daemon's event loop. It checks logins against the
+accounts (read fresh at each login), applies the login guard and the per-account connection
+limit, and hands each session a `ConfinedSFTPServer` on the account's folder. No shell, exec,
+scp or forwarding is offered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncssh
+import peewee
+
+from shoebox import config
+from shoebox.config import SftpSettings
+from shoebox.errors import ConfigError
+from shoebox.sftp import accounts, hostkey
+from shoebox.sftp.accounts import AccountLookup, AccountRecord
+from shoebox.sftp.files import ConfinedSFTPServer, Limits, MiB
+from shoebox.sftp.guard import LoginGuard
+
+log = logging.getLogger("shoebox.sftp")
+
+_ACCOUNT = "shoebox_account"  # extra-info key under which a connection keeps its account
+PASSWORD_CHECKS = 4  # password hashes checked at the same time
+MAX_UNAUTHENTICATED = 32  # connections not yet logged in (like sshd's MaxStartups)
+
+
+class SFTPEndpoint:
+    """The SFTP server, run on the caller's event loop between `await start()` and
+    `await stop()`.
+
+    - `settings`: the `[sftp]` section as `config.load` returns it.
+    - `on_upload(path)`: called on the loop's thread with the absolute path of each upload
+      once it is complete (the client closed its write handle, or renamed a temporary name to
+      a final one); never for a cut-off transfer. Keep it quick: queue the path, return.
+    - `lookup(name)`: the account, read afresh at each login (default: the catalog's Account
+      table, so a `Catalog` must be open; the query runs on the loop's thread).
+    - `guard`: the per-IP back-off (default: `LoginGuard()`).
+    - `max_unauthenticated`: connections still logging in beyond this are dropped at once.
+    """
+
+    def __init__(
+        self,
+        settings: SftpSettings,
+        on_upload: Callable[[Path], None],
+        *,
+        lookup: AccountLookup = accounts.lookup,
+        guard: LoginGuard | None = None,
+        max_unauthenticated: int = MAX_UNAUTHENTICATED,
+    ) -> None:
+        self.settings = settings
+        self.on_upload = on_upload
+        self.lookup = lookup
+        self.guard = guard or LoginGuard()
+        self.max_unauthenticated = max_unauthenticated
+        self.limits = Limits(
+            max_file_size=settings.max_file_size_mb * MiB, min_free=settings.min_free_mb * MiB
+        )
+        self._server: asyncssh.SSHAcceptor | None = None
+        self._connections: set[asyncssh.SSHServerConnection] = set()
+        self._per_account: Counter[str] = Counter()
+        self._hashing = asyncio.Semaphore(PASSWORD_CHECKS)
+        self._writing: Counter[Path] = Counter()  # paths open for writing, by all sessions
+
+    def is_uploading(self, path: Path) -> bool:
+        """Whether an SFTP client has `path` (absolute, resolved) open for writing now; a
+        watcher can leave such files to `on_upload`."""
+        return path in self._writing
+
+    @property
+    def connections(self) -> int:
+        """SSH connections open now (logged in or not)."""
+        return len(self._connections)
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful with `listen = "127.0.0.1:0"`)."""
+        assert self._server is not None, "not started"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        host, port = config.parse_listen(self.settings.listen)
+        key = hostkey.load_or_create(self.settings.host_key)
+        keepalive = self.settings.keepalive_seconds
+        try:
+            self._server = await asyncssh.create_server(
+                lambda: _Session(self),
+                host,
+                port,
+                server_host_keys=[key],
+                sftp_factory=self._sftp_session,
+                allow_scp=False,
+                agent_forwarding=False,
+                x11_forwarding=False,
+                kbdint_auth=False,
+                keepalive_interval=keepalive,
+                keepalive_count_max=3,
+                login_timeout=60,
+                encoding=None,
+            )
+        except OSError as exc:
+            raise ConfigError(f"SFTP cannot listen on {self.settings.listen}: {exc}") from None
+        log.info("SFTP listening on %s:%d (host key %s)", host, self.port, hostkey.fingerprint(key))
+
+    async def stop(self) -> None:
+        """Stop listening and drop every connection; handles they left open are not uploads."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for conn in list(self._connections):
+            conn.close()
+        if self._connections:
+            await asyncio.wait(
+                [asyncio.ensure_future(c.wait_closed()) for c in self._connections], timeout=5
+            )
+
+    def _sftp_session(self, chan: asyncssh.SSHServerChannel[bytes]) -> ConfinedSFTPServer:
+        account: AccountRecord = chan.get_extra_info(_ACCOUNT)
+        return ConfinedSFTPServer(chan, account.folder, self.limits, self.on_upload, self._writing)
+
+
+class _Session(asyncssh.SSHServer):
+    """One SSH connection: authentication and bookkeeping."""
+
+    def __init__(self, endpoint: SFTPEndpoint) -> None:
+        self.endpoint = endpoint
+        self.conn: asyncssh.SSHServerConnection | None = None
+        self.ip = "?"
+        self.account: AccountRecord | None = None
+        self.authenticated = False
+        self.username: str | None = None
+        self.keys_offered = False
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
+        peer = conn.get_extra_info("peername")
+        self.ip = str(peer[0]) if peer else "?"
+        waiting = len(self.endpoint._connections) - sum(self.endpoint._per_account.values())
+        if waiting >= self.endpoint.max_unauthenticated:
+            log.warning("dropping a connection from %s: %d others are logging in", self.ip, waiting)
+            conn.abort()
+            return
+        self.endpoint._connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is not None:
+            self.endpoint._connections.discard(self.conn)
+        if self.authenticated and self.account is not None:
+            self.endpoint._per_account[self.account.name] -= 1
+            if self.endpoint._per_account[self.account.name] <= 0:
+                del self.endpoint._per_account[self.account.name]
+        elif self.keys_offered and self.username is not None:
+            self.endpoint.guard.failed(self.username, self.ip)  # keys tried, none accepted
+        self.conn = None
+
+    def begin_auth(self, username: str) -> bool:
+        # Called again if the client changes user name mid-way: forget the previous account
+        # and its keys first, or they would let the new name in.
+        self.username, self.account = username, None
+        if self.conn is not None:
+            self.conn.set_authorized_keys(None)
+        wait = self.endpoint.guard.wait(self.ip)
+        if wait > 0 and self.conn is not None:  # said after key exchange, so the client shows it
+            log.warning(
+                "refusing %s from %s: backing off for %.0f s after %d failures",
+                username,
+                self.ip,
+                wait,
+                self.endpoint.guard.failures(self.ip),
+            )
+            self.conn.disconnect(
+                asyncssh.DISC_HOST_NOT_ALLOWED_TO_CONNECT,
+                f"too many failed logins from {self.ip}; try again in {wait:.0f} s",
+            )
+            return True
+        try:
+            self.account = self.endpoint.lookup(username)
+        except (peewee.PeeweeException, OSError) as exc:
+            log.error("cannot read the accounts for %s from %s: %s", username, self.ip, exc)
+            if self.conn is not None:
+                self.conn.disconnect(
+                    asyncssh.DISC_SERVICE_NOT_AVAILABLE, "the server cannot check logins now"
+                )
+            return True
+        if self.account is not None and self._over_limit():  # say so before any password
+            return True
+        if self.account is not None and not self.account.folder.is_dir():
+            log.error(
+                "account %s cannot log in: its folder %s is missing (is the disk mounted?)",
+                username,
+                self.account.folder,
+            )
+            self.account = None
+        if self.account is not None and self.account.authorized_keys and self.conn is not None:
+            try:
+                keys = asyncssh.import_authorized_keys(self.account.authorized_keys)
+            except (asyncssh.KeyImportError, ValueError) as exc:
+                log.error("account %s: its stored keys cannot be read (%s)", username, exc)
+            else:
+                self.conn.set_authorized_keys(keys)
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        self.keys_offered = True  # reached only for keys not in the account's list
+        return False
+
+    async def validate_password(self, username: str, password: str) -> bool:
+        guard = self.endpoint.guard
+        if guard.wait(self.ip) > 0:
+            guard.failed(username, self.ip)
+            return False
+        account = self.account
+        async with self.endpoint._hashing:  # argon2 takes 64 MiB a check: a few at a time
+            ok = await asyncio.to_thread(
+                accounts.verify_password, account.password_hash if account else None, password
+            )
+        if not ok:
+            guard.failed(username, self.ip)
+        return ok
+
+    def auth_completed(self) -> None:
+        assert self.conn is not None and self.account is not None
+        if self._over_limit():  # others logged in while this one authenticated
+            return
+        name = self.account.name
+        self.endpoint.guard.succeeded(self.ip)
+        self.authenticated = True
+        self.endpoint._per_account[name] += 1
+        self.conn.set_extra_info(**{_ACCOUNT: self.account})
+        log.info("%s logged in from %s", name, self.ip)
+
+    def _over_limit(self) -> bool:
+        """Whether the account has its fill of connections; if so, this one is dropped."""
+        assert self.conn is not None and self.account is not None
+        name = self.account.name
+        limit = self.endpoint.settings.max_connections_per_account
+        if self.endpoint._per_account[name] < limit:
+            return False
+        log.warning("refusing %s from %s: already %d connections", name, self.ip, limit)
+        self.conn.disconnect(
+            asyncssh.DISC_TOO_MANY_CONNECTIONS,
+            f"too many connections for {name} (at most {limit})",
+        )
+        return True

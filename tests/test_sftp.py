@@ -1,0 +1,647 @@
+"""The SFTP endpoint against real clients (OpenSSH sftp, lftp, asyncssh) on a loopback port:
+uploads are reported once complete and never when cut off, each account stays in its folder,
+and logins, limits and back-off behave."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import io
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import pytest
+
+from conftest import write_config
+from shoebox import cli, config
+from shoebox.catalog.database import Catalog
+from shoebox.config import SftpSettings
+from shoebox.sftp import SFTPEndpoint, accounts, hostkey
+from shoebox.sftp.accounts import AccountRecord
+from shoebox.sftp.guard import LoginGuard
+
+SFTP = shutil.which("sftp")
+LFTP = shutil.which("lftp")
+needs_sftp = pytest.mark.skipif(SFTP is None, reason="OpenSSH's sftp client is not installed")
+SSH_OPTS = [
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Server:
+    """An SFTPEndpoint on 127.0.0.1 in its own event-loop thread, recording its uploads."""
+
+    def __init__(
+        self,
+        settings: SftpSettings,
+        lookup: Callable[[str], AccountRecord | None],
+        guard: LoginGuard | None = None,
+        **options: Any,
+    ) -> None:
+        self.uploads: list[Path] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.endpoint = SFTPEndpoint(
+            settings, self.uploads.append, lookup=lookup, guard=guard, **options
+        )
+        self.call(self.endpoint.start())
+        self.port = self.endpoint.port
+
+    def call(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def close(self, cleanup: Callable[[], None] | None = None) -> None:
+        self.call(self.endpoint.stop())
+        if cleanup is not None:
+            self.call(_run(cleanup))  # in the loop's thread: its own DB connection
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+    def sftp(
+        self, user: str, key: Path, batch: str, *, extra: tuple[str, ...] = (), check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run OpenSSH sftp in batch mode (one command a line; stops at the first failure)."""
+        assert SFTP is not None
+        done = subprocess.run(
+            [
+                SFTP,
+                *("-b", "-", "-i", str(key), "-P", str(self.port), *SSH_OPTS),
+                *("-o", "IdentitiesOnly=yes", "-o", "PasswordAuthentication=no", *extra),
+                f"{user}@127.0.0.1",
+            ],
+            input=batch,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if check:
+            assert done.returncode == 0, done.stderr
+        return done
+
+
+async def _run(fn: Callable[[], None]) -> None:
+    fn()
+
+
+@dataclasses.dataclass
+class Setup:
+    root: Path  # the library root = upload root
+    settings: SftpSettings
+    key: Path  # the client's private key; key.with_suffix(".pub") the public one
+    accounts: dict[str, AccountRecord]
+
+    def account(self, name: str, *, password: str | None = None, key: bool = True) -> Path:
+        folder = self.root / name
+        folder.mkdir(exist_ok=True)
+        self.accounts[name] = AccountRecord(
+            name=name,
+            password_hash=accounts.hash_password(password) if password else None,
+            authorized_keys=self.key.with_suffix(".pub").read_text() if key else "",
+            folder=folder,
+        )
+        return folder
+
+    def server(self, guard: LoginGuard | None = None, **changes: Any) -> Server:
+        options = {k: changes.pop(k) for k in ("max_unauthenticated",) if k in changes}
+        settings = dataclasses.replace(self.settings, **changes)
+        return Server(settings, self.accounts.get, guard, **options)
+
+
+def _client_key(path: Path) -> Path:
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    key.write_private_key(path)
+    path.chmod(0o600)
+    key.write_public_key(path.with_suffix(".pub"))
+    return path
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Setup:
+    root = tmp_path / "originals"
+    root.mkdir()
+    settings = SftpSettings(
+        listen="127.0.0.1:0",
+        host_key=tmp_path / "state" / "host_key",
+        upload_root=root,
+        min_free_mb=0,
+        keepalive_seconds=5,
+    )
+    return Setup(root, settings, _client_key(tmp_path / "id_ed25519"), {})
+
+
+@pytest.fixture
+def server(setup: Setup) -> Iterator[Server]:
+    setup.account("alice")
+    srv = setup.server()
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+def _file(path: Path, size: int) -> Path:
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def _outside(tmp_path: Path, root: Path) -> set[Path]:
+    """Every file under tmp_path but outside the library root."""
+    return {p for p in tmp_path.rglob("*") if root not in p.parents and p != root}
+
+
+# -- uploads ---------------------------------------------------------------------------------
+
+
+@needs_sftp
+def test_put_mkdir_rename_and_preserve(setup: Setup, server: Server, tmp_path: Path) -> None:
+    folder = setup.root / "alice"
+    photo = _file(tmp_path / "IMG_0001.jpg", 300_000)
+    os.utime(photo, (1_600_000_000, 1_600_000_000))
+    photo.chmod(0o751)
+    server.sftp(
+        "alice",
+        setup.key,
+        f"put {photo}\nmkdir album\nput -p {photo} album/kept.jpg\n"
+        f"put {photo} album/IMG_2.jpg.partial\nrename album/IMG_2.jpg.partial album/IMG_2.jpg\n"
+        f"put {photo} .syncthing.x.jpg.tmp\n",
+    )
+    expected = [folder / "IMG_0001.jpg", folder / "album/kept.jpg", folder / "album/IMG_2.jpg"]
+    wait_for(lambda: len(server.uploads) >= 3, what="three uploads")
+    assert server.uploads == expected
+    for path in expected:
+        assert path.read_bytes() == photo.read_bytes()
+    kept = (folder / "album/kept.jpg").stat()
+    assert kept.st_mtime == 1_600_000_000  # put -p: the times are honoured ...
+    assert kept.st_mode & 0o777 != 0o751  # ... the permissions are not
+    assert (folder / ".syncthing.x.jpg.tmp").exists()  # written, but a temp name: not reported
+
+
+def _slow_upload(server: Server, key: Path, source: Path, target: Path) -> subprocess.Popen[bytes]:
+    """Start `sftp put` at about 1 MB/s and wait until some bytes have arrived."""
+    assert SFTP is not None
+    proc = subprocess.Popen(
+        [
+            SFTP,
+            *("-b", "-", "-l", "8000", "-i", str(key), "-P", str(server.port), *SSH_OPTS),
+            *("-o", "IdentitiesOnly=yes", "alice@127.0.0.1"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: sftp and the ssh it runs
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(f"put {source}\n".encode())
+    proc.stdin.close()
+    wait_for(lambda: target.exists() and target.stat().st_size > 256 << 10, what="some bytes")
+    return proc
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+@needs_sftp
+def test_killed_client_is_not_an_upload_and_put_a_resumes(
+    setup: Setup, server: Server, tmp_path: Path
+) -> None:
+    video = _file(tmp_path / "clip.mp4", 8 << 20)
+    target = setup.root / "alice" / "clip.mp4"
+    proc = _slow_upload(server, setup.key, video, target)
+    assert server.endpoint.is_uploading(target)
+    _kill(proc)
+    partial = target.stat().st_size
+    assert 0 < partial < video.stat().st_size
+    # the server notices the dead connection and closes the handle itself: not an upload
+    wait_for(lambda: not server.endpoint.connections, what="the dead connection to go")
+    assert server.uploads == []
+    assert not server.endpoint.is_uploading(target)
+
+    server.sftp("alice", setup.key, f"put -a {video}\n")
+    wait_for(lambda: server.uploads, what="the resumed upload")
+    assert server.uploads == [target]
+    assert target.read_bytes() == video.read_bytes()
+
+
+@needs_sftp
+def test_keepalive_releases_a_vanished_client(setup: Setup, tmp_path: Path) -> None:
+    setup.account("alice")
+    srv = setup.server(keepalive_seconds=1)
+    video = _file(tmp_path / "clip.mp4", 8 << 20)
+    target = setup.root / "alice" / "clip.mp4"
+    proc = _slow_upload(srv, setup.key, video, target)
+    try:
+        os.killpg(proc.pid, signal.SIGSTOP)  # the phone left the Wi-Fi: no FIN, no answers
+        wait_for(lambda: not srv.endpoint.connections, timeout=15, what="the keepalive")
+        assert srv.uploads == []
+        assert target.stat().st_size < video.stat().st_size
+    finally:
+        _kill(proc)
+        srv.close()
+
+
+def _connect(server: Server, user: str, key: Path) -> Any:
+    return asyncssh.connect(
+        "127.0.0.1",
+        server.port,
+        username=user,
+        client_keys=[str(key)],
+        known_hosts=None,
+        agent_path=None,
+    )
+
+
+def test_sync_tool_temp_names_count_once_renamed(setup: Setup, server: Server) -> None:
+    folder = setup.root / "alice"
+    temp_names = ["a.jpg.partial", ".in.b.jpg.", "c.jpg.tacitpart", ".syncthing.d.jpg.tmp"]
+    temp_names.append("e.jpg.!Sync")
+
+    async def session() -> None:
+        async with _connect(server, "alice", setup.key) as conn, conn.start_sftp_client() as sftp:
+            for i, name in enumerate(temp_names):
+                async with sftp.open(name, "wb") as fh:
+                    await fh.write(b"x" * 1000)
+                await (sftp.posix_rename if i % 2 else sftp.rename)(name, f"final{i}.jpg")
+            # renamed while still open: reported once, at the close, under the new name
+            fh = await sftp.open("late.jpg.partial", "wb")
+            await fh.write(b"first half ")
+            await sftp.rename("late.jpg.partial", "late.jpg")
+            await fh.write(b"second half")
+            assert server.uploads == [folder / f"final{i}.jpg" for i in range(5)]
+            await fh.close()
+            await sftp.rename("final0.jpg", "moved.jpg")  # final to final: not a new upload
+
+    asyncio.run(session())
+    expected = [folder / f"final{i}.jpg" for i in range(5)] + [folder / "late.jpg"]
+    assert server.uploads == expected
+    assert (folder / "late.jpg").read_bytes() == b"first half second half"
+
+
+def test_too_many_connections_logging_in_are_dropped(setup: Setup) -> None:
+    srv = setup.server(max_unauthenticated=2)
+    socks = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(3)]
+    try:
+        assert socks[0].recv(100).startswith(b"SSH-2.0-")  # the server greets the first two
+        assert socks[1].recv(100).startswith(b"SSH-2.0-")
+        with contextlib.suppress(ConnectionResetError):  # and hangs up on the third
+            assert socks[2].recv(100) == b""
+    finally:
+        for sock in socks:
+            sock.close()
+        srv.close()
+
+
+def test_setstat_changes_only_the_times(setup: Setup, server: Server) -> None:
+    photo = setup.root / "alice" / "p.jpg"
+    photo.write_bytes(b"12345")
+    photo.chmod(0o644)
+
+    async def session() -> None:
+        async with _connect(server, "alice", setup.key) as conn, conn.start_sftp_client() as sftp:
+            attrs = asyncssh.SFTPAttrs(size=0, permissions=0o777, mtime=1_500_000_000)
+            attrs.atime = 1_500_000_000
+            await sftp.setstat("p.jpg", attrs)
+            await sftp.chmod("p.jpg", 0o600)
+            await sftp.truncate("p.jpg", 1)
+
+    asyncio.run(session())
+    st = photo.stat()
+    assert (st.st_size, st.st_mode & 0o777, st.st_mtime) == (5, 0o644, 1_500_000_000)
+
+
+def test_wrong_key_and_missing_folder_are_refused(
+    setup: Setup, server: Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="shoebox.sftp")
+    stranger = _client_key(tmp_path / "stranger")
+
+    async def login(user: str, key: Path) -> None:
+        async with _connect(server, user, key):
+            pass
+
+    with pytest.raises(asyncssh.PermissionDenied):
+        asyncio.run(login("alice", stranger))
+    wait_for(lambda: "failed login for alice from 127.0.0.1" in caplog.text, what="the log line")
+    (setup.root / "alice").rename(setup.root / "elsewhere")  # as if its disk were unmounted
+    with pytest.raises(asyncssh.PermissionDenied):
+        asyncio.run(login("alice", setup.key))
+    assert "its folder" in caplog.text and "is missing" in caplog.text
+    assert not (setup.root / "alice").exists()  # not made again on the mount point
+
+
+@pytest.mark.skipif(LFTP is None, reason="lftp is not installed")
+def test_lftp_with_a_password(setup: Setup, tmp_path: Path) -> None:
+    setup.account("carol", password="correct horse", key=False)  # noqa: S106
+    srv = setup.server()
+    try:
+        photo = _file(tmp_path / "from-lftp.jpg", 123_456)
+        connect = "ssh -a -x " + " ".join(SSH_OPTS) + " -o PubkeyAuthentication=no"
+        script = (
+            f"set sftp:connect-program '{connect}'; set net:max-retries 1; "
+            f"open -u carol,'correct horse' -p {srv.port} sftp://127.0.0.1; "
+            f"mkdir trip; put {photo} -o trip/from-lftp.jpg"
+        )
+        assert LFTP is not None
+        done = subprocess.run(
+            [LFTP, "-c", script], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        target = setup.root / "carol" / "trip" / "from-lftp.jpg"
+        wait_for(lambda: srv.uploads, what="lftp's upload")
+        assert srv.uploads == [target]
+        assert target.read_bytes() == photo.read_bytes()
+    finally:
+        srv.close()
+
+
+# -- confinement -----------------------------------------------------------------------------
+
+
+@needs_sftp
+def test_paths_never_leave_the_folder(setup: Setup, server: Server, tmp_path: Path) -> None:
+    folder = setup.root / "alice"
+    (setup.root / "bob").mkdir()
+    (setup.root / "bob" / "private.jpg").write_bytes(b"bob's")
+    (folder / "etc").symlink_to("/etc")
+    (folder / "bobs").symlink_to(setup.root / "bob")
+    x = _file(tmp_path / "x.jpg", 1000)
+    before = _outside(tmp_path, setup.root)
+
+    done = server.sftp("alice", setup.key, f"put {x} ../../evil.jpg\ncd /\npwd\nls -1\n")
+    assert "Remote working directory: /\n" in done.stdout
+    assert (folder / "evil.jpg").exists()  # `..` above / stays at /
+    for batch in (
+        f"put {x} /etc/evil.jpg\n",  # / is the folder: its etc is the symlink below
+        f"put {x} etc/evil.jpg\n",  # a symlink already on disk that leads out
+        "get etc/passwd\n",
+        "ls etc\n",
+        "get bobs/private.jpg\n",
+        f"put {x} bobs/evil.jpg\n",
+        "ln -s /etc mylink\n",  # client-made links are refused
+        f"ln {x.name} hard\n",
+    ):
+        done = server.sftp("alice", setup.key, batch, check=False)
+        assert done.returncode != 0, batch
+    assert not (folder / "mylink").exists()
+    assert not Path("/etc/evil.jpg").exists()
+    assert sorted(p.name for p in (setup.root / "bob").iterdir()) == ["private.jpg"]
+    assert _outside(tmp_path, setup.root) == before
+    assert server.uploads == [folder / "evil.jpg"]
+
+
+def test_no_exec_shell_or_forwarding(setup: Setup, server: Server) -> None:
+    async def attempt() -> None:
+        async with asyncssh.connect(
+            "127.0.0.1",
+            server.port,
+            username="alice",
+            client_keys=[str(setup.key)],
+            known_hosts=None,
+            agent_path=None,
+        ) as conn:
+            with pytest.raises(asyncssh.ChannelOpenError):
+                await conn.run("id", check=True)
+            with pytest.raises(asyncssh.ChannelOpenError):
+                await conn.open_connection("127.0.0.1", server.port)
+            async with conn.start_sftp_client() as sftp:  # what is offered
+                assert await sftp.realpath(".") == "/"
+
+    asyncio.run(attempt())
+
+
+# -- logins and limits -----------------------------------------------------------------------
+
+
+def _password_login(port: int, user: str, password: str) -> str:
+    async def attempt() -> str:
+        try:
+            async with asyncssh.connect(
+                "127.0.0.1",
+                port,
+                username=user,
+                password=password,
+                client_keys=None,
+                known_hosts=None,
+                agent_path=None,
+                preferred_auth="password",
+            ):
+                return "ok"
+        except asyncssh.PermissionDenied:
+            return "denied"
+        except (asyncssh.DisconnectError, ConnectionError) as exc:
+            return f"refused: {exc}"
+
+    return asyncio.run(attempt())
+
+
+def test_wrong_passwords_back_off_and_are_logged(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="shoebox.sftp")
+    setup.account("dave", password="right", key=False)  # noqa: S106
+    now = [1000.0]
+    srv = setup.server(guard=LoginGuard(free=3, base=30, clock=lambda: now[0]))
+    try:
+        results = [_password_login(srv.port, "dave", "wrong") for _ in range(5)]
+        assert results[:3] == ["denied"] * 3
+        assert all(r.startswith("refused") and "try again" in r for r in results[3:]), results
+        assert _password_login(srv.port, "dave", "right").startswith("refused")  # backing off
+        failed = [
+            r.getMessage() for r in caplog.records if r.getMessage().startswith("failed login")
+        ]
+        assert failed == ["failed login for dave from 127.0.0.1"] * 3
+        now[0] += 31  # the back-off has passed
+        assert _password_login(srv.port, "dave", "right") == "ok"
+        assert _password_login(srv.port, "nobody", "x") == "denied"
+        assert "failed login for nobody from 127.0.0.1" in caplog.text
+    finally:
+        srv.close()
+
+
+def test_connections_per_account_are_limited(setup: Setup) -> None:
+    setup.account("erin")
+    srv = setup.server(max_connections_per_account=1)
+
+    async def two() -> None:
+        opts: dict[str, Any] = {
+            "username": "erin",
+            "client_keys": [str(setup.key)],
+            "known_hosts": None,
+            "agent_path": None,
+        }
+        async with asyncssh.connect("127.0.0.1", srv.port, **opts) as first:
+            with pytest.raises(asyncssh.DisconnectError, match="too many connections"):
+                async with asyncssh.connect("127.0.0.1", srv.port, **opts) as second:
+                    await second.start_sftp_client()
+            async with first.start_sftp_client() as sftp:
+                assert sorted(await sftp.listdir(".")) == [".", ".."]
+
+    try:
+        asyncio.run(two())
+    finally:
+        srv.close()
+
+
+@needs_sftp
+def test_size_limit_and_disk_full_refuse_uploads(setup: Setup, tmp_path: Path) -> None:
+    folder = setup.account("fred")
+    big = _file(tmp_path / "big.mov", (2 << 20) + 1)
+    small = _file(tmp_path / "small.jpg", 1000)
+    srv = setup.server(max_file_size_mb=2)
+    try:
+        done = srv.sftp("fred", setup.key, f"put {small}\nput {big}\n", check=False)
+        assert done.returncode != 0
+        wait_for(lambda: srv.uploads, what="the small upload")
+        assert srv.uploads == [folder / "small.jpg"]  # the refused one is not reported
+    finally:
+        srv.close()
+
+    srv = setup.server(min_free_mb=1 << 40)  # more than any disk has free
+
+    async def refused() -> str:
+        async with (
+            asyncssh.connect(
+                "127.0.0.1",
+                srv.port,
+                username="fred",
+                client_keys=[str(setup.key)],
+                known_hosts=None,
+                agent_path=None,
+            ) as conn,
+            conn.start_sftp_client() as sftp,
+        ):
+            with pytest.raises(asyncssh.SFTPError) as info:
+                await sftp.put(str(small), "full.jpg")
+            return str(info.value.reason)
+
+    try:
+        assert "disk full" in asyncio.run(refused())
+        assert srv.sftp("fred", setup.key, f"put {small} full.jpg\n", check=False).returncode != 0
+        assert not (folder / "full.jpg").exists()
+        assert srv.uploads == []
+    finally:
+        srv.close()
+
+
+def test_host_key_is_made_once_and_private(setup: Setup, server: Server) -> None:
+    path = setup.settings.host_key
+    assert path.stat().st_mode & 0o777 == 0o600
+    first = hostkey.fingerprint(hostkey.load_or_create(path))
+    assert first.startswith("SHA256:")
+    assert hostkey.fingerprint(hostkey.load_or_create(path)) == first
+
+
+# -- accounts in the catalog, through the command line ----------------------------------------
+
+
+@needs_sftp
+def test_user_commands_and_login_from_the_catalog(
+    tmp_path: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path / "originals"
+    root.mkdir()
+    cfg = write_config(
+        tmp_path / "etc" / "config.toml",
+        f'[library]\noriginals = ["{root}"]\ncache = "{tmp_path / "cache"}"\n'
+        f'[database]\nurl = "{db_url}"\n'
+        f'[sftp]\nlisten = "127.0.0.1:0"\nupload_root = "{root / "phones"}"\nmin_free_mb = 0\n',
+    )
+    key = _client_key(tmp_path / "id_ed25519")
+    run = ["--config", str(cfg)]
+    assert cli.main([*run, "user", "add", "alice", "--key", str(key.with_suffix(".pub"))]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret\n"))
+    assert cli.main([*run, "user", "add", "bob", "--password-stdin"]) == 0
+    assert cli.main([*run, "user", "add", "Bad/Name", "--password-stdin"]) == 2
+    assert cli.main([*run, "user", "add", "alice", "--key", str(key)]) == 2  # exists already
+    assert (root / "phones" / "alice").is_dir()
+    capsys.readouterr()
+    assert cli.main([*run, "user", "add", "gone", "--key", str(key.with_suffix(".pub"))]) == 0
+    assert cli.main([*run, "user", "remove", "gone"]) == 0
+    assert cli.main([*run, "user", "remove", "gone"]) == 2
+    capsys.readouterr()
+    assert cli.main([*run, "user", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "alice" in listing and "1 key" in listing and "bob" in listing and "password" in listing
+    assert "gone" not in listing
+    assert cli.main([*run, "sftp", "info"]) == 0
+    assert "host key: none yet" in capsys.readouterr().out  # info does not make it
+    settings = config.load(cfg)
+    assert not settings.sftp.host_key.exists()
+
+    srv = Server(settings.sftp, accounts.lookup)  # makes the host key
+    catalog: Catalog | None = None
+    try:
+        assert cli.main([*run, "sftp", "info"]) == 0
+        info = capsys.readouterr().out
+        fingerprint = hostkey.fingerprint(hostkey.load_or_create(settings.sftp.host_key))
+        assert f"host key: {fingerprint}" in info
+        assert "address:  sftp://alice@" in info and ":0/" in info
+        catalog = Catalog(settings.database.url, settings.source.parent)  # the daemon's
+        photo = _file(tmp_path / "p.jpg", 5000)
+        srv.sftp("alice", key, f"put {photo}\n")
+        wait_for(lambda: srv.uploads, what="alice's upload")
+        assert srv.uploads == [root / "phones" / "alice" / "p.jpg"]
+        assert _password_login(srv.port, "bob", "s3cret") == "ok"
+        assert _password_login(srv.port, "bob", "wrong") == "denied"
+        accounts.remove("alice")  # as `shoebox user remove alice` does
+        # read afresh at each login: removed is refused at once, the folder stays
+        assert srv.sftp("alice", key, "ls\n", check=False).returncode != 0
+        assert (root / "phones" / "alice" / "p.jpg").exists()
+    finally:
+        if catalog is not None:
+            srv.close(catalog.close)
+            catalog.close()
+        else:
+            srv.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[sftp]\nupload_root = "/elsewhere"\n', r"\[sftp\] upload_root .* not inside any"),
+        ('[sftp]\nlisten = "2222"\n', r"\[sftp\] listen must be HOST:PORT"),
+    ],
+)
+def test_bad_sftp_config(tmp_path: Path, text: str, expected: str) -> None:
+    cfg = write_config(tmp_path / "config.toml", '[library]\noriginals = ["/p"]\n' + text)
+    with pytest.raises(config.ConfigError, match=expected):
+        config.load(cfg)
+
+
+def test_upload_root_defaults_to_the_first_root(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "config.toml", '[library]\noriginals = ["/p", "/q"]\n')
+    settings = config.load(cfg)
+    assert settings.sftp.upload_root == Path("/p")
+    assert settings.sftp.host_key == tmp_path / "ssh_host_ed25519_key"
