@@ -38,7 +38,7 @@ def wait_for(what: str, condition: Callable[[], Any], timeout: float = 30.0) -> 
 class Running:
     """A daemon process with systemd's notify socket and its log."""
 
-    def __init__(self, library: Library, tmp: Path) -> None:
+    def __init__(self, library: Library, tmp: Path, **env: str) -> None:
         self.library = library
         self.log = tmp / f"daemon-{time.monotonic_ns()}.log"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -46,11 +46,11 @@ class Running:
         self.sock.bind(str(self.sock_path))
         self.sock.settimeout(0.2)
         self.messages: list[str] = []
-        env = {**os.environ, "NOTIFY_SOCKET": str(self.sock_path)}
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "shoebox", "--config", str(library.settings.source), "daemon"],
-                stdout=out, stderr=subprocess.STDOUT, env=env,
+                stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, "NOTIFY_SOCKET": str(self.sock_path), **env},
             )  # fmt: skip
 
     def notified(self, text: str) -> bool:
@@ -171,6 +171,19 @@ def test_kill_9_mid_ingest_loses_nothing(library: Library, daemon: Callable[[], 
     wait_for("all 24 photos", lambda: Photo.select().count() == 24, timeout=60)
     assert File.select().count() == 24
     wait_for("an empty queue", lambda: second.notified("STATUS=0 paths in the queue"))
+
+
+def test_systemd_hears_ready_status_and_watchdog(library: Library, tmp_path: Path) -> None:
+    running = Running(library, tmp_path, WATCHDOG_USEC="1000000")
+    try:
+        running.ready()
+        wait_for("STATUS", lambda: running.notified("STATUS=0 paths in the queue"))
+        running.messages.clear()
+        wait_for("a first WATCHDOG=1", lambda: running.notified("WATCHDOG=1"))
+        running.messages.clear()
+        wait_for("another WATCHDOG=1", lambda: running.notified("WATCHDOG=1"), timeout=3)
+    finally:
+        assert running.stop() == 0
 
 
 def test_sigterm_stops_within_seconds(library: Library, daemon: Callable[[], Running]) -> None:

@@ -64,7 +64,9 @@ class Daemon:
         self.stopping = threading.Event()
         self.reloading = threading.Event()
         self.worker = socket.gethostname()
-        self.indexer = Indexer(settings, catalog, interactive=False, stop=self.stopping)
+        self.indexer = Indexer(
+            settings, catalog, interactive=False, stop=self.stopping, beat=self._heartbeat
+        )
         self.watcher = Watcher(settings.library.originals)
         self._uploads: list[Path] = []  # finished uploads, handed over by the SFTP thread
         self._uploads_lock = threading.Lock()
@@ -72,7 +74,7 @@ class Daemon:
         usec = os.environ.get("WATCHDOG_USEC", "")
         self._watchdog_every = int(usec) / 2e6 if usec.isdigit() else None
         self._status = ""
-        self._alive_at = 0.0
+        self._alive_at = self._status_at = 0.0
 
     def run(self) -> None:
         """Run until SIGTERM or SIGINT."""
@@ -202,11 +204,13 @@ class Daemon:
     def _heartbeat(self) -> None:
         """Tell systemd the queue's length when it changes, and that we live when it asks."""
         lines = []
-        status = f"STATUS={queue.length()} paths in the queue"
-        if status != self._status:
-            lines.append(status)
-            self._status = status
         now = time.monotonic()
+        if now - self._status_at >= 1.0:  # the long indexing loop calls this often
+            self._status_at = now
+            status = f"STATUS={queue.length()} paths in the queue"
+            if status != self._status:
+                lines.append(status)
+                self._status = status
         if self._watchdog_every is not None and now - self._alive_at >= self._watchdog_every:
             lines.append("WATCHDOG=1")
             self._alive_at = now

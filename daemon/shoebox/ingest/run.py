@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -124,11 +124,13 @@ class Indexer:
         *,
         interactive: bool | None = None,
         stop: threading.Event | None = None,
+        beat: Callable[[], None] | None = None,
     ):
         self.settings = settings
         self.catalog = catalog
         self.interactive = interactive
         self.stop = stop  # set: finish what is in hand and return; the rest waits for next time
+        self.beat = beat  # called at least once a second while files are indexed
         ing, ren = settings.ingest, settings.renditions
         self.workers = ing.workers or os.cpu_count() or 1
         self.spec = RenditionSpec(
@@ -325,6 +327,8 @@ class Indexer:
         with metadata.ExifTool(self.settings.ingest.exiftool) as exiftool:
             try:
                 while queue or inflight or ready:
+                    if self.beat is not None:
+                        self.beat()
                     if self.stop is not None and self.stop.is_set():
                         queue.clear()
                     while queue and len(inflight) < 4 * self.workers:
