@@ -81,6 +81,12 @@ def test_sample_library_end_to_end(library: Library) -> None:
     table = shoebox("--config", cfg, "photos", "year:2023")
     assert table.stdout.count("iPhone 13") == 2
     assert "2 photos" in table.stderr
+    status = shoebox("--config", cfg, "status")
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[:3] == ["queue:    0 paths waiting", "files:    7 indexed", "photos:   7"]
+    assert lines[3].startswith("last:     20") and lines[3].endswith("Z")
+    assert lines[4] == "errors:   0 files (shoebox errors lists them)"
 
 
 def test_migrate_reports_what_it_did(library: Library) -> None:
