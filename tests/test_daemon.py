@@ -186,6 +186,24 @@ def test_systemd_hears_ready_status_and_watchdog(library: Library, tmp_path: Pat
         assert running.stop() == 0
 
 
+def test_sighup_reloads_and_a_bad_file_is_refused(
+    library: Library, daemon: Callable[[], Running]
+) -> None:
+    running = daemon()
+    cfg = library.settings.source
+    good = cfg.read_text()
+    cfg.write_text(good + "[watch]\nquiet_seconds = 0\n")
+    running.proc.send_signal(signal.SIGHUP)
+    wait_for("the reload", lambda: running.logged(f"reloaded {cfg}"))
+    write_jpeg(library.root / "now.jpg", Shot())  # indexed without waiting: quiet is 0 now
+    wait_for("now.jpg", lambda: files_named("now.jpg"))
+    cfg.write_text(good + "[watch]\nquiet_seconds = -1\n")
+    running.proc.send_signal(signal.SIGHUP)
+    wait_for("the refusal", lambda: running.logged("reload refused, keeping the running settings"))
+    assert running.proc.poll() is None
+    assert running.stop() == 0
+
+
 def test_sigterm_stops_within_seconds(library: Library, daemon: Callable[[], Running]) -> None:
     running = daemon()
     started = time.monotonic()
