@@ -19,20 +19,10 @@ from typing import Any
 import asyncssh
 import pytest
 
-from conftest import Library
+from conftest import Library, wait_for
 from shoebox.catalog.models import File, Photo
 from shoebox.ingest.identify import hash_file
 from shoebox.sample import Shot, write_jpeg
-
-
-def wait_for(what: str, condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)  # polling interval; the deadline decides
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class Running:

@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from conftest import write_config
+from conftest import wait_for, write_config
 from shoebox import cli, config
 from shoebox.catalog.database import Catalog
 from shoebox.config import SftpSettings
@@ -42,16 +41,6 @@ SSH_OPTS = [
     "-o",
     "LogLevel=ERROR",
 ]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Server:
@@ -194,7 +183,7 @@ def test_put_mkdir_rename_and_preserve(setup: Setup, server: Server, tmp_path: P
         f"put {photo} .syncthing.x.jpg.tmp\n",
     )
     expected = [folder / "IMG_0001.jpg", folder / "album/kept.jpg", folder / "album/IMG_2.jpg"]
-    wait_for(lambda: len(server.uploads) >= 3, what="three uploads")
+    wait_for("three uploads", lambda: len(server.uploads) >= 3)
     assert server.uploads == expected
     for path in expected:
         assert path.read_bytes() == photo.read_bytes()
@@ -221,7 +210,7 @@ def _slow_upload(server: Server, key: Path, source: Path, target: Path) -> subpr
     assert proc.stdin is not None
     proc.stdin.write(f"put {source}\n".encode())
     proc.stdin.close()
-    wait_for(lambda: target.exists() and target.stat().st_size > 256 << 10, what="some bytes")
+    wait_for("some bytes", lambda: target.exists() and target.stat().st_size > 256 << 10)
     return proc
 
 
@@ -242,12 +231,12 @@ def test_killed_client_is_not_an_upload_and_put_a_resumes(
     partial = target.stat().st_size
     assert 0 < partial < video.stat().st_size
     # the server notices the dead connection and closes the handle itself: not an upload
-    wait_for(lambda: not server.endpoint.connections, what="the dead connection to go")
+    wait_for("the dead connection to go", lambda: not server.endpoint.connections)
     assert server.uploads == []
     assert not server.endpoint.is_uploading(target)
 
     server.sftp("alice", setup.key, f"put -a {video}\n")
-    wait_for(lambda: server.uploads, what="the resumed upload")
+    wait_for("the resumed upload", lambda: server.uploads)
     assert server.uploads == [target]
     assert target.read_bytes() == video.read_bytes()
 
@@ -261,7 +250,7 @@ def test_keepalive_releases_a_vanished_client(setup: Setup, tmp_path: Path) -> N
     proc = _slow_upload(srv, setup.key, video, target)
     try:
         os.killpg(proc.pid, signal.SIGSTOP)  # the phone left the Wi-Fi: no FIN, no answers
-        wait_for(lambda: not srv.endpoint.connections, timeout=15, what="the keepalive")
+        wait_for("the keepalive", lambda: not srv.endpoint.connections, timeout=15)
         assert srv.uploads == []
         assert target.stat().st_size < video.stat().st_size
     finally:
@@ -350,7 +339,7 @@ def test_wrong_key_and_missing_folder_are_refused(
 
     with pytest.raises(asyncssh.PermissionDenied):
         asyncio.run(login("alice", stranger))
-    wait_for(lambda: "failed login for alice from 127.0.0.1" in caplog.text, what="the log line")
+    wait_for("the log line", lambda: "failed login for alice from 127.0.0.1" in caplog.text)
     (setup.root / "alice").rename(setup.root / "elsewhere")  # as if its disk were unmounted
     with pytest.raises(asyncssh.PermissionDenied):
         asyncio.run(login("alice", setup.key))
@@ -376,7 +365,7 @@ def test_lftp_with_a_password(setup: Setup, tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         target = setup.root / "carol" / "trip" / "from-lftp.jpg"
-        wait_for(lambda: srv.uploads, what="lftp's upload")
+        wait_for("lftp's upload", lambda: srv.uploads)
         assert srv.uploads == [target]
         assert target.read_bytes() == photo.read_bytes()
     finally:
@@ -520,7 +509,7 @@ def test_size_limit_and_disk_full_refuse_uploads(setup: Setup, tmp_path: Path) -
     try:
         done = srv.sftp("fred", setup.key, f"put {small}\nput {big}\n", check=False)
         assert done.returncode != 0
-        wait_for(lambda: srv.uploads, what="the small upload")
+        wait_for("the small upload", lambda: srv.uploads)
         assert srv.uploads == [folder / "small.jpg"]  # the refused one is not reported
     finally:
         srv.close()
@@ -611,7 +600,7 @@ def test_user_commands_and_login_from_the_catalog(
         catalog = Catalog(settings.database.url, settings.source.parent)  # the daemon's
         photo = _file(tmp_path / "p.jpg", 5000)
         srv.sftp("alice", key, f"put {photo}\n")
-        wait_for(lambda: srv.uploads, what="alice's upload")
+        wait_for("alice's upload", lambda: srv.uploads)
         assert srv.uploads == [root / "phones" / "alice" / "p.jpg"]
         assert _password_login(srv.port, "bob", "s3cret") == "ok"
         assert _password_login(srv.port, "bob", "wrong") == "denied"
