@@ -63,6 +63,7 @@ class Daemon:
         self.catalog = catalog
         self.stopping = threading.Event()
         self.reloading = threading.Event()
+        self._wake = threading.Event()  # an upload, a signal: do not wait for the next tick
         self.worker = socket.gethostname()
         self.indexer = Indexer(
             settings, catalog, interactive=False, stop=self.stopping, beat=self._heartbeat
@@ -103,7 +104,8 @@ class Daemon:
                 if jobs:
                     self._process(jobs)
                 else:
-                    self.stopping.wait(_IDLE_SECONDS)
+                    self._wake.wait(_IDLE_SECONDS)
+                    self._wake.clear()
                 self._heartbeat()
         finally:
             notify("STOPPING=1")
@@ -116,9 +118,11 @@ class Daemon:
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         log.info("%s: stopping after the files in hand", signal.Signals(signum).name)
         self.stopping.set()
+        self._wake.set()
 
     def _on_reload(self, signum: int, frame: FrameType | None) -> None:
         self.reloading.set()
+        self._wake.set()
 
     def _reload(self) -> None:
         self.reloading.clear()
@@ -134,6 +138,7 @@ class Daemon:
     def _on_upload(self, path: Path) -> None:
         with self._uploads_lock:
             self._uploads.append(path)
+        self._wake.set()
 
     def _take_changes(self) -> None:
         """Move finished uploads and what the watcher saw into the durable queue. The
@@ -177,14 +182,15 @@ class Daemon:
 
     def _process(self, jobs: list[QueuedPath]) -> None:
         quiet_ns = self.settings.watch.quiet_seconds * 1_000_000_000
-        by_root: dict[int, list[bytes]] = defaultdict(list)
+        by_root: dict[int, list[tuple[bytes, bool]]] = defaultdict(list)
         for job in jobs:
-            by_root[job.root_id].append(bytes(job.rel_path_raw))
+            by_root[job.root_id].append((bytes(job.rel_path_raw), job.reason == "upload"))
         for root_id, rels in by_root.items():
             root = Path(Root.get_by_id(root_id).path)
             ready = []
-            for rel in rels:
-                if self._still_written(root, rel, quiet_ns):
+            for rel, uploaded in rels:
+                # An SFTP close says the file is complete; anything else must have gone quiet.
+                if not uploaded and self._still_written(root, rel, quiet_ns):
                     queue.enqueue(self.catalog.db, root_id, rel, "watch", quiet_ns / 1e9)
                 else:
                     ready.append(rel)
@@ -224,5 +230,5 @@ def _log_unreadable(rel: bytes, exc: OSError) -> None:
 
 def serve(settings: Settings) -> None:
     """Open the catalog (migrating it) and run the daemon until it is stopped."""
-    with Catalog(settings.database.url, settings.source.parent) as catalog:
+    with Catalog(settings.database.url, settings.source.parent, cache_mib=16) as catalog:
         Daemon(settings, catalog).run()

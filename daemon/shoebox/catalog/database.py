@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from peewee import DatabaseError, InterfaceError, MySQLDatabase, OperationalError, SqliteDatabase
 
-from shoebox.catalog.migrations import LATEST, current_version, migrate
+from shoebox.catalog.migrations import migrate
 from shoebox.catalog.models import MODELS
 from shoebox.errors import CatalogError
 
@@ -23,13 +23,14 @@ SQLITE_PRAGMAS = {
     "synchronous": "normal",
     "foreign_keys": 1,
     "busy_timeout": 10_000,
-    "cache_size": -256_000,  # KiB: a 250 MiB page cache
-    "mmap_size": 1 << 30,
 }
+BIG_CACHE_MIB = 256  # for readers of a million-photo catalog (see ../shared/notes)
 
 
-def connect(url: str, base: Path) -> Any:
-    """A Peewee database for `url`; relative SQLite paths are taken from `base`."""
+def connect(url: str, base: Path, cache_mib: int = BIG_CACHE_MIB) -> Any:
+    """A Peewee database for `url`; relative SQLite paths are taken from `base`. SQLite gets
+    a page cache and a memory map of `cache_mib` each: large for a reader of a big catalog,
+    small for a process that mostly writes and should stay small when idle (the daemon)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         name = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
@@ -38,7 +39,8 @@ def connect(url: str, base: Path) -> Any:
         path = name if name == ":memory:" else str((base / name).resolve())
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS)
+        pragmas = {**SQLITE_PRAGMAS, "cache_size": -cache_mib * 1024, "mmap_size": cache_mib << 20}
+        return SqliteDatabase(path, pragmas=pragmas)
     if parts.scheme in ("mysql", "mariadb"):
         dbname = unquote(parts.path.lstrip("/"))
         if not dbname:
@@ -68,21 +70,15 @@ def _redact(url: str) -> str:
 class Catalog:
     """An open catalog: the database, bound to the models, at the latest schema."""
 
-    def __init__(self, url: str, base: Path, *, auto_migrate: bool = True) -> None:
+    def __init__(self, url: str, base: Path, *, cache_mib: int = BIG_CACHE_MIB) -> None:
         self.url = url
         self.applied: list[str] = []
-        self.db = connect(url, base)
-        self.is_mysql = isinstance(self.db, MySQLDatabase)
+        self.db = connect(url, base, cache_mib)
         try:
             self.db.connect(reuse_if_open=True)
-            if self.is_mysql:
+            if isinstance(self.db, MySQLDatabase):
                 self._prepare_mysql()
-            if auto_migrate:
-                self.applied = migrate(self.db)
-            elif current_version(self.db) < LATEST:
-                raise CatalogError(
-                    f"the catalog at {_redact(url)} needs migrating: run `shoebox migrate`"
-                )
+            self.applied = migrate(self.db)
         except (OperationalError, InterfaceError, DatabaseError) as exc:
             with suppress(Exception):
                 self.db.close()
