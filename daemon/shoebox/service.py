@@ -58,6 +58,9 @@ def notify(*lines: str) -> None:
 
 
 class Daemon:
+    """The daemon's state: its settings, the catalog, the watcher, the uploads handed over by
+    the SFTP thread, and what systemd was last told."""
+
     def __init__(self, settings: Settings, catalog: Catalog) -> None:
         self.settings = settings
         self.catalog = catalog
