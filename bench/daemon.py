@@ -62,7 +62,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import (  # bench/ingest.py, found through sys.path
+from ingest import (
     CORES,
     RECIPE,
     folder_for,
@@ -73,6 +73,7 @@ from ingest import (  # bench/ingest.py, found through sys.path
     table,
     verdict,
 )
+from ingest import write_config as ingest_config
 
 TARGET_P95_S = 2.0
 TARGET_THROUGHPUT_RATIO = 0.50
@@ -234,23 +235,17 @@ def memory_of(pid: int) -> Memory:
 
 
 def write_config(folder: Path, root: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    root.mkdir(parents=True, exist_ok=True)
-    config = folder / "config.toml"
-    config.write_text(  # JSON strings are valid TOML basic strings
-        "[library]\n"
-        f"originals = [{json.dumps(str(root))}]\n"
-        f"cache = {json.dumps(str(folder / 'cache'))}\n"
-        "\n[database]\n"
-        f"url = {json.dumps('sqlite:///' + str(folder / 'catalog.db'))}\n"
+    """bench/ingest.py's config, with an SFTP endpoint on a free loopback port."""
+    return ingest_config(
+        folder,
+        root,
+        os.cpu_count() or 1,
         "\n[sftp]\n"
         'listen = "127.0.0.1:0"\n'
         f"host_key = {json.dumps(str(folder / 'ssh_host_ed25519_key'))}\n"
         f"upload_root = {json.dumps(str(root))}\n"
         "min_free_mb = 64\n",
-        encoding="utf-8",
     )
-    return config
 
 
 def add_account(config: Path, key: Path) -> None:

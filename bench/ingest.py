@@ -396,9 +396,11 @@ class Run(Measured):
 _SUMMARY = re.compile(r"indexed: (?P<body>.*) in (?P<seconds>[\d.]+)s")
 
 
-def write_config(folder: Path, root: Path, workers: int) -> Path:
-    """A config whose catalog and rendition cache are new files in `folder`."""
+def write_config(folder: Path, root: Path, workers: int, extra: str = "") -> Path:
+    """A config whose catalog and rendition cache are new files in `folder`, with `extra`
+    TOML sections after the usual ones."""
     folder.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
     config = folder / "config.toml"
     config.write_text(  # JSON strings are valid TOML basic strings
         "[library]\n"
@@ -409,7 +411,7 @@ def write_config(folder: Path, root: Path, workers: int) -> Path:
         "\n[ingest]\n"
         f"workers = {workers}\n"
         "\n[renditions]\n"
-        f"tile_size = {TILE}\npreview_size = {PREVIEW}\nquality = {RENDITION_QUALITY}\n",
+        f"tile_size = {TILE}\npreview_size = {PREVIEW}\nquality = {RENDITION_QUALITY}\n" + extra,
         encoding="utf-8",
     )
     return config
