@@ -25,7 +25,7 @@ MYSQL = os.environ.get("SHOEBOX_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
 
-def _mysql_admin() -> Any:
+def mysql_admin() -> Any:
     parts = urlsplit(MYSQL)
     return pymysql.connect(
         host=parts.hostname or "127.0.0.1",
@@ -43,7 +43,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     name = f"shoebox_test_{secrets.token_hex(6)}"
     try:
-        admin = _mysql_admin()
+        admin = mysql_admin()
     except pymysql.err.OperationalError as exc:
         if os.environ.get("SHOEBOX_TEST_REQUIRE_MARIADB") == "1":
             raise

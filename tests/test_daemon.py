@@ -19,7 +19,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from conftest import Library, wait_for
+from conftest import Library, mysql_admin, wait_for
 from shoebox.catalog.models import File, Photo
 from shoebox.ingest.identify import hash_file
 from shoebox.sample import Shot, write_jpeg
@@ -237,6 +237,32 @@ def test_an_sftp_upload_is_indexed_once_even_into_two_albums(
         "alice/Family/IMG_0001.jpg",
     }
     assert {f.photo_id for f in files_named("IMG_0001.jpg")} == {only.id}
+
+
+def test_a_dropped_catalog_connection_is_survived(
+    library: Library, daemon: Callable[[], Running]
+) -> None:
+    """The server drops every connection of the daemon (as a MariaDB restart would); the
+    daemon reconnects and goes on indexing."""
+    if not library.settings.database.url.startswith("mysql"):
+        pytest.skip("MariaDB only: SQLite has no connection to lose")
+    running = daemon()
+    (mine,) = library.catalog.db.execute_sql("SELECT CONNECTION_ID()").fetchone()
+    name = library.catalog.db.database
+    admin = mysql_admin()
+    with admin.cursor() as cur:
+        cur.execute(
+            "SELECT id FROM information_schema.processlist WHERE db = %s AND id != %s",
+            (name, mine),
+        )
+        victims = [row[0] for row in cur.fetchall()]
+        assert victims
+        for victim in victims:
+            cur.execute(f"KILL {int(victim)}")
+    admin.close()
+    write_jpeg(library.root / "after.jpg", Shot())
+    wait_for("after.jpg", lambda: files_named("after.jpg"))
+    assert running.proc.poll() is None
 
 
 def test_unmounted_root_is_left_alone_at_start(

@@ -20,8 +20,11 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from contextlib import suppress
 from pathlib import Path
 from types import FrameType
+
+from peewee import InterfaceError, OperationalError
 
 from shoebox import config
 from shoebox.catalog import queue
@@ -38,6 +41,7 @@ log = logging.getLogger("shoebox.daemon")
 
 _CLAIM = 16  # jobs per batch: small, so that SIGTERM is answered within seconds
 _IDLE_SECONDS = 0.5
+_RETRY_SECONDS = 5  # after the catalog could not be reached
 
 
 def notify(*lines: str) -> None:
@@ -100,16 +104,18 @@ class Daemon:
             summary = self.indexer.index()
             log.info("start-up scan: %s", summary.line())
             while not self.stopping.is_set():
-                if self.reloading.is_set():
-                    self._reload()
-                self._take_changes()
-                jobs = queue.claim(db, self.worker, _CLAIM)
-                if jobs:
-                    self._process(jobs)
-                else:
-                    self._wake.wait(_IDLE_SECONDS)
-                    self._wake.clear()
-                self._heartbeat()
+                try:
+                    self._step()
+                except (OperationalError, InterfaceError) as exc:
+                    log.error(
+                        "the catalog cannot be reached (%s); trying again in %d s",
+                        exc, _RETRY_SECONDS,
+                    )  # fmt: skip
+                    with suppress(OperationalError, InterfaceError):
+                        db.close()
+                    self._wake.wait(_RETRY_SECONDS)
+                    with suppress(OperationalError, InterfaceError):
+                        queue.release(db, self.worker)  # the batch that failed, for a retry
         finally:
             notify("STOPPING=1")
             self.watcher.stop()
@@ -117,6 +123,19 @@ class Daemon:
             loop.call_soon_threadsafe(loop.stop)
             sftp_thread.join(timeout=10)
             log.info("stopped; %d paths wait in the queue", queue.length())
+
+    def _step(self) -> None:
+        """One turn of the loop: take in what arrived, index what is due, or wait a little."""
+        if self.reloading.is_set():
+            self._reload()
+        self._take_changes()
+        jobs = queue.claim(self.catalog.db, self.worker, _CLAIM)
+        if jobs:
+            self._process(jobs)
+        else:
+            self._wake.wait(_IDLE_SECONDS)
+            self._wake.clear()
+        self._heartbeat()
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         log.info("%s: stopping after the files in hand", signal.Signals(signum).name)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from peewee import DatabaseError, InterfaceError, MySQLDatabase, OperationalError, SqliteDatabase
+from playhouse.shortcuts import ReconnectMixin
 
 from shoebox.catalog.migrations import migrate
 from shoebox.catalog.models import MODELS
@@ -25,6 +26,11 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 10_000,
 }
 BIG_CACHE_MIB = 256  # for readers of a million-photo catalog (see ../shared/notes)
+
+
+class MariaDB(ReconnectMixin, MySQLDatabase):  # type: ignore[misc]
+    """MariaDB through a connection that is made again when the server dropped it (a restart,
+    an idle timeout, a KILL), as long as no transaction was under way."""
 
 
 def connect(url: str, base: Path, cache_mib: int = BIG_CACHE_MIB) -> Any:
@@ -45,7 +51,7 @@ def connect(url: str, base: Path, cache_mib: int = BIG_CACHE_MIB) -> Any:
         dbname = unquote(parts.path.lstrip("/"))
         if not dbname:
             raise CatalogError(f"database url {_redact(url)} names no database")
-        return MySQLDatabase(
+        return MariaDB(
             dbname,
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 3306,
