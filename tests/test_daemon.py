@@ -4,6 +4,7 @@ Each test starts the daemon on a library and waits for conditions with deadlines
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -39,7 +40,7 @@ class Running:
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "shoebox", "--config", str(library.settings.source), "daemon"],
-                stdout=out, stderr=subprocess.STDOUT,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                 env={**os.environ, "NOTIFY_SOCKET": str(self.sock_path), **env},
             )  # fmt: skip
 
@@ -63,7 +64,10 @@ class Running:
         wait_for("the start-up scan", lambda: self.logged("start-up scan:"))
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
+        if sig == signal.SIGKILL:  # as systemd would: the daemon and every process it started
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+        elif self.proc.poll() is None:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout=15)
         self.notified("")  # what it said on its way out
@@ -83,7 +87,7 @@ def daemon(library: Library, tmp_path: Path) -> Iterator[Callable[[], Running]]:
 
     yield start
     for running in started:
-        if running.proc.poll() is None:
+        if running.proc.poll() is None or running.sock.fileno() != -1:
             running.stop(signal.SIGKILL)
 
 
