@@ -102,8 +102,6 @@ class _Run:
     vanished: dict[int, tuple[bytes, Known]] = field(default_factory=dict)
     # (root id, path key) of the files that have error rows, so others need no DELETE.
     erred: set[tuple[int, str]] = field(default_factory=set)
-    # Content hashes of files marked missing by earlier runs: a new file with one has moved.
-    missing_hashes: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -266,11 +264,11 @@ class Indexer:
         """Index these files of one root, as the daemon's queue asks: each is new, changed,
         unchanged, moved here, or gone (then marked missing)."""
         started = time.monotonic()
-        run = self._new_run()
+        wanted = set(rels)
+        run = self._new_run([scan.key(rel) for rel in wanted])
         scope = self._scope(root, b"", run)
         if scope is None:
             return self._finish([], run, started)
-        wanted = set(rels)
         known = self._known(scope, [scan.key(rel) for rel in wanted])
         entries = []
         for rel in wanted:
@@ -286,17 +284,12 @@ class Indexer:
                 entries.append(entry)
         return self._finish(self._compare(scope, entries, known, run), run, started)
 
-    def _new_run(self) -> _Run:
-        return _Run(
-            Summary(),
-            erred={
-                (e.root_id, e.path_key)
-                for e in IngestError.select(IngestError.root, IngestError.path_key)
-            },
-            missing_hashes={
-                f.hash for f in File.select(File.hash).where(File.status == "missing") if f.hash
-            },
-        )
+    def _new_run(self, keys: list[str] | None = None) -> _Run:
+        """A run's state; with `keys`, only those paths' error rows are looked up."""
+        erred = IngestError.select(IngestError.root, IngestError.path_key)
+        if keys is not None:
+            erred = erred.where(IngestError.path_key.in_(keys))
+        return _Run(Summary(), erred={(e.root_id, e.path_key) for e in erred})
 
     def _scope(self, root: Path, prefix: bytes, run: _Run) -> _Scope | None:
         row = root_row(root)
@@ -504,20 +497,20 @@ class Indexer:
             if known.hash == content_hash:
                 del run.vanished[fid]
                 return File.get_by_id(fid)
-        if content_hash in run.missing_hashes:
-            gone = (
-                File.select()
-                .where(File.hash == content_hash, File.status == "missing")
-                .order_by(File.id)
-                .first()
+        candidates = list(
+            File.select()
+            .where(
+                File.hash == content_hash,
+                (File.status == "missing") | ((File.status == "present") & (File.root == job.root)),
             )
-            if gone is not None:
-                return gone
-        same = File.select().where(
-            File.hash == content_hash, File.status == "present", File.root == job.root
+            .order_by(File.id)
         )
-        return next(
-            (f for f in same if not os.path.lexists(os.path.join(job.root_path, f.rel_path_raw))),
+        return next((f for f in candidates if f.status == "missing"), None) or next(
+            (
+                f
+                for f in candidates
+                if not os.path.lexists(os.path.join(job.root_path, f.rel_path_raw))
+            ),
             None,
         )
 
