@@ -8,17 +8,34 @@ from pathlib import Path
 import pytest
 
 from shoebox.catalog import migrations
-from shoebox.catalog.database import Catalog
-from shoebox.catalog.models import MODELS, Photo
+from shoebox.catalog.database import Catalog, connect
+from shoebox.catalog.models import MODELS, Account, Photo
 from shoebox.errors import CatalogError
 
 
 def test_migrations_apply_once(db_url: str, tmp_path: Path) -> None:
     with Catalog(db_url, tmp_path) as first:
-        assert first.applied == ["0001_initial"]
+        assert first.applied == ["0001_initial", "0002_viewer"]
         assert migrations.current_version(first.db) == migrations.LATEST
     with Catalog(db_url, tmp_path) as second:
         assert second.applied == []
+
+
+def test_a_version_1_catalog_upgrades_and_keeps_its_accounts(db_url: str, tmp_path: Path) -> None:
+    db = connect(db_url, tmp_path)
+    with db.bind_ctx([migrations.SchemaVersion]):
+        migrations.SchemaVersion.create_table()
+        migrations._0001_initial(db)
+        migrations.SchemaVersion.create(version=1, name="initial", applied_at=dt.datetime.now())
+    db.execute_sql(
+        "INSERT INTO account (name, password_hash, authorized_keys, folder, created_at) "
+        "VALUES ('alice', NULL, '', '/srv/photos/alice', '2026-01-01 00:00:00')"
+    )
+    db.close()
+    with Catalog(db_url, tmp_path) as catalog:
+        assert catalog.applied == ["0002_viewer"]
+        alice = Account.get(Account.name == "alice")
+        assert (alice.role, alice.folder) == ("member", "/srv/photos/alice")
 
 
 def test_fresh_schema_matches_models(db_url: str, tmp_path: Path) -> None:

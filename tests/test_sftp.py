@@ -26,9 +26,10 @@ from conftest import wait_for, write_config
 from shoebox import cli, config
 from shoebox.catalog.database import Catalog
 from shoebox.config import SftpSettings
+from shoebox.guard import LoginGuard
+from shoebox.passwords import hash_password
 from shoebox.sftp import SFTPEndpoint, accounts, hostkey
 from shoebox.sftp.accounts import AccountRecord
-from shoebox.sftp.guard import LoginGuard
 
 SFTP = shutil.which("sftp")
 LFTP = shutil.which("lftp")
@@ -112,7 +113,7 @@ class Setup:
         folder.mkdir(exist_ok=True)
         self.accounts[name] = AccountRecord(
             name=name,
-            password_hash=accounts.hash_password(password) if password else None,
+            password_hash=hash_password(password) if password else None,
             authorized_keys=self.key.with_suffix(".pub").read_text() if key else "",
             folder=folder,
         )

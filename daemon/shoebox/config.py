@@ -8,6 +8,7 @@ a message naming the file, the key and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -149,6 +150,46 @@ class SftpSettings:
 
 
 @dataclass(frozen=True)
+class ViewerSettings:
+    listen: str = field(
+        default="0.0.0.0:8080",
+        metadata=_key("Address and port the web viewer listens on, as HOST:PORT."),
+    )
+    auth: str = field(
+        default="password",
+        metadata=_key(
+            'Who may browse: "password" (household accounts log in; visitors only see share '
+            'links) or "public" (anyone who reaches the viewer may browse, but not change).',
+            choices=("password", "public"),
+        ),
+    )
+    trusted_networks: tuple[str, ...] = field(
+        default=(),
+        metadata=_key(
+            "Networks whose clients browse without a login, as a member would, such as "
+            '["192.168.0.0/16"]; everyone else is asked for a password.'
+        ),
+    )
+    trusted_proxies: tuple[str, ...] = field(
+        default=(),
+        metadata=_key(
+            "Addresses or networks of reverse proxies (nginx) whose X-Forwarded-For, -Proto "
+            'and -Host headers are believed, such as ["127.0.0.1"]. Nobody else\'s are.'
+        ),
+    )
+    base_path: str = field(
+        default="/",
+        metadata=_key('The path the viewer is served under behind a proxy, such as "/photos/".'),
+    )
+    session_days: int = field(
+        default=30, metadata=_key("Days a login lasts on one browser.", minimum=1)
+    )
+    threads: int = field(
+        default=8, metadata=_key("Requests the viewer serves at the same time.", minimum=1)
+    )
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = field(
         default="info",
@@ -170,6 +211,7 @@ class Settings:
     renditions: RenditionSettings = RenditionSettings()
     watch: WatchSettings = WatchSettings()
     sftp: SftpSettings = SftpSettings()
+    viewer: ViewerSettings = ViewerSettings()
     log: LogSettings = LogSettings()
 
 
@@ -220,6 +262,7 @@ def load(path: Path) -> Settings:
     }
     settings = Settings(source=path.resolve(), **sections)
     _check_layout(settings)
+    _check_viewer(settings)
     return _check_sftp(settings)
 
 
@@ -252,6 +295,10 @@ def _value(
         if not isinstance(value, str) or not value:
             raise bad("a path (a non-empty string)")
         return (base / Path(value).expanduser()).resolve()
+    if typing.get_origin(hint) is tuple and typing.get_args(hint)[0] is str:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise bad('a list of strings, such as ["192.168.0.0/16"]')
+        return tuple(value)
     if typing.get_origin(hint) is tuple and typing.get_args(hint)[0] is Path:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise bad('a list of paths, such as ["/srv/photos"]')
@@ -312,6 +359,24 @@ def _check_sftp(settings: Settings) -> Settings:
             "root; uploads must land where they are indexed, so name a root or a folder in one"
         )
     return dataclasses.replace(settings, sftp=dataclasses.replace(sftp, upload_root=upload_root))
+
+
+def _check_viewer(settings: Settings) -> None:
+    viewer, where = settings.viewer, f"{settings.source}: [viewer]"
+    try:
+        parse_listen(viewer.listen)
+    except ValueError as exc:
+        raise ConfigError(f"{where} listen {exc}") from None
+    for key in ("trusted_networks", "trusted_proxies"):
+        for text in getattr(viewer, key):
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"{where} {key}: {text!r} is not an address or network such as 10.0.0.0/8"
+                ) from None
+    if not viewer.base_path.startswith("/") or not viewer.base_path.endswith("/"):
+        raise ConfigError(f"{where} base_path must start and end with /, such as /photos/")
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

@@ -1,8 +1,9 @@
 """Numbered schema migrations, applied in order by `shoebox migrate` and at start-up.
 
-`schema_version` records each migration applied. Migration 1 creates the tables as `models`
-declares them today; the test `test_fresh_schema_matches_models` fails the day a later
-migration changes a model, which is the day migration 1 must get a frozen copy of its models.
+`schema_version` records each migration applied. A migration that creates tables names the
+models it creates; once a later migration changes one of them, the earlier migration gets a
+frozen copy of that model as it was (`_AccountV1`). The test `test_fresh_schema_matches_models`
+proves that the migrations, applied in order, end where `models` is today.
 A lock (GET_LOCK on MariaDB, an IMMEDIATE transaction on SQLite) keeps two processes that start
 together from migrating twice.
 """
@@ -13,19 +14,58 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from peewee import CharField, DateTimeField, IntegerField, Model, MySQLDatabase
+from peewee import CharField, DateTimeField, IntegerField, Model, MySQLDatabase, TextField
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as run_migration
 
-from shoebox.catalog.models import MODELS
+from shoebox.catalog.models import (
+    Album,
+    AlbumPhoto,
+    BaseModel,
+    File,
+    IngestError,
+    Photo,
+    QueuedPath,
+    Root,
+    Session,
+    Share,
+    Upload,
+    utcnow,
+)
 
 Migration = tuple[int, str, Callable[[Any], None]]
 
 
+class _AccountV1(BaseModel):
+    name = CharField(64, unique=True)
+    password_hash = TextField(null=True)
+    authorized_keys = TextField(default="")
+    folder = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "account"
+
+
+def _create(db: Any, models: tuple[type[Model], ...]) -> None:
+    with db.bind_ctx(models):
+        db.create_tables(models)
+
+
 def _0001_initial(db: Any) -> None:
-    with db.bind_ctx(MODELS):
-        db.create_tables(MODELS)
+    _create(db, (Root, Photo, File, IngestError, QueuedPath, _AccountV1))
 
 
-MIGRATIONS: tuple[Migration, ...] = ((1, "initial", _0001_initial),)
+def _0002_viewer(db: Any) -> None:
+    migrator = SchemaMigrator.from_database(db)
+    run_migration(migrator.add_column("account", "role", CharField(16, default="member")))
+    _create(db, (Upload, Session, Album, AlbumPhoto, Share))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, "initial", _0001_initial),
+    (2, "viewer", _0002_viewer),
+)
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -163,14 +163,102 @@ class QueuedPath(BaseModel):
         indexes = ((("root", "path_key"), True),)
 
 
+class Upload(BaseModel):
+    """An SFTP upload whose client has not closed the file yet. A connection that drops leaves
+    the row, so the partial file is not indexed (not even by the scan after a restart) until
+    a resumed upload closes it."""
+
+    root = ForeignKeyField(Root, on_delete="CASCADE")
+    rel_path_raw = BlobField()
+    path_key = FixedCharField(32)
+    account = CharField(64)
+    started_at = DateTimeField(default=utcnow)
+    root_id: int
+
+    class Meta:
+        indexes = ((("root", "path_key"), True),)
+
+
+ROLES = ("admin", "member", "viewer")
+
+
 class Account(BaseModel):
-    """Someone who may upload over SFTP, into their own folder of a library root."""
+    """A person of the household: uploads over SFTP into their own folder of a library root,
+    and logs in to the viewer with a role: `admin` (everything, also other people's shares),
+    `member` (albums, favourites, archive, shares) or `viewer` (looks, changes nothing)."""
 
     name = CharField(64, unique=True)
     password_hash = TextField(null=True)  # argon2id; null when only keys are allowed
     authorized_keys = TextField(default="")  # OpenSSH public key lines
     folder = TextField()  # absolute path of the account's upload folder
+    role = CharField(16, default="member")
     created_at = DateTimeField(default=utcnow)
 
 
-MODELS: tuple[type[BaseModel], ...] = (Root, Photo, File, IngestError, QueuedPath, Account)
+class Session(BaseModel):
+    """A viewer login. The cookie holds a random token; only its SHA-256 is stored, so a copy
+    of the catalog logs nobody in. Kept in the catalog so several viewers share logins."""
+
+    token_hash = FixedCharField(64, unique=True)
+    account = ForeignKeyField(Account, on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(index=True)
+    account_id: int
+
+
+class Album(BaseModel):
+    title = CharField(255)
+    cover = ForeignKeyField(Photo, null=True, on_delete="SET NULL")
+    created_by = ForeignKeyField(Account, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    cover_id: int | None
+
+
+class AlbumPhoto(BaseModel):
+    album = ForeignKeyField(Album, backref="entries", on_delete="CASCADE")
+    photo = ForeignKeyField(Photo, on_delete="CASCADE", index=True)
+    added_at = DateTimeField(default=utcnow)
+    album_id: int
+    photo_id: int
+
+    class Meta:
+        indexes = ((("album", "photo"), True),)
+
+
+class Share(BaseModel):
+    """A link for visitors to one photo, one album or one saved search. The token (at least
+    128 random bits) is the link's secret; it is kept so that the link can be shown again."""
+
+    token = CharField(64, unique=True)
+    kind = CharField(16)  # photo, album, search
+    photo = ForeignKeyField(Photo, null=True, on_delete="CASCADE")
+    album = ForeignKeyField(Album, null=True, on_delete="CASCADE")
+    query = TextField(null=True)
+    title = CharField(255, null=True)
+    password_hash = TextField(null=True)
+    expires_at = DateTimeField(null=True)
+    max_views = IntegerField(null=True)
+    views = IntegerField(default=0)
+    allow_download = BooleanField(default=False)
+    revoked_at = DateTimeField(null=True)
+    created_by = ForeignKeyField(Account, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    photo_id: int | None
+    album_id: int | None
+    created_by_id: int | None
+
+
+MODELS: tuple[type[BaseModel], ...] = (
+    Root,
+    Photo,
+    File,
+    IngestError,
+    QueuedPath,
+    Account,
+    Upload,
+    Session,
+    Album,
+    AlbumPhoto,
+    Share,
+)

@@ -1,35 +1,25 @@
 """SFTP accounts: who may upload, with which password hash or public keys, into which folder.
 
 The rows live in the catalog's `Account` table; this module adds, lists, removes and looks them
-up, and checks passwords (argon2id). It never holds a password in clear text longer than a call.
+up. Passwords are hashed by `shoebox.passwords`.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from shoebox.catalog.models import Account
 from shoebox.config import Settings
 from shoebox.errors import UsageError
+from shoebox.passwords import hash_password
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 KEY_ALGORITHMS = ("ssh-ed25519", "ecdsa-sha2-", "ssh-rsa", "rsa-sha2-")
-
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Checked against when the name is unknown, so a miss costs what a wrong password does."""
-    return _hasher.hash("shoebox: no such account")
 
 
 @dataclass(frozen=True)
@@ -52,20 +42,6 @@ def check_name(name: str) -> str:
             "'_' or '-', starting with a letter"
         )
     return name
-
-
-def hash_password(password: str) -> str:
-    if not password:
-        raise UsageError("the password is empty; give one on standard input")
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    """Whether `password` matches; slow on purpose (argon2id), also for a missing hash."""
-    try:
-        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def parse_keys(text: str, source: str) -> str:

@@ -17,10 +17,11 @@ import peewee
 from shoebox import config
 from shoebox.config import SftpSettings
 from shoebox.errors import ConfigError
+from shoebox.guard import LoginGuard
+from shoebox.passwords import verify_password
 from shoebox.sftp import accounts, hostkey
 from shoebox.sftp.accounts import AccountLookup, AccountRecord
 from shoebox.sftp.files import ConfinedSFTPServer, Limits, MiB
-from shoebox.sftp.guard import LoginGuard
 
 log = logging.getLogger("shoebox.sftp")
 
@@ -55,7 +56,7 @@ class SFTPEndpoint:
         self.settings = settings
         self.on_upload = on_upload
         self.lookup = lookup
-        self.guard = guard or LoginGuard()
+        self.guard = guard or LoginGuard(logger=log)
         self.max_unauthenticated = max_unauthenticated
         self.limits = Limits(
             max_file_size=settings.max_file_size_mb * MiB, min_free=settings.min_free_mb * MiB
@@ -223,7 +224,7 @@ class _Session(asyncssh.SSHServer):
         account = self.account
         async with self.endpoint._hashing:  # argon2 takes 64 MiB a check: a few at a time
             ok = await asyncio.to_thread(
-                accounts.verify_password, account.password_hash if account else None, password
+                verify_password, account.password_hash if account else None, password
             )
         if not ok:
             guard.failed(username, self.ip)

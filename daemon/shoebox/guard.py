@@ -1,5 +1,5 @@
 """Per-IP back-off after failed logins, and the `failed login for NAME from IP` log lines that
-fail2ban matches."""
+fail2ban matches. Used by the SFTP endpoint and the viewer, each with its own logger."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-log = logging.getLogger("shoebox.sftp")
 
 
 @dataclass
@@ -29,13 +27,15 @@ class LoginGuard:
         cap: float = 300.0,
         forget: float = 900.0,
         clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger | None = None,
     ) -> None:
         self.free, self.base, self.cap, self.forget = free, base, cap, forget
         self._clock = clock
+        self._log = logger or logging.getLogger("shoebox")
         self._records: dict[str, _Record] = {}
 
     def failed(self, name: str, ip: str) -> None:
-        log.warning("failed login for %s from %s", name, ip)
+        self._log.warning("failed login for %s from %s", name, ip)
         now = self._clock()
         record = self._live(ip, now)
         if record is None:
