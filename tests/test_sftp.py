@@ -116,6 +116,7 @@ class Setup:
             password_hash=hash_password(password) if password else None,
             authorized_keys=self.key.with_suffix(".pub").read_text() if key else "",
             folder=folder,
+            role="member",
         )
         return folder
 

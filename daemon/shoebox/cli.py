@@ -15,6 +15,7 @@ import peewee
 from shoebox import __version__
 from shoebox import config as config_mod
 from shoebox.catalog.database import Catalog
+from shoebox.catalog.models import ROLES
 from shoebox.config import Settings
 from shoebox.errors import CatalogError, ShoeboxError, UsageError
 
@@ -77,12 +78,20 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("daemon", help="watch the library and index what arrives, until stopped")
     sub.add_parser("status", help="the queue, what is indexed, the last ingest, recent errors")
+    sub.add_parser("viewer", help="serve the web viewer, until stopped")
 
-    user = sub.add_parser("user", help="manage the SFTP accounts").add_subparsers(
+    user = sub.add_parser("user", help="manage the household's accounts").add_subparsers(
         dest="user_command", required=True, metavar="ACTION"
     )
     user_add = user.add_parser("add", help="add an account and make its upload folder")
     user_add.add_argument("name")
+    user_add.add_argument(
+        "--role",
+        choices=ROLES,
+        default="member",
+        help="in the viewer: admin (everything), member (albums, favourites, shares; the "
+        "default) or viewer (looks, changes nothing)",
+    )
     how = user_add.add_mutually_exclusive_group(required=True)
     how.add_argument("--key", type=Path, metavar="PUBKEYFILE", help="an OpenSSH public key file")
     how.add_argument(
@@ -143,6 +152,11 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
 
         serve(settings)
         return 0
+    if args.command == "viewer":
+        from shoebox_viewer.serve import serve as serve_viewer
+
+        serve_viewer(settings)
+        return 0
     with Catalog(settings.database.url, settings.source.parent) as catalog:
         if args.command == "migrate":
             if catalog.applied:
@@ -175,13 +189,14 @@ def _user(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.user_command == "add":
         if args.password_stdin:
-            account = accounts.add(settings, args.name, password=_read_password())
+            account = accounts.add(settings, args.name, password=_read_password(), role=args.role)
         else:
             try:
                 text = args.key.read_text()
             except (OSError, UnicodeDecodeError) as exc:
                 raise UsageError(f"cannot read the key file {args.key}: {exc}") from None
-            account = accounts.add(settings, args.name, keys=accounts.parse_keys(text, args.key))
+            keys = accounts.parse_keys(text, args.key)
+            account = accounts.add(settings, args.name, keys=keys, role=args.role)
         print(f"added {account.name}; uploads go to {account.folder}")
         return 0
     if args.user_command == "remove":
@@ -191,10 +206,10 @@ def _user(args: argparse.Namespace, settings: Settings) -> int:
     found = accounts.all_accounts()
     for account in found:
         ways = ["password"] if account.password_hash else []
-        keys = len(account.authorized_keys.splitlines())
-        if keys:
-            ways.append(f"{keys} key{'s' if keys > 1 else ''}")
-        print(f"{account.name:16}  {', '.join(ways):20}  {account.folder}")
+        count = len(account.authorized_keys.splitlines())
+        if count:
+            ways.append(f"{count} key{'s' if count > 1 else ''}")
+        print(f"{account.name:16}  {account.role:7}  {', '.join(ways):20}  {account.folder}")
     print(f"{len(found)} accounts", file=sys.stderr)
     return 0
 

@@ -30,6 +30,7 @@ class AccountRecord:
     password_hash: str | None
     authorized_keys: str
     folder: Path
+    role: str
 
 
 AccountLookup = Callable[[str], "AccountRecord | None"]
@@ -74,7 +75,12 @@ def folder_for(settings: Settings, name: str) -> Path:
 
 
 def add(
-    settings: Settings, name: str, *, password: str | None = None, keys: str | None = None
+    settings: Settings,
+    name: str,
+    *,
+    password: str | None = None,
+    keys: str | None = None,
+    role: str = "member",
 ) -> AccountRecord:
     """Create an account and its upload folder. Give a password, OpenSSH key lines, or both."""
     check_name(name)
@@ -95,6 +101,7 @@ def add(
         password_hash=hash_password(password) if password is not None else None,
         authorized_keys=keys or "",
         folder=str(folder),
+        role=role,
     )
     return _record(row)
 
@@ -126,4 +133,5 @@ def _record(row: Account) -> AccountRecord:
         password_hash=row.password_hash,
         authorized_keys=row.authorized_keys or "",
         folder=Path(row.folder),
+        role=row.role,
     )

@@ -1,0 +1,208 @@
+"""Who is asking and what they may do: logins and sessions, trusted networks, public mode,
+roles, and CSRF protection on every state-changing request.
+
+A request is made by one of:
+- a household account that logged in (a session cookie; the catalog keeps only the SHA-256 of
+  its token, so several viewer processes share logins and a stolen catalog logs nobody in);
+- a client on a trusted network (`[viewer] trusted_networks`): browses and changes as a member;
+- anyone, when `[viewer] auth = "public"`: browses, changes nothing;
+- nobody in particular: sees the login page, and share links (`shares.py`), nothing else.
+
+CSRF: every browser gets a random `sb_csrf` cookie (SameSite=Strict); every POST, PUT, PATCH
+and DELETE must echo it in an `X-CSRF-Token` header or a `csrf_token` form field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import bottle
+
+from shoebox.catalog.models import Account, Session, utcnow
+from shoebox.passwords import verify_password
+from shoebox_viewer.context import CSRF, NOBODY, WHO, Context, Who, url
+from shoebox_viewer.front import CLIENT_IP, SECURE, address_in
+
+log = logging.getLogger("shoebox.viewer")
+
+SESSION_COOKIE = "sb_session"
+CSRF_COOKIE = "sb_csrf"
+CSRF_HEADER = "HTTP_X_CSRF_TOKEN"
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def who() -> Who:
+    who_: Who = bottle.request.environ[WHO]
+    return who_
+
+
+def client_ip() -> str:
+    ip: str = bottle.request.environ[CLIENT_IP]
+    return ip
+
+
+def browse(fn: F) -> F:
+    """For routes that show the library: any household member, a trusted network, or
+    anyone in public mode."""
+    return _requiring(fn, lambda w: w.can_browse)
+
+
+def change(fn: F) -> F:
+    """For routes that change something: an admin or a member."""
+    return _requiring(fn, lambda w: w.can_change)
+
+
+def admin(fn: F) -> F:
+    return _requiring(fn, lambda w: w.is_admin)
+
+
+def _requiring(fn: F, allowed: Callable[[Who], bool]) -> F:
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        current = who()
+        if not allowed(current):
+            deny(current)
+        return fn(*args, **kwargs)
+
+    return guarded  # type: ignore[return-value]
+
+
+def deny(current: Who) -> None:
+    """Send a browser that is not logged in to the login page; everything else gets 401/403."""
+    request = bottle.request
+    if current.can_browse:
+        raise bottle.HTTPError(403, "your account may not do this")
+    if request.method == "GET" and not request.path.startswith("/api/"):
+        target = request.fullpath + (f"?{request.query_string}" if request.query_string else "")
+        bottle.redirect(url("login") + "?" + bottle.urlencode({"next": target}), 303)
+    raise bottle.HTTPError(401, "log in first")
+
+
+def install(app: bottle.Bottle, ctx: Context) -> None:
+    """The before-request hook that knows who is asking, and the login and logout routes."""
+
+    @app.hook("before_request")
+    def identify() -> None:
+        request = bottle.request
+        request.environ[CSRF] = _csrf_cookie()
+        request.environ[WHO] = _resolve(ctx)
+        if request.method in _UNSAFE:
+            _check_csrf()
+
+    @app.get("/login")
+    def login_page() -> str:
+        return ctx.render("login.html", next=_safe_next(bottle.request.query.get("next")), error="")
+
+    @app.post("/login")
+    def login() -> Any:
+        request, ip = bottle.request, client_ip()
+        name = request.forms.getunicode("name", default="").strip().lower()
+        password = request.forms.getunicode("password", default="")
+        target = _safe_next(request.forms.getunicode("next", default=""))
+        wait = ctx.guard.wait(ip)
+        if wait > 0:
+            ctx.guard.failed(name, ip)
+            bottle.response.status = 429
+            bottle.response.set_header("Retry-After", str(int(wait) + 1))
+            message = f"Too many failed logins from your address; try again in {int(wait) + 1} s."
+            return ctx.render("login.html", next=target, error=message)
+        account = Account.get_or_none(Account.name == name) if name else None
+        if not verify_password(account.password_hash if account else None, password):
+            ctx.guard.failed(name or "-", ip)
+            bottle.response.status = 401
+            return ctx.render("login.html", next=target, error="Wrong name or password.")
+        assert account is not None  # verify_password is False without a hash
+        ctx.guard.succeeded(ip)
+        token = secrets.token_urlsafe(32)
+        days = ctx.settings.viewer.session_days
+        Session.delete().where(Session.expires_at < utcnow()).execute()
+        Session.create(
+            token_hash=_digest(token),
+            account=account.id,
+            expires_at=utcnow() + dt.timedelta(days=days),
+        )
+        _set_cookie(SESSION_COOKIE, token, max_age=days * 86400, samesite="lax")
+        log.info("%s logged in from %s", account.name, ip)
+        return bottle.redirect(url(target), 303)
+
+    @app.post("/logout")
+    def logout() -> Any:
+        token = bottle.request.get_cookie(SESSION_COOKIE)
+        if token:
+            Session.delete().where(Session.token_hash == _digest(token)).execute()
+        bottle.response.delete_cookie(SESSION_COOKIE, path=url(""))
+        return bottle.redirect(url("login"), 303)
+
+
+def _resolve(ctx: Context) -> Who:
+    token = bottle.request.get_cookie(SESSION_COOKIE)
+    if token:
+        rows = list(
+            Session.select(Session, Account)
+            .join(Account)
+            .where((Session.token_hash == _digest(token)) & (Session.expires_at > utcnow()))
+        )
+        if rows:
+            account = rows[0].account
+            return Who(account.name, account.role, account.id, "login")
+    if ctx.trusted and address_in(client_ip(), ctx.trusted):
+        return Who(None, "member", None, "network")
+    if ctx.settings.viewer.auth == "public":
+        return Who(None, "viewer", None, "public")
+    return NOBODY
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _csrf_cookie() -> str:
+    token: str | None = bottle.request.get_cookie(CSRF_COOKIE)
+    if token and 16 <= len(token) <= 64:
+        return token
+    token = secrets.token_urlsafe(16)  # 128 bits
+    _set_cookie(CSRF_COOKIE, token, max_age=None, samesite="strict", httponly=False)
+    return token
+
+
+def _check_csrf() -> None:
+    request = bottle.request
+    expected = request.get_cookie(CSRF_COOKIE) or ""
+    given = request.environ.get(CSRF_HEADER) or ""
+    if not given and request.content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        given = request.forms.getunicode("csrf_token", default="")
+    if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+        raise bottle.HTTPError(403, "missing or wrong CSRF token; reload the page and try again")
+
+
+def _set_cookie(
+    name: str, value: str, *, max_age: int | None, samesite: str, httponly: bool = True
+) -> None:
+    options: dict[str, Any] = {
+        "path": url(""),
+        "httponly": httponly,
+        "samesite": samesite,
+        "secure": bool(bottle.request.environ.get(SECURE)),
+    }
+    if max_age is not None:
+        options["max_age"] = max_age
+    bottle.response.set_cookie(name, value, **options)
+
+
+def _safe_next(target: str | None) -> str:
+    """A page inside the viewer to go to after logging in; never another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return ""
+    script = bottle.request.script_name.rstrip("/")
+    return target.removeprefix(script).lstrip("/")

@@ -1,0 +1,92 @@
+"""The viewer as one WSGI application: the Bottle routes of each part, behind `Front`.
+
+The parts, in the order their routes are installed:
+- `access`: who is asking, login and logout, CSRF;
+- `pages`: the household's HTML pages (timeline, photo, albums, folders);
+- `api`: the JSON API the pages use;
+- `media`: tiles, previews, originals and playable videos, by id only;
+- `shares`: what visitors see through a share link, and managing links.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import bottle
+
+from shoebox.config import Settings
+from shoebox.errors import UsageError
+from shoebox.guard import LoginGuard
+from shoebox_viewer import access, api, media, pages, shares
+from shoebox_viewer.context import Context, make_templates
+from shoebox_viewer.front import Front, WSGIApp
+
+log = logging.getLogger("shoebox.viewer")
+STATIC = str(Path(__file__).with_name("static"))
+
+
+def make_app(settings: Settings) -> WSGIApp:
+    """The viewer for these settings. The catalog must be open (`shoebox.catalog.Catalog`)."""
+    ctx = Context(settings, make_templates(), LoginGuard(logger=log))
+    app = bottle.Bottle()
+    app.config["catchall"] = True
+    for part in (access, pages, api, media, shares):
+        part.install(app, ctx)
+    app.get("/static/<name>")(_static)
+    app.default_error_handler = _error_page(ctx)
+    app.add_hook("before_request", _strip_trailing_nothing)
+    return Front(_translate_usage_errors(app), settings.viewer)
+
+
+def _static(name: str) -> Any:
+    """The pages' CSS, scripts and icons (bottle.static_file refuses paths outside STATIC)."""
+    answer = bottle.static_file(name, root=STATIC)
+    answer.set_header("Cache-Control", "public, max-age=3600")
+    return answer
+
+
+def _strip_trailing_nothing() -> None:
+    """Bottle answers `/x/` and `/x` differently; nothing here has a trailing slash."""
+    path = bottle.request.environ["PATH_INFO"]
+    if len(path) > 1 and path.endswith("/"):
+        bottle.request.environ["PATH_INFO"] = path.rstrip("/") or "/"
+
+
+def _translate_usage_errors(app: bottle.Bottle) -> bottle.Bottle:
+    """A UsageError (a bad query, a bad value) is the client's mistake: 400 with its text."""
+
+    def plugin(callback: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return callback(*args, **kwargs)
+            except UsageError as exc:
+                raise bottle.HTTPError(400, str(exc)) from None
+
+        return wrapper
+
+    app.install(plugin)
+    return app
+
+
+def _error_page(ctx: Context) -> Any:
+    def handler(error: bottle.HTTPError) -> str:
+        if error.status_code >= 500:
+            log.error(
+                "%s %s failed: %s", bottle.request.method, bottle.request.path, error.exception
+            )
+        message = str(error.body) if error.status_code < 500 else "Something went wrong."
+        if bottle.request.path.startswith(("/api/", "/s/")) and _wants_json():
+            bottle.response.content_type = "application/json"
+            return json.dumps({"error": message, "status": error.status_code})
+        bottle.response.content_type = "text/html; charset=utf-8"
+        return ctx.render("error.html", status=error.status_code, message=message)
+
+    return handler
+
+
+def _wants_json() -> bool:
+    request = bottle.request
+    return request.path.startswith("/api/") or "json" in request.get_header("Accept", "")

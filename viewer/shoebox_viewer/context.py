@@ -1,0 +1,80 @@
+"""What every part of the viewer is handed when its routes are installed: the settings, the
+templates, the login guard. Passed down explicitly; there are no module-level globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import bottle
+import jinja2
+
+from shoebox.config import Settings
+from shoebox.guard import LoginGuard
+from shoebox_viewer.front import Network, networks
+
+WHO = "shoebox.who"  # environ key: the access.Who of this request
+CSRF = "shoebox.csrf"  # environ key: this browser's CSRF token
+
+
+@dataclass(frozen=True)
+class Who:
+    """The requester. `role` is admin, member, viewer, or "" for nobody in particular."""
+
+    name: str | None
+    role: str
+    account_id: int | None
+    via: str  # login, network, public, none
+
+    @property
+    def can_browse(self) -> bool:
+        return bool(self.role)
+
+    @property
+    def can_change(self) -> bool:
+        return self.role in ("admin", "member")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+NOBODY = Who(None, "", None, "none")
+
+
+@dataclass
+class Context:
+    settings: Settings
+    templates: jinja2.Environment
+    guard: LoginGuard
+    trusted: tuple[Network, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.trusted = networks(self.settings.viewer.trusted_networks)
+
+    def render(self, name: str, **values: Any) -> str:
+        """A page from templates/, with `who` (see `access.Who`), `csrf_token` and `base` (the
+        URL prefix, ending in /) always available."""
+        environ = bottle.request.environ
+        values.setdefault("who", environ.get(WHO, NOBODY))
+        values.setdefault("csrf_token", environ.get(CSRF, ""))
+        values.setdefault("base", url(""))
+        return self.templates.get_template(name).render(**values)
+
+
+def url(path: str) -> str:
+    """An absolute URL path inside the viewer (the base path from a proxy included)."""
+    prefix: str = bottle.request.script_name
+    return prefix + path.lstrip("/")
+
+
+def make_templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("shoebox_viewer", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["url"] = url
+    return env

@@ -1,0 +1,41 @@
+"""`shoebox viewer`: the catalog opened, the application made, and waitress serving it until
+SIGTERM. Tells systemd when it is ready (Type=notify)."""
+
+from __future__ import annotations
+
+import logging
+
+import waitress
+
+from shoebox.catalog.database import Catalog
+from shoebox.config import Settings, parse_listen
+from shoebox.systemd import notify
+from shoebox_viewer.app import make_app
+
+log = logging.getLogger("shoebox.viewer")
+
+
+def serve(settings: Settings) -> None:
+    host, port = parse_listen(settings.viewer.listen)
+    with Catalog(settings.database.url, settings.source.parent, cache_mib=64):
+        server = waitress.create_server(
+            make_app(settings),
+            host=host,
+            port=port,
+            threads=settings.viewer.threads,
+            ident="shoebox",
+            clear_untrusted_proxy_headers=False,  # Front decides whom to believe
+        )
+        shown = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        log.info(
+            "viewer listening on http://%s:%d%s",
+            shown,
+            server.effective_port,
+            settings.viewer.base_path,
+        )
+        notify("READY=1", "STATUS=serving")
+        try:
+            server.run()
+        finally:
+            notify("STOPPING=1")
+            server.close()
