@@ -100,7 +100,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
 
     @app.get("/login")
     def login_page() -> str:
-        return ctx.render("login.html", next=_safe_next(bottle.request.query.get("next")), error="")
+        target = _safe_next(bottle.request.query.get("next"))
+        return ctx.render("login.html", next=url(target), error="")
 
     @app.post("/login")
     def login() -> Any:
@@ -114,12 +115,12 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             bottle.response.status = 429
             bottle.response.set_header("Retry-After", str(int(wait) + 1))
             message = f"Too many failed logins from your address; try again in {int(wait) + 1} s."
-            return ctx.render("login.html", next=target, error=message)
+            return ctx.render("login.html", next=url(target), error=message)
         account = Account.get_or_none(Account.name == name) if name else None
         if not verify_password(account.password_hash if account else None, password):
             ctx.guard.failed(name or "-", ip)
             bottle.response.status = 401
-            return ctx.render("login.html", next=target, error="Wrong name or password.")
+            return ctx.render("login.html", next=url(target), error="Wrong name or password.")
         assert account is not None  # verify_password is False without a hash
         ctx.guard.succeeded(ip)
         token = secrets.token_urlsafe(32)
@@ -201,7 +202,8 @@ def _set_cookie(
 
 
 def _safe_next(target: str | None) -> str:
-    """A page inside the viewer to go to after logging in; never another site."""
+    """A page inside the viewer to go to after logging in, relative to the base path; never
+    another site."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return ""
     script = bottle.request.script_name.rstrip("/")
