@@ -231,10 +231,11 @@ def _sftp_info(settings: Settings) -> int:
 
 
 def _photos(query: str, *, as_json: bool) -> int:
-    from shoebox.catalog.photos import search
+    from shoebox.catalog import search
 
     count = 0
-    for photo in search(query):
+    # Everything, missing and archived photos too, unless the query says archived: or missing:
+    for photo in search.iterate(search.parse(query, everything=True)):
         count += 1
         if as_json:
             print(json.dumps(photo, ensure_ascii=False))

@@ -1,10 +1,5 @@
-"""Reading photos out of the catalog as plain dicts: the shape `shoebox photos --json` prints
-and the viewer's API serves.
-
-A query is words and `key:value` filters, all of which must match:
-`type:video`, `year:2023`, `month:7`, `camera:iphone`, `lens:50mm`, `keyword:beach`,
-`path:holiday/`, `missing:yes`; a bare word matches title, description, keywords, camera,
-artist or file path.
+"""Photos as plain dicts: the shape `shoebox photos --json` prints and the viewer's API serves.
+Finding them is `shoebox.catalog.search`'s job.
 """
 
 from __future__ import annotations
@@ -14,94 +9,13 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from peewee import fn
-
-from shoebox.catalog.models import File, Photo, Root
-from shoebox.errors import UsageError
-
-_CHUNK = 500
-_FILTERS = ("type", "year", "month", "camera", "lens", "keyword", "path", "missing")
-
-
-def _contains(field: Any, word: str) -> Any:
-    return fn.LOWER(field).contains(word.lower())
-
-
-def _file_path_matches(word: str) -> Any:
-    return Photo.id.in_(File.select(File.photo).where(_contains(File.rel_path, word)))
-
-
-def parse_query(text: str) -> Any:
-    """A Peewee WHERE expression for the query, or None when it asks for everything."""
-    clauses = []
-    for term in text.split():
-        key, sep, value = term.partition(":")
-        if sep and key.lower() in _FILTERS and value:
-            key = key.lower()
-            if key == "type":
-                clauses.append(Photo.type == value.lower())
-            elif key in ("year", "month"):
-                if not value.isdigit():
-                    raise UsageError(f"query: {key}: wants a number, not {value!r}")
-                clauses.append(getattr(Photo, key) == int(value))
-            elif key == "camera":
-                clauses.append(
-                    _contains(Photo.camera_make, value) | _contains(Photo.camera_model, value)
-                )
-            elif key == "lens":
-                clauses.append(_contains(Photo.lens_model, value))
-            elif key == "keyword":
-                clauses.append(_contains(Photo.keywords, value))
-            elif key == "path":
-                clauses.append(_file_path_matches(value))
-            else:
-                clauses.append(Photo.missing == (value.lower() in ("yes", "true", "1")))
-            continue
-        clauses.append(
-            _contains(Photo.title, term)
-            | _contains(Photo.description, term)
-            | _contains(Photo.keywords, term)
-            | _contains(Photo.camera_make, term)
-            | _contains(Photo.camera_model, term)
-            | _contains(Photo.artist, term)
-            | _file_path_matches(term)
-        )
-    if not clauses:
-        return None
-    where = clauses[0]
-    for clause in clauses[1:]:
-        where &= clause
-    return where
-
 
 def search(text: str = "") -> Iterator[dict[str, Any]]:
-    """Every photo matching the query, newest first, as dicts."""
-    query = Photo.select().order_by(Photo.taken_at.desc(), Photo.id.desc())
-    where = parse_query(text)
-    if where is not None:
-        query = query.where(where)
-    chunk: list[Any] = []
-    for photo in query.iterator():
-        chunk.append(photo)
-        if len(chunk) >= _CHUNK:
-            yield from _with_files(chunk)
-            chunk = []
-    if chunk:
-        yield from _with_files(chunk)
+    """Every photo matching the query text, newest first, archived and missing ones too unless
+    the query filters on them: what `shoebox photos` lists."""
+    from shoebox.catalog import search as engine  # it builds on as_dict, below
 
-
-def _with_files(photos: list[Any]) -> Iterator[dict[str, Any]]:
-    files: dict[int, list[Any]] = {}
-    query = (
-        File.select(File, Root.path)
-        .join(Root)
-        .where(File.photo.in_([p.id for p in photos]))
-        .order_by(File.id)
-    )
-    for f in query:
-        files.setdefault(f.photo_id or 0, []).append(f)
-    for photo in photos:
-        yield as_dict(photo, files.get(photo.id, []))
+    return engine.iterate(engine.parse(text, everything=True))
 
 
 def format_exposure(seconds: float | None) -> str | None:

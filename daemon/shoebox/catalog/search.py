@@ -1,0 +1,452 @@
+"""The one photo search engine: the query language, and pages of matching photos.
+
+It owns what the viewer's pages, its JSON API and `shoebox photos QUERY` share: `parse`
+turns query text into a `Query` (or a `UsageError` naming the bad term), and `page`,
+`iterate`, `count`, `months` and `cursor_for_month` read the photos that match, newest first
+(`taken_at DESC, id DESC`), as dicts in the shape of `shoebox.catalog.photos.as_dict`.
+
+The language: words and `key:value` filters, all of which must match; `|` ORs the values of
+one term (`type:video|live`); double or single quotes keep spaces in a value
+(`camera:"pixel 7"`). A bare word matches the title, description, keywords, camera, artist or
+a file path. Dates are the local wall-clock date (`taken_at_local`): `after:` is inclusive,
+`before:` exclusive. Unless a query says `archived:` or `missing:`, archived and missing
+photos are left out (the timeline hides them); `parse(..., everything=True)` drops those
+defaults for the command line.
+
+Paging is by keyset for the timeline (an opaque cursor, `taken_at<=:t AND (taken_at<:t OR
+id<:id)`, which seeks in the `(archived, missing, taken_at)` index), or by offset for the API.
+Every query is read to its end before anything is returned: a half-read SQLite cursor would
+keep an old snapshot open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from peewee import fn
+
+from shoebox.catalog.models import Album, AlbumPhoto, File, Photo, Root
+from shoebox.catalog.photos import as_dict
+from shoebox.errors import UsageError
+
+MAX_LIMIT = 500  # photos in one page
+MAX_QUERY_CHARS = 1000
+MAX_TERMS = 32
+MAX_ALTERNATIVES = 16  # values ORed with | in one term
+EARTH_RADIUS_KM = 6371.0088  # mean radius
+_KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180
+_CHUNK = 500  # photos per query when iterating over all of them
+
+_TYPES = {
+    "photo": "image",
+    "image": "image",
+    "video": "video",
+    "live": "live",
+    "raw": "raw",
+    "animated": "animated",
+}
+_YES = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+_NOT_YET = ("country", "city", "person", "label")
+_KEY = re.compile(r"[A-Za-z_]+\Z")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)_([1-9]\d{0,17})\Z")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed query. `where` is what the database is asked; `filters` is the user's part."""
+
+    text: str
+    filters: Any = field(compare=False)  # a Peewee expression, or None for "everything"
+    archived_given: bool = False
+    missing_given: bool = False
+    everything: bool = False  # no hidden defaults: archived and missing photos too
+
+    @property
+    def where(self) -> Any:
+        clauses = []
+        if not self.everything and not self.archived_given:
+            clauses.append(Photo.archived == _FALSE)
+        if not self.everything and not self.missing_given:
+            clauses.append(Photo.missing == _FALSE)
+        if self.filters is not None:
+            clauses.append(self.filters)
+        return _all(clauses)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of photos. `total` counts every match (None when not asked for);
+    `next_cursor` continues after the last item, None on the last page."""
+
+    total: int | None
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+_FALSE = False  # compared as a value, so linters leave `== False` alone
+_TRUE = True
+
+
+@dataclass(frozen=True)
+class _Term:
+    key: str | None
+    values: tuple[str, ...]
+    raw: str
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def parse(text: str, *, everything: bool = False) -> Query:
+    """The query for `text`; `everything` keeps archived and missing photos unless the query
+    filters on them. Raises UsageError, naming the term, for anything it cannot read."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise UsageError(f"query: too long ({len(text)} characters; at most {MAX_QUERY_CHARS})")
+    if _CONTROL.search(text):
+        raise UsageError("query: holds a control character")
+    terms = _terms(text)
+    if len(terms) > MAX_TERMS:
+        raise UsageError(f"query: too many terms ({len(terms)}; at most {MAX_TERMS})")
+    clauses = []
+    for term in terms:
+        if len(term.values) > MAX_ALTERNATIVES:
+            raise UsageError(f"query: {term.raw[:40]!r}: at most {MAX_ALTERNATIVES} values")
+        if any(not value.strip() for value in term.values):
+            raise UsageError(f"query: {term.raw[:40]!r}: an empty value")
+        if term.key is None:
+            clauses.append(_any(_word(value) for value in term.values))
+            continue
+        make = _FILTERS.get(term.key)
+        if make is None:
+            if term.key in _NOT_YET:
+                raise UsageError(f"query: {term.key}: is not available yet")
+            raise UsageError(
+                f"query: {term.raw[:40]!r}: unknown filter {term.key}:; "
+                f"known filters: {', '.join(k + ':' for k in sorted(_FILTERS))}"
+            )
+        try:
+            clauses.append(_any(make(value.strip()) for value in term.values))
+        except _Bad as exc:
+            raise UsageError(f"query: {term.raw[:40]!r}: {exc}") from None
+    keys = {term.key for term in terms}
+    return Query(
+        text=text,
+        filters=_all(clauses),
+        archived_given="archived" in keys,
+        missing_given="missing" in keys,
+        everything=everything,
+    )
+
+
+def _terms(text: str) -> list[_Term]:
+    """Splits at white space outside quotes. A quote opens only at the start of a value (at
+    the start of a term, after `key:` or after `|`), so an apostrophe inside a word is a
+    letter; `key:` counts only before any quote."""
+    terms = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        start = i
+        key: str | None = None
+        values: list[str] = []
+        part = ""
+        quoted = False
+        while i < n and not text[i].isspace():
+            c = text[i]
+            if c in "\"'" and not part and not quoted:
+                end = text.find(c, i + 1)
+                if end < 0:
+                    raise UsageError(f"query: unbalanced quote {c} in {text[start:][:40]!r}")
+                part, quoted, i = text[i + 1 : end], True, end + 1
+            elif c == ":" and key is None and not values and not quoted and _KEY.match(part):
+                key, part, i = part.lower(), "", i + 1
+            elif c == "|":
+                values.append(part)
+                part, quoted, i = "", False, i + 1
+            else:
+                part += c
+                i += 1
+        values.append(part)
+        terms.append(_Term(key, tuple(values), text[start:i]))
+    return terms
+
+
+class _Bad(Exception):
+    """A value a filter cannot read; `parse` names the term."""
+
+
+def _all(clauses: list[Any]) -> Any:
+    where = None
+    for clause in clauses:
+        where = clause if where is None else where & clause
+    return where
+
+
+def _any(clauses: Any) -> Any:
+    where = None
+    for clause in clauses:
+        where = clause if where is None else where | clause
+    return where
+
+
+def _files_where(condition: Any) -> Any:
+    return Photo.id.in_(File.select(File.photo).where(condition))
+
+
+def _word(word: str) -> Any:
+    return (
+        Photo.title.contains(word)
+        | Photo.description.contains(word)
+        | Photo.keywords.contains(word)
+        | Photo.camera_make.contains(word)
+        | Photo.camera_model.contains(word)
+        | Photo.artist.contains(word)
+        | _files_where(File.rel_path.contains(word))
+    )
+
+
+def _number(value: str, low: int, high: int) -> int:
+    if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
+        raise _Bad(f"wants a number from {low} to {high}, not {value!r}")
+    return int(value)
+
+
+def _yes(value: str) -> bool:
+    try:
+        return _YES[value.lower()]
+    except KeyError:
+        raise _Bad(f"wants yes or no, not {value!r}") from None
+
+
+def _date(value: str) -> dt.datetime:
+    try:
+        if not _DATE.match(value):
+            raise ValueError
+        return dt.datetime.combine(dt.date.fromisoformat(value), dt.time())
+    except ValueError:
+        raise _Bad(f"wants a date YYYY-MM-DD, not {value!r}") from None
+
+
+def _type(value: str) -> Any:
+    try:
+        return Photo.type == _TYPES[value.lower()]
+    except KeyError:
+        raise _Bad(f"wants one of {', '.join(_TYPES)}, not {value!r}") from None
+
+
+def _day(value: str) -> Any:
+    # The `DD` of the stored `YYYY-MM-DD HH:MM:SS`: the same SQL on SQLite and MariaDB.
+    return fn.SUBSTR(Photo.taken_at_local, 9, 2) == f"{_number(value, 1, 31):02d}"
+
+
+def _album(value: str) -> Any:
+    titled = Album.title.contains(value)
+    if value.isascii() and value.isdigit() and len(value) <= 18:
+        titled |= Album.id == int(value)
+    entries = AlbumPhoto.select(AlbumPhoto.photo).join(Album).where(titled)
+    return Photo.id.in_(entries)
+
+
+def _folder(value: str) -> Any:
+    folder = value.strip("/")
+    if not folder or any(part in (".", "..") for part in folder.split("/")):
+        raise _Bad(f"wants a folder inside a library root, such as 2024/summer, not {value!r}")
+    return _files_where(File.rel_path.startswith(folder + "/"))
+
+
+def _geo(value: str) -> Any:
+    if _yes(value):
+        return Photo.lat.is_null(False) & Photo.lng.is_null(False)
+    return Photo.lat.is_null() | Photo.lng.is_null()
+
+
+def _within(lat: float, lng: float, km: float) -> Any:
+    """Photos within `km` of a point (great-circle distance): a bounding box that an index or a
+    cheap comparison can use, then the exact haversine test, both in SQL."""
+    if not (math.isfinite(lat) and -90 <= lat <= 90 and math.isfinite(lng) and -180 <= lng <= 180):
+        raise _Bad("wants a latitude from -90 to 90 and a longitude from -180 to 180")
+    if not (math.isfinite(km) and 0 < km <= 20_100):
+        raise _Bad(f"wants a distance in km above 0 and at most 20100, not {km:g}")
+    radians = km / EARTH_RADIUS_KM
+    if radians >= math.pi:
+        return Photo.lat.is_null(False) & Photo.lng.is_null(False)
+    margin = 1e-9
+    dlat = math.degrees(radians) + margin
+    where = Photo.lat.between(max(-90.0, lat - dlat), min(90.0, lat + dlat))
+    if abs(lat) + dlat < 90 and math.sin(radians) < math.cos(math.radians(lat)):
+        dlng = math.degrees(math.asin(math.sin(radians) / math.cos(math.radians(lat)))) + margin
+        low, high = lng - dlng, lng + dlng
+        if low < -180:
+            where &= Photo.lng.between(-180.0, high) | Photo.lng.between(low + 360, 180.0)
+        elif high > 180:
+            where &= Photo.lng.between(low, 180.0) | Photo.lng.between(-180.0, high - 360)
+        else:
+            where &= Photo.lng.between(low, high)
+    else:
+        where &= Photo.lng.is_null(False)
+    # haversine: sin²(Δφ/2) + cos φ0 cos φ sin²(Δλ/2) <= sin²(d/2R)
+    phi0, lambda0 = math.radians(lat), math.radians(lng)
+    half_dphi = fn.SIN((fn.RADIANS(Photo.lat) - phi0) / 2.0)
+    half_dlambda = fn.SIN((fn.RADIANS(Photo.lng) - lambda0) / 2.0)
+    hav = half_dphi * half_dphi + math.cos(phi0) * fn.COS(fn.RADIANS(Photo.lat)) * (
+        half_dlambda * half_dlambda
+    )
+    return where & (hav <= math.sin(radians / 2) ** 2)
+
+
+def _near(value: str) -> Any:
+    parts = value.split(",")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        lat, lng, km = (float(part) for part in parts)
+    except ValueError:
+        raise _Bad(f"wants LAT,LNG,KM such as 48.85,2.35,10, not {value!r}") from None
+    return _within(lat, lng, km)
+
+
+def _flag(column: Any) -> Callable[[str], Any]:
+    return lambda value: column == (_TRUE if _yes(value) else _FALSE)
+
+
+_FILTERS: dict[str, Callable[[str], Any]] = {
+    "year": lambda v: Photo.year == _number(v, 1, 9999),
+    "month": lambda v: Photo.month == _number(v, 1, 12),
+    "day": _day,
+    "after": lambda v: Photo.taken_at_local >= _date(v),
+    "before": lambda v: Photo.taken_at_local < _date(v),
+    "camera": lambda v: Photo.camera_make.contains(v) | Photo.camera_model.contains(v),
+    "lens": lambda v: Photo.lens_model.contains(v),
+    "type": _type,
+    "favorite": _flag(Photo.favorite),
+    "favourite": _flag(Photo.favorite),
+    "archived": _flag(Photo.archived),
+    "missing": _flag(Photo.missing),
+    "album": _album,
+    "folder": _folder,
+    "geo": _geo,
+    "near": _near,
+    "keyword": lambda v: Photo.keywords.contains(v),
+    "path": lambda v: _files_where(File.rel_path.contains(v)),
+}
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _timeline(query: Query) -> Any:
+    select = Photo.select().order_by(Photo.taken_at.desc(), Photo.id.desc())
+    return select if query.where is None else select.where(query.where)
+
+
+def cursor_of(taken_at: dt.datetime, photo_id: int) -> str:
+    """The cursor that continues after the photo taken at `taken_at` with id `photo_id`."""
+    return f"{taken_at.isoformat()}_{photo_id}"
+
+
+def _parse_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    found = _CURSOR.match(cursor) if len(cursor) <= 64 else None
+    try:
+        if found is None:
+            raise ValueError
+        return dt.datetime.fromisoformat(found[1]), int(found[2])
+    except ValueError:
+        raise UsageError(f"bad cursor {cursor[:64]!r}: start again from the first page") from None
+
+
+def page(
+    query: Query,
+    *,
+    cursor: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+    total: bool = True,
+) -> Page:
+    """Up to `limit` (at most MAX_LIMIT) photos after `cursor` (keyset paging, for the
+    timeline) or after the first `offset` (for the API), with the number of matches when
+    `total` is true."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise UsageError(f"limit must be a whole number from 1 to {MAX_LIMIT}, not {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise UsageError(f"offset must be a whole number, 0 or more, not {offset!r}")
+    if cursor is not None and offset:
+        raise UsageError("give a cursor or an offset, not both")
+    limit = min(limit, MAX_LIMIT)
+    select = _timeline(query)
+    if cursor is not None:
+        taken_at, photo_id = _parse_cursor(cursor)
+        select = select.where(
+            (Photo.taken_at <= taken_at) & ((Photo.taken_at < taken_at) | (Photo.id < photo_id))
+        )
+    photos = list(select.offset(offset or None).limit(limit + 1))
+    more = len(photos) > limit
+    photos = photos[:limit]
+    next_cursor = cursor_of(photos[-1].taken_at, photos[-1].id) if more else None
+    return Page(count(query) if total else None, _as_dicts(photos), next_cursor)
+
+
+def count(query: Query) -> int:
+    """How many photos match."""
+    select = Photo.select(Photo.id)
+    return int((select if query.where is None else select.where(query.where)).count())
+
+
+def iterate(query: Query) -> Iterator[dict[str, Any]]:
+    """Every matching photo, newest first, read in chunks (each query read to its end)."""
+    ids = [row[0] for row in _timeline(query).select(Photo.id).tuples()]
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        found = {p.id: p for p in Photo.select().where(Photo.id.in_(chunk))}
+        yield from _as_dicts([found[i] for i in chunk if i in found])
+
+
+def months(query: Query) -> list[tuple[int, int, int]]:
+    """(year, month, photos) for every month with a match, newest first: the scrubber."""
+    select = Photo.select(Photo.year, Photo.month, fn.COUNT(Photo.id))
+    if query.where is not None:
+        select = select.where(query.where)
+    grouped = select.group_by(Photo.year, Photo.month).order_by(
+        Photo.year.desc(), Photo.month.desc()
+    )
+    rows: list[Any] = list(grouped.tuples())
+    return [(int(y), int(m), int(n)) for y, m, n in rows]
+
+
+def cursor_for_month(query: Query, year: int, month: int) -> str | None:
+    """A cursor whose page starts with the newest matching photo of that month (by local
+    date), or None when the month has none."""
+    first = list(
+        _timeline(query)
+        .select(Photo.taken_at, Photo.id)
+        .where((Photo.year == year) & (Photo.month == month))
+        .limit(1)
+        .tuples()
+    )
+    if not first:
+        return None
+    taken_at, photo_id = first[0]
+    return cursor_of(taken_at, photo_id + 1)  # keyset paging is strict: start just above it
+
+
+def _as_dicts(photos: list[Any]) -> list[dict[str, Any]]:
+    if not photos:
+        return []
+    files: dict[int, list[Any]] = {}
+    query = (
+        File.select(File, Root.path)
+        .join(Root)
+        .where(File.photo.in_([p.id for p in photos]))
+        .order_by(File.id)
+    )
+    for f in list(query):
+        files.setdefault(f.photo_id or 0, []).append(f)
+    return [as_dict(photo, files.get(photo.id, [])) for photo in photos]
