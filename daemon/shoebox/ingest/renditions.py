@@ -22,14 +22,13 @@ import pillow_heif
 import rawpy
 from PIL import Image, ImageOps
 
+from shoebox.catalog.cache import PREVIEW as PREVIEW  # re-exported: where renditions live
+from shoebox.catalog.cache import TILE as TILE
+from shoebox.catalog.cache import rendition_path as rendition_path
 from shoebox.errors import StageError
 from shoebox.ingest.identify import Kind
 
 pillow_heif.register_heif_opener()
-
-TILE = "tile"
-PREVIEW = "preview"
-
 
 @dataclass(frozen=True)
 class RenditionSpec:
@@ -40,11 +39,6 @@ class RenditionSpec:
     max_pixels: int
     ffmpeg: str
     video_timeout: int
-
-
-def rendition_path(cache: Path, content_hash: str, name: str) -> Path:
-    """Where the rendition `name` of the content with this hash lives."""
-    return cache / "renditions" / content_hash[:2] / f"{content_hash}-{name}.jpg"
 
 
 def exists(spec: RenditionSpec, content_hash: str) -> bool:

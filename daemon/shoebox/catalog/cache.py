@@ -1,0 +1,21 @@
+"""Where derived files live in the cache folder (`[library] cache`): the renditions the
+ingest stage writes, and the browser-playable copies of videos the viewer makes. Only paths
+here, computed from content hashes, so the viewer can find them without importing the
+Pillow-heavy ingest code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TILE = "tile"
+PREVIEW = "preview"
+
+
+def rendition_path(cache: Path, content_hash: str, name: str) -> Path:
+    """Where the rendition `name` of the content with this hash lives."""
+    return cache / "renditions" / content_hash[:2] / f"{content_hash}-{name}.jpg"
+
+
+def video_folder(cache: Path) -> Path:
+    """The folder of the H.264/AAC copies of videos a browser cannot play as they are."""
+    return cache / "video"
