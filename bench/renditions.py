@@ -158,6 +158,7 @@ def main() -> None:
     for tool in ("wrk", NGINX):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is missing: apt-get install wrk nginx")
+    args.workdir = args.workdir.resolve()
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
     os.chdir(args.workdir)  # wrk's scripts are written here
