@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -188,3 +190,23 @@ def test_every_answer_carries_the_security_headers(library: Library, path: str) 
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert answer.headers["Referrer-Policy"] == "no-referrer"
     assert "Traceback" not in answer.text
+
+
+def test_a_login_holds_on_every_viewer_process_of_one_catalog(library: Library) -> None:
+    _account("alice", "member")
+    first, second = _viewer(library), _viewer(library)
+    _log_in(first, "alice")
+    token = first.cookies["sb_session"]
+    second.set_cookie("sb_session", token)
+    assert second.get("/api/photos").status_int == 200
+
+
+def test_the_viewer_process_stays_small() -> None:
+    """The web process must not load the daemon's SFTP, watcher, decoders or ML libraries."""
+    heavy = ("asyncssh", "watchdog", "PIL", "rawpy", "exiftool", "pillow_heif", "mediapipe")
+    code = (
+        "import sys, shoebox.cli, shoebox_viewer.serve, shoebox_viewer.app\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
