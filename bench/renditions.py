@@ -27,9 +27,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from shoebox.catalog.cache import TILE, rendition_path
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Account, Photo, Session, utcnow
-from shoebox.ingest.renditions import TILE, rendition_path
 
 NGINX = "/usr/sbin/nginx"
 
