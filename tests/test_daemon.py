@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import asyncssh
 import pytest
 
 from conftest import Library, mysql_admin, wait_for
-from shoebox.catalog.models import File, Photo
+from shoebox.catalog.models import File, Photo, Upload
 from shoebox.ingest.identify import hash_file
 from shoebox.sample import Shot, write_jpeg
 
@@ -29,7 +29,7 @@ from shoebox.sample import Shot, write_jpeg
 class Running:
     """A daemon process with systemd's notify socket and its log."""
 
-    def __init__(self, library: Library, tmp: Path, **env: str) -> None:
+    def __init__(self, library: Library, tmp: Path, prefix: Sequence[str] = (), **env: str) -> None:
         self.library = library
         self.log = tmp / f"daemon-{time.monotonic_ns()}.log"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -39,7 +39,8 @@ class Running:
         self.messages: list[str] = []
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shoebox", "--config", str(library.settings.source), "daemon"],
+                [*prefix, sys.executable, "-m", "shoebox", "--config", str(library.settings.source),
+                 "daemon"],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                 env={**os.environ, "NOTIFY_SOCKET": str(self.sock_path), **env},
             )  # fmt: skip
@@ -206,10 +207,13 @@ def test_sigterm_stops_within_seconds(library: Library, daemon: Callable[[], Run
     assert running.logged("SIGTERM: stopping")
 
 
-@pytest.mark.skipif(shutil.which("sftp") is None, reason="OpenSSH's sftp client is not installed")
-def test_an_sftp_upload_is_indexed_once_even_into_two_albums(
-    library: Library, daemon: Callable[[], Running], tmp_path: Path
-) -> None:
+needs_sftp = pytest.mark.skipif(
+    shutil.which("sftp") is None, reason="OpenSSH's sftp client is not installed"
+)
+
+
+def add_alice(library: Library, tmp_path: Path) -> Path:
+    """An account `alice` with a new key; returns the private key's path."""
     key = tmp_path / "phone_key"
     asyncssh.generate_private_key("ssh-ed25519").write_private_key(key)
     key.chmod(0o600)
@@ -221,19 +225,33 @@ def test_an_sftp_upload_is_indexed_once_even_into_two_albums(
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
-    running = daemon()
+    return key
+
+
+def sftp_command(running: Running, key: Path, *options: str) -> list[str]:
     port = int(wait_for("the port", lambda: re.search(r"SFTP listening on port (\d+)",
                                                       running.log.read_text()))[1])  # fmt: skip
-    photo = write_jpeg(tmp_path / "IMG_0001.jpg", Shot())
-    batch = tmp_path / "batch"
-    batch.write_text(f"mkdir Holiday\nmkdir Family\nput {photo} Holiday/\nput {photo} Family/\n")
-    upload = subprocess.run(
-        ["sftp", "-b", str(batch), "-i", str(key), "-P", str(port), "-o", "BatchMode=yes",
-         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "alice@127.0.0.1"],
-        capture_output=True, text=True, timeout=60, check=False,
+    return ["sftp", "-b", "-", "-i", str(key), "-P", str(port), "-o", "BatchMode=yes",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", *options, "alice@127.0.0.1"]  # fmt: skip
+
+
+def sftp(running: Running, key: Path, batch: str) -> None:
+    done = subprocess.run(
+        sftp_command(running, key), input=batch, capture_output=True, text=True, timeout=60,
+        check=False,
     )  # fmt: skip
-    assert upload.returncode == 0, upload.stderr
+    assert done.returncode == 0, done.stderr
+
+
+@needs_sftp
+def test_an_sftp_upload_is_indexed_once_even_into_two_albums(
+    library: Library, daemon: Callable[[], Running], tmp_path: Path
+) -> None:
+    key = add_alice(library, tmp_path)
+    running = daemon()
+    photo = write_jpeg(tmp_path / "IMG_0001.jpg", Shot())
+    sftp(running, key, f"mkdir Holiday\nmkdir Family\nput {photo} Holiday/\nput {photo} Family/\n")
     wait_for("both copies", lambda: len(files_named("IMG_0001.jpg")) == 2)
     (only,) = Photo.select()  # the same bytes in two album folders: one photo
     assert {f.rel_path for f in files_named("IMG_0001.jpg")} == {
@@ -278,3 +296,103 @@ def test_unmounted_root_is_left_alone_at_start(
     running = daemon()
     assert running.logged("not mounted?")
     assert [f.status for f in File.select()] == ["present"]
+
+
+@needs_sftp
+def test_a_cut_off_upload_stays_unindexed_across_a_restart_until_resumed(
+    library: Library, daemon: Callable[[], Running], tmp_path: Path
+) -> None:
+    """The client dies mid-upload; the daemon stops and starts again, and its start-up scan
+    finds the partial file on disk: it is left alone until `put -a` completes it."""
+    key = add_alice(library, tmp_path)
+    first = daemon()
+    source = tmp_path / "big.jpg"  # a real JPEG, made big with bytes after its end
+    source.write_bytes(
+        write_jpeg(tmp_path / "small.jpg", Shot()).read_bytes() + os.urandom(6 << 20)
+    )
+    target = library.root / "alice" / "big.jpg"
+    client = subprocess.Popen(
+        sftp_command(first, key, "-l", "8000"),  # about 1 MB/s
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: sftp and the ssh it runs
+    )  # fmt: skip
+    assert client.stdin is not None
+    client.stdin.write(f"put {source} big.jpg\n".encode())
+    client.stdin.close()
+    wait_for("some bytes", lambda: target.exists() and target.stat().st_size > 256 << 10)
+    os.killpg(client.pid, signal.SIGKILL)
+    client.wait(timeout=10)
+    wait_for("the cut-off upload", lambda: first.logged("was cut off"))
+    assert 0 < target.stat().st_size < source.stat().st_size
+    assert [(u.account, bytes(u.rel_path_raw)) for u in Upload.select()] == [
+        ("alice", b"alice/big.jpg")
+    ]
+    assert first.stop() == 0
+
+    second = daemon()  # ready: its start-up scan is done
+    assert second.logged("1 partial SFTP uploads wait for their clients")
+    assert second.logged("alice/big.jpg: an SFTP upload not finished yet; left alone")
+    assert second.logged("1 partial uploads left alone")
+    assert files_named("big.jpg") == []
+
+    sftp(second, key, f"put -a {source} big.jpg\n")
+    expected = hash_file(os.fsencode(source))
+    (f,) = wait_for("the resumed upload", lambda: files_named("big.jpg"))
+    assert (f.hash, f.size, f.status) == (expected, source.stat().st_size, "present")
+    assert target.read_bytes() == source.read_bytes()
+    wait_for("an empty queue", lambda: second.notified("STATUS=0 paths in the queue"))
+    assert second.logged("indexed ") == second.logged("indexed 1 new, 0 changed") == 1
+    assert Upload.select().count() == 0
+    assert len(files_named("big.jpg")) == 1
+
+
+def _limited_inotify(watches: int) -> list[str]:
+    """A command prefix that runs a program in a user namespace of its own whose inotify
+    watch limit is `watches`: real ENOSPC from the kernel, without touching the system's
+    fs.inotify.max_user_watches (other processes share it). Skips where that cannot be done."""
+    prefix = ["unshare", "--user", "--map-root-user", "sh", "-c",
+              f'echo {watches} > /proc/sys/user/max_inotify_watches && exec "$0" "$@"']  # fmt: skip
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a user namespace with its own inotify limit: {probe.stderr}")
+    return prefix
+
+
+@pytest.mark.parametrize(("watches", "which"), [(0, "none"), (2, "not all")])
+def test_out_of_inotify_watches_is_said_and_the_daemon_goes_on(
+    library: Library, tmp_path: Path, watches: int, which: str
+) -> None:
+    """With no watch left (the root cannot be watched: watchdog raises) or too few (watchdog
+    passes over the sub-folders it cannot watch, silently), the daemon logs which sysctl to
+    raise and goes on: the start-up scan indexes, the queue runs, SIGTERM stops it."""
+    for seed, folder in enumerate(("a", "a/b", "c", "d")):
+        write_jpeg(library.root / folder / "IMG.jpg", Shot(), seed=seed)
+    running = Running(library, tmp_path, _limited_inotify(watches))
+    try:
+        running.ready()
+        assert running.logged(
+            f"the system ran out of inotify watches: {which} of the library's folders are watched"
+        )
+        assert running.logged("sysctl fs.inotify.max_user_watches=")
+        assert running.logged("start-up scan: 4 new")
+        wait_for("STATUS", lambda: running.notified("STATUS=0 paths in the queue"))
+        assert running.proc.poll() is None
+    finally:
+        assert running.stop() == 0
+    assert Photo.select().count() == 4
+
+
+def test_enough_inotify_watches_say_nothing(library: Library, tmp_path: Path) -> None:
+    """The same folders with watches to spare: no such error (the check above can fail)."""
+    for seed, folder in enumerate(("a", "a/b", "c", "d")):
+        write_jpeg(library.root / folder / "IMG.jpg", Shot(), seed=seed)
+    running = Running(library, tmp_path, _limited_inotify(64))
+    try:
+        running.ready()
+        write_jpeg(library.root / "a/b/new.jpg", Shot(), seed=9)  # seen: its folder is watched
+        wait_for("new.jpg", lambda: files_named("new.jpg"))
+        assert not running.logged("inotify")
+    finally:
+        assert running.stop() == 0

@@ -5,8 +5,12 @@ an asyncio loop in its own thread) and the folder watcher, tells systemd it is r
 reconciles the library (a stat for each unchanged file). Then it takes finished uploads and
 what the watcher saw into the durable queue and indexes the queue's due jobs, in small
 batches, until SIGTERM; SIGHUP reloads the settings that can change without a restart
-(accounts are read at every login). CPU work runs in the indexer's process pool; systemd
-hears READY, STATUS and WATCHDOG.
+(accounts are read at every login). CPU work runs in the indexer's process pool, kept (with
+its exiftool) for the daemon's lifetime; systemd hears READY, STATUS and WATCHDOG.
+
+An SFTP upload under way has an `Upload` row, written before the file is opened and deleted
+in the transaction that queues the finished file, so a partial file left by a dropped
+connection is not indexed, not even by the scan after a restart, until a client completes it.
 """
 
 from __future__ import annotations
@@ -24,12 +28,12 @@ from contextlib import suppress
 from pathlib import Path
 from types import FrameType
 
-from peewee import InterfaceError, OperationalError
+from peewee import InterfaceError, MySQLDatabase, OperationalError
 
 from shoebox import config
 from shoebox.catalog import queue
 from shoebox.catalog.database import Catalog
-from shoebox.catalog.models import Account, File, QueuedPath, Root
+from shoebox.catalog.models import Account, File, QueuedPath, Root, Upload, utcnow
 from shoebox.config import Settings
 from shoebox.errors import ConfigError
 from shoebox.ingest import scan
@@ -42,6 +46,7 @@ log = logging.getLogger("shoebox.daemon")
 _CLAIM = 16  # jobs per batch: small, so that SIGTERM is answered within seconds
 _IDLE_SECONDS = 0.5
 _RETRY_SECONDS = 5  # after the catalog could not be reached
+_KEEP_WORKERS_SECONDS = 60  # idle this long, the worker processes and exiftool are stopped
 
 
 def notify(*lines: str) -> None:
@@ -73,16 +78,18 @@ class Daemon:
         self._wake = threading.Event()  # an upload, a signal: do not wait for the next tick
         self.worker = socket.gethostname()
         self.indexer = Indexer(
-            settings, catalog, interactive=False, stop=self.stopping, beat=self._heartbeat
-        )
+            settings, catalog, interactive=False, stop=self.stopping, beat=self._heartbeat,
+            keep_open=True,
+        )  # fmt: skip
         self.watcher = Watcher(settings.library.originals)
-        self._uploads: list[Path] = []  # finished uploads, handed over by the SFTP thread
+        self._uploads: list[Path] = []  # finished uploads the SFTP thread could not queue
         self._uploads_lock = threading.Lock()
         # systemd's watchdog wants a sign of life at least this often (seconds), if at all
         usec = os.environ.get("WATCHDOG_USEC", "")
         self._watchdog_every = int(usec) / 2e6 if usec.isdigit() else None
         self._status = ""
         self._alive_at = self._status_at = 0.0
+        self._worked_at: float | None = None  # when the last batch ended, while workers live
 
     def run(self) -> None:
         """Run until SIGTERM or SIGINT."""
@@ -91,18 +98,19 @@ class Daemon:
         signal.signal(signal.SIGHUP, self._on_reload)
         db = self.catalog.db
         queue.release(db, self.worker)
+        self._partial_uploads()  # before SFTP starts: no upload is under way yet
         loop = asyncio.new_event_loop()
         sftp_thread = threading.Thread(target=loop.run_forever, name="sftp", daemon=True)
         sftp_thread.start()
-        endpoint = SFTPEndpoint(self.settings.sftp, self._on_upload)
+        endpoint = SFTPEndpoint(self.settings.sftp, self._on_upload, on_open=self._on_open)
         asyncio.run_coroutine_threadsafe(endpoint.start(), loop).result(timeout=30)
-        log.info("SFTP listening on port %d", endpoint.port)
         self.watcher.start()
         try:
             notify("READY=1", "STATUS=reconciling the library with the catalog")
             log.info("started; reconciling the library with the catalog")
             summary = self.indexer.index()
             log.info("start-up scan: %s", summary.line())
+            self._worked_at = time.monotonic()
             while not self.stopping.is_set():
                 try:
                     self._step()
@@ -122,6 +130,7 @@ class Daemon:
             asyncio.run_coroutine_threadsafe(endpoint.stop(), loop).result(timeout=30)
             loop.call_soon_threadsafe(loop.stop)
             sftp_thread.join(timeout=10)
+            self.indexer.close()
             log.info("stopped; %d paths wait in the queue", queue.length())
 
     def _step(self) -> None:
@@ -132,7 +141,14 @@ class Daemon:
         jobs = queue.claim(self.catalog.db, self.worker, _CLAIM)
         if jobs:
             self._process(jobs)
+            self._worked_at = time.monotonic()
         else:
+            if (
+                self._worked_at is not None
+                and time.monotonic() - self._worked_at > _KEEP_WORKERS_SECONDS
+            ):
+                self.indexer.close()  # a burst of uploads is over: give the memory back
+                self._worked_at = None
             self._wake.wait(_IDLE_SECONDS)
             self._wake.clear()
         self._heartbeat()
@@ -154,18 +170,87 @@ class Daemon:
             log.error("reload refused, keeping the running settings: %s", exc)
             return
         self.settings = dataclasses.replace(self.settings, watch=fresh.watch, log=fresh.log)
+        self.indexer.close()  # the next batch starts its pool and exiftool afresh
         logging.getLogger().setLevel(fresh.log.level.upper())
         log.info("reloaded %s", self.settings.source)
 
+    def _locate(self, path: Path) -> tuple[Path, bytes] | None:
+        """The library root an upload lies in, and its path relative to the root."""
+        root = next((r for r in self.settings.library.originals if r in path.parents), None)
+        return None if root is None else (root, os.fsencode(path.relative_to(root)))
+
+    def _on_open(self, path: Path, account: str) -> None:
+        """An SFTP client opens `path` for writing (called in the endpoint's bookkeeping
+        thread, before the file is opened): note the upload as under way. A resumed upload
+        refreshes the row its dropped connection left."""
+        located = self._locate(path)
+        if located is None:
+            return
+        root, rel = located
+        db = self.catalog.db
+        try:
+            with db.atomic():
+                row = root_row(root)
+                values = {"account": account, "started_at": utcnow()}
+                insert = Upload.insert(root=row, rel_path_raw=rel, path_key=scan.key(rel), **values)
+                if isinstance(db, MySQLDatabase):
+                    insert.on_conflict(update=values).execute()
+                else:
+                    insert.on_conflict(
+                        conflict_target=[Upload.root, Upload.path_key], update=values
+                    ).execute()
+        except (OperationalError, InterfaceError) as exc:
+            log.error("%s: cannot note the upload as under way (%s)", path, exc)
+            with suppress(OperationalError, InterfaceError):
+                db.close()
+
     def _on_upload(self, path: Path) -> None:
-        with self._uploads_lock:
-            self._uploads.append(path)
+        """A complete upload (called in the endpoint's bookkeeping thread): queue it; when the
+        catalog cannot be reached, the main loop tries again."""
+        try:
+            with self.catalog.db.atomic():
+                self._finished(path)
+        except (OperationalError, InterfaceError) as exc:
+            log.warning("%s: cannot queue the upload now (%s); trying again", path, exc)
+            with suppress(OperationalError, InterfaceError):
+                self.catalog.db.close()
+            with self._uploads_lock:
+                self._uploads.append(path)
         self._wake.set()
 
+    def _finished(self, path: Path) -> None:
+        """Queue a complete upload and drop its Upload row, in the caller's transaction."""
+        located = self._locate(path)
+        if located is None:
+            return
+        root, rel = located
+        row = root_row(root)
+        Upload.delete().where(Upload.root == row, Upload.path_key == scan.key(rel)).execute()
+        queue.enqueue(self.catalog.db, row, rel, "upload")
+
+    def _partial_uploads(self) -> None:
+        """Forget the Upload rows whose file is gone (the client deleted or renamed it) and
+        say how many partial uploads wait for their clients."""
+        roots = {r.id: os.fsencode(r.path) for r in Root.select()}
+        rows = list(Upload.select(Upload.id, Upload.root, Upload.rel_path_raw))
+        gone = [
+            u.id
+            for u in rows
+            if not os.path.lexists(os.path.join(roots[u.root_id], bytes(u.rel_path_raw)))
+        ]
+        if gone:
+            Upload.delete().where(Upload.id.in_(gone)).execute()
+        log.info(
+            "%d partial SFTP uploads wait for their clients to resume them (not indexed)",
+            len(rows) - len(gone),
+        )
+
     def _take_changes(self) -> None:
-        """Move finished uploads and what the watcher saw into the durable queue. The
-        watcher's word on an account's folder is not taken: a file there is complete when its
-        SFTP upload says so (a dropped connection leaves a partial file that must wait)."""
+        """Move what the watcher saw (and uploads the SFTP thread could not queue) into the
+        durable queue. The watcher's word on an account's folder is not taken: a file there is
+        complete when its SFTP upload says so (a dropped connection leaves a partial file that
+        must wait). Elsewhere too, a path with an Upload row is passed over when its job runs
+        (`Indexer` skips it)."""
         with self._uploads_lock:
             uploads, self._uploads = self._uploads, []
         changes = self.watcher.drain()
@@ -174,21 +259,21 @@ class Daemon:
         delay = self.settings.watch.quiet_seconds
         accounts = [Path(a.folder) for a in Account.select(Account.folder)]
         db = self.catalog.db
-        with db.atomic():
-            for upload in uploads:
-                root = next(
-                    (r for r in self.settings.library.originals if r in upload.parents), None
-                )
-                if root is not None:
-                    rel = os.fsencode(upload.relative_to(root))
-                    queue.enqueue(db, root_row(root), rel, "upload")
-            for root, rel, folder in changes:
-                full = root / os.fsdecode(rel)
-                if any(full == a or a in full.parents for a in accounts):
-                    continue
-                row = root_row(root)
-                for each in self._expand(root, row, rel) if folder else [rel]:
-                    queue.enqueue(db, row, each, "watch", delay)
+        try:
+            with db.atomic():
+                for upload in uploads:
+                    self._finished(upload)
+                for root, rel, folder in changes:
+                    full = root / os.fsdecode(rel)
+                    if any(full == a or a in full.parents for a in accounts):
+                        continue
+                    row = root_row(root)
+                    for each in self._expand(root, row, rel) if folder else [rel]:
+                        queue.enqueue(db, row, each, "watch", delay)
+        except BaseException:
+            with self._uploads_lock:  # kept for the next try (the watcher's word is not)
+                self._uploads[:0] = uploads
+            raise
 
     def _expand(self, root: Path, row: Root, rel: bytes) -> list[bytes]:
         """A folder that appeared or went: the files in it now, and those the catalog knew."""

@@ -4,10 +4,16 @@ Syncthing, a NAS share) are noticed through inotify (watchdog) and handed to the
 Events are only collected here, per path, and drained by the daemon; the queue's due time
 makes a file wait until it has been quiet, so a file being copied is indexed once, complete.
 A folder created or moved in is walked, since inotify reports only the folder itself.
+
+Each watched folder takes one of the user's inotify watches. When they run out the daemon goes
+on (SFTP uploads need no watch; the start-up scan finds what was missed) and says, as an
+error, which sysctl to raise: watchdog fails only when a root itself cannot be watched and
+passes over sub-folders it cannot watch, so after starting we try one watch more to find out.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import logging
 import os
@@ -29,12 +35,25 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from shoebox.errors import ShoeboxError
-
 log = logging.getLogger(__name__)
 
 # (root, path relative to it, whether it is a folder)
 Change = tuple[Path, bytes, bool]
+
+_RAISE = (
+    "raise the limit, for example: sysctl {name}={value} (and put it in /etc/sysctl.d/ to "
+    "keep it), then restart the daemon"
+)
+OUT_OF_WATCHES = (
+    "the system ran out of inotify watches: {which} of the library's folders are watched, so "
+    "files copied into them are not noticed until the daemon starts again (SFTP uploads are); "
+    + _RAISE.format(name="fs.inotify.max_user_watches", value=1048576)
+)
+OUT_OF_INSTANCES = (
+    "the system ran out of inotify instances: files copied into the library are not noticed "
+    "until the daemon starts again (SFTP uploads are); "
+    + _RAISE.format(name="fs.inotify.max_user_instances", value=1024)
+)
 
 
 class Watcher(FileSystemEventHandler):
@@ -47,24 +66,32 @@ class Watcher(FileSystemEventHandler):
         self._changes: dict[tuple[Path, bytes], bool] = {}
         self._observer = Observer()
 
-    def start(self) -> None:
-        for root in self.roots:
-            if root.is_dir():
-                self._observer.schedule(self, str(root), recursive=True)
+    def start(self) -> bool:
+        """Watch the roots; False (said in the log, as an error) when some or all folders
+        cannot be watched. Nothing is raised: the daemon goes on without them."""
+        roots = [root for root in self.roots if root.is_dir()]
+        for root in roots:
+            self._observer.schedule(self, str(root), recursive=True)
         try:
             self._observer.start()
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
-                raise ShoeboxError(
-                    "the system ran out of inotify watches for the library's folders; "
-                    "raise the limit, for example: sysctl fs.inotify.max_user_watches=1048576 "
-                    "(and put it in /etc/sysctl.d/ to keep it)"
-                ) from exc
-            raise ShoeboxError(f"cannot watch the library roots ({exc})") from exc
+                log.error(OUT_OF_WATCHES.format(which="none"))
+            elif exc.errno == errno.EMFILE:
+                log.error(OUT_OF_INSTANCES)
+            else:
+                log.error("cannot watch the library roots (%s); files copied into the library "
+                          "are not noticed until the daemon starts again", exc)  # fmt: skip
+            return False
+        if roots and _out_of_watches(roots[0]):
+            log.error(OUT_OF_WATCHES.format(which="not all"))
+            return False
+        return True
 
     def stop(self) -> None:
-        self._observer.stop()
-        self._observer.join(timeout=5)
+        if self._observer.is_alive():
+            self._observer.stop()
+            self._observer.join(timeout=5)
 
     def drain(self) -> list[Change]:
         with self._lock:
@@ -90,3 +117,18 @@ class Watcher(FileSystemEventHandler):
             | DirCreatedEvent | DirDeletedEvent,
         ):  # fmt: skip
             self._note(event.src_path, event.is_directory)
+
+
+def _out_of_watches(folder: Path) -> bool:
+    """Whether the user has no inotify watch left: tried with an instance of our own."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_CLOEXEC)
+    if fd < 0:
+        return False
+    try:
+        in_attrib = 0x4
+        if libc.inotify_add_watch(fd, os.fsencode(folder), in_attrib) >= 0:
+            return False
+        return ctypes.get_errno() == errno.ENOSPC
+    finally:
+        os.close(fd)

@@ -1,6 +1,8 @@
 """One index run: walk the roots, find what is new, changed, moved or gone, run the stages on
 what needs them (CPU work on every core, tags through one exiftool) and store the results in
-batched transactions. Bad files are recorded and logged; the run always goes on.
+batched transactions. Bad files are recorded and logged; the run always goes on. A file an
+SFTP client is still uploading (it has an `Upload` row) is left alone: neither indexed nor
+marked missing.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from shoebox.catalog.database import Catalog
-from shoebox.catalog.models import File, IngestError, Photo, Root, utcnow
+from shoebox.catalog.models import File, IngestError, Photo, Root, Upload, utcnow
 from shoebox.config import Settings
 from shoebox.errors import StageError, UsageError
 from shoebox.ingest import grouping, metadata, pipeline, scan, worker
@@ -43,6 +45,7 @@ class Summary:
     missing: int = 0
     failed: int = 0
     refreshed: int = 0
+    partial: int = 0  # SFTP uploads not complete yet, left alone
     seconds: float = 0.0
     roots_left_alone: list[str] = field(default_factory=list)
 
@@ -57,6 +60,8 @@ class Summary:
         ]
         if self.refreshed:
             parts.append(f"{self.refreshed} refreshed for a new stage version")
+        if self.partial:
+            parts.append(f"{self.partial} partial uploads left alone")
         return ", ".join(parts) + f" in {self.seconds:.1f}s"
 
 
@@ -123,12 +128,17 @@ class Indexer:
         interactive: bool | None = None,
         stop: threading.Event | None = None,
         beat: Callable[[], None] | None = None,
+        keep_open: bool = False,
     ):
         self.settings = settings
         self.catalog = catalog
         self.interactive = interactive
         self.stop = stop  # set: finish what is in hand and return; the rest waits for next time
         self.beat = beat  # called at least once a second while files are indexed
+        # Keep the process pool and exiftool between runs (a daemon's batches) until close().
+        self.keep_open = keep_open
+        self._kept_pool: ProcessPoolExecutor | None = None
+        self._kept_exiftool: metadata.ExifTool | None = None
         ing, ren = settings.ingest, settings.renditions
         self.workers = ing.workers or os.cpu_count() or 1
         self.spec = RenditionSpec(
@@ -192,18 +202,41 @@ class Indexer:
             self._record_errors(scope.root, rel, [("scan", f"cannot read ({exc.strerror})")], run)
 
         known = self._known(scope)
-        return self._compare(scope, scan.walk(scope.root_path, scope.prefix, on_error), known, run)
+        entries = scan.walk(scope.root_path, scope.prefix, on_error)
+        return self._compare(scope, entries, known, self._uploading(scope), run)
+
+    def _uploading(self, scope: _Scope, keys: Iterable[str] | None = None) -> set[str]:
+        """The path keys under the scope (only these, if given) of SFTP uploads under way."""
+        query = Upload.select(Upload.path_key, Upload.rel_path_raw).where(Upload.root == scope.root)
+        if keys is not None:
+            query = query.where(Upload.path_key.in_(list(keys)))
+        rows = cast(Iterable[tuple[str, bytes]], query.tuples())
+        return {
+            key
+            for key, rel in rows
+            if not scope.prefix or bytes(rel).startswith(scope.prefix + b"/")
+        }
 
     def _compare(
-        self, scope: _Scope, entries: Iterable[scan.Entry], known: dict[str, Known], run: _Run
+        self,
+        scope: _Scope,
+        entries: Iterable[scan.Entry],
+        known: dict[str, Known],
+        uploading: set[str],
+        run: _Run,
     ) -> list[Job]:
         """Jobs for the entries found that are new, changed or need a newer stage; the known
-        files not found are noted as vanished."""
+        files not found are noted as vanished. Uploads under way are left as they are."""
         jobs: list[Job] = []
         seen: set[str] = set()
         for entry in entries:
             key = scan.key(entry.rel)
             seen.add(key)
+            if key in uploading:
+                log.info("%s: an SFTP upload not finished yet; left alone",
+                         scan.display(os.path.join(scope.root_path, entry.rel)))  # fmt: skip
+                run.summary.partial += 1
+                continue
             old = known.get(key)
             if old is None:
                 jobs.append(Job(scope.root, scope.root_path, entry, None, "new"))
@@ -270,6 +303,7 @@ class Indexer:
         if scope is None:
             return self._finish([], run, started)
         known = self._known(scope, [scan.key(rel) for rel in wanted])
+        uploading = self._uploading(scope, [scan.key(rel) for rel in wanted])
         entries = []
         for rel in wanted:
             try:
@@ -282,7 +316,7 @@ class Indexer:
                 continue
             if entry is not None:
                 entries.append(entry)
-        return self._finish(self._compare(scope, entries, known, run), run, started)
+        return self._finish(self._compare(scope, entries, known, uploading, run), run, started)
 
     def _new_run(self, keys: list[str] | None = None) -> _Run:
         """A run's state; with `keys`, only those paths' error rows are looked up."""
@@ -316,61 +350,81 @@ class Indexer:
         ready: list[tuple[Job, worker.Outcome | None]] = []
         batch: list[tuple[Job, worker.Outcome | None, metadata.Meta | None, list[Any]]] = []
         last_flush = time.monotonic()
-        pool: ProcessPoolExecutor | None = None
-        with metadata.ExifTool(self.settings.ingest.exiftool) as exiftool:
-            try:
-                while queue or inflight or ready:
-                    if self.beat is not None:
-                        self.beat()
-                    if self.stop is not None and self.stop.is_set():
-                        queue.clear()
-                    while queue and len(inflight) < 4 * self.workers:
-                        # A file that was in hand when a worker died runs alone.
-                        if inflight and (queue[0].attempts or _suspect(inflight)):
-                            break
-                        job = queue.popleft()
-                        if not (job.identify or job.render):
-                            ready.append((job, None))
+        pool, self._kept_pool = self._kept_pool, None
+        exiftool = self._kept_exiftool or metadata.ExifTool(self.settings.ingest.exiftool)
+        self._kept_exiftool = None
+        kept = False
+        try:
+            while queue or inflight or ready:
+                if self.beat is not None:
+                    self.beat()
+                if self.stop is not None and self.stop.is_set():
+                    queue.clear()
+                while queue and len(inflight) < 4 * self.workers:
+                    # A file that was in hand when a worker died runs alone.
+                    if inflight and (queue[0].attempts or _suspect(inflight)):
+                        break
+                    job = queue.popleft()
+                    if not (job.identify or job.render):
+                        ready.append((job, None))
+                        continue
+                    task = worker.Task(job.path, job.entry.extension, job.render,
+                                       job.force_render)  # fmt: skip
+                    if pool is not None:
+                        try:
+                            inflight[pool.submit(worker.run, self.spec, task)] = job
                             continue
-                        if pool is None:
-                            pool = self._pool()
-                        task = worker.Task(job.path, job.entry.extension, job.render,
-                                           job.force_render)  # fmt: skip
-                        inflight[pool.submit(worker.run, self.spec, task)] = job
-                    if inflight and not ready:
-                        done, _ = wait(inflight, timeout=1.0, return_when=FIRST_COMPLETED)
-                        broken = False
-                        for fut in done:
-                            job = inflight.pop(fut)
-                            try:
-                                ready.append((job, fut.result()))
-                            except BrokenProcessPool:
-                                broken = True
-                                self._retry(job, queue, ready)
-                        if broken:
-                            for job in inflight.values():
-                                self._retry(job, queue, ready)
-                            inflight.clear()
-                            if pool is not None:
-                                pool.shutdown(cancel_futures=True)
-                            pool = None
-                    for job, outcome in ready:
-                        meta, errors = self._metadata(exiftool, job, outcome)
-                        batch.append((job, outcome, meta, errors))
-                    ready.clear()
-                    if len(batch) >= _BATCH or (
-                        batch and time.monotonic() - last_flush > _BATCH_SECONDS
-                    ):
-                        self._flush(batch, run)
-                        progress.advance(len(batch))
-                        batch.clear()
-                        last_flush = time.monotonic()
-                if batch:
+                        except BrokenProcessPool:  # a worker died while the pool idled
+                            pool.shutdown(cancel_futures=True)
+                    pool = self._pool()
+                    inflight[pool.submit(worker.run, self.spec, task)] = job
+                if inflight and not ready:
+                    done, _ = wait(inflight, timeout=1.0, return_when=FIRST_COMPLETED)
+                    broken = False
+                    for fut in done:
+                        job = inflight.pop(fut)
+                        try:
+                            ready.append((job, fut.result()))
+                        except BrokenProcessPool:
+                            broken = True
+                            self._retry(job, queue, ready)
+                    if broken:
+                        for job in inflight.values():
+                            self._retry(job, queue, ready)
+                        inflight.clear()
+                        if pool is not None:
+                            pool.shutdown(cancel_futures=True)
+                        pool = None
+                for job, outcome in ready:
+                    meta, errors = self._metadata(exiftool, job, outcome)
+                    batch.append((job, outcome, meta, errors))
+                ready.clear()
+                if len(batch) >= _BATCH or (
+                    batch and time.monotonic() - last_flush > _BATCH_SECONDS
+                ):
                     self._flush(batch, run)
                     progress.advance(len(batch))
-            finally:
+                    batch.clear()
+                    last_flush = time.monotonic()
+            if batch:
+                self._flush(batch, run)
+                progress.advance(len(batch))
+            if self.keep_open:  # every future is done: both can serve the next run
+                self._kept_pool, self._kept_exiftool, kept = pool, exiftool, True
+        finally:
+            if not kept:
                 if pool is not None:
                     pool.shutdown(cancel_futures=True)
+                exiftool.close()
+
+    def close(self) -> None:
+        """Stop the process pool and exiftool kept open between runs (with `keep_open`)."""
+        if self._kept_pool is not None:
+            self._kept_pool.shutdown(cancel_futures=True)
+            self._kept_pool = None
+        if self._kept_exiftool is not None:
+            self._kept_exiftool.close()
+            self._kept_exiftool = None
 
     def _pool(self) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context("forkserver")

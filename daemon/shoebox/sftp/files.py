@@ -4,7 +4,9 @@
 symbolic links already on disk) and refused if it lands outside; clients cannot make links;
 setstat changes only the times. Writes are held to the size and free-space limits. When the
 client closes a handle it wrote through (an SFTP close request on a live session) or renames
-a sync tool's temporary name to a final one, `on_upload` hears the file's absolute path.
+a sync tool's temporary name to a final one, `on_upload` hears the file's absolute path;
+before a file (other than a temporary name) is opened for writing, `on_open` hears of it and
+is awaited, so a listener can note the upload as under way before any byte is on disk.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import os
 import posixpath
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,11 +62,14 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         limits: Limits,
         on_upload: Callable[[Path], None],
         writing: Counter[Path] | None = None,
+        *,
+        on_open: Callable[[Path], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(chan, chroot=os.fsencode(folder))
         self._root = os.fsencode(os.path.realpath(folder))
         self._limits = limits
         self._on_upload = on_upload
+        self._on_open = on_open
         self._writes: dict[object, _Write] = {}
         self._writing = writing if writing is not None else Counter()  # shared by sessions
 
@@ -119,10 +124,14 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
 
     # -- files -------------------------------------------------------------------------------
 
-    def open(self, path: bytes, pflags: int, attrs: SFTPAttrs) -> object:
+    async def open(self, path: bytes, pflags: int, attrs: SFTPAttrs) -> object:
         local = self.map_path(path)
         if pflags & FXF_WRITE:
             self._check_free_space()
+            if self._on_open is not None and not is_temporary(os.path.basename(local)):
+                await self._on_open(Path(os.fsdecode(local)))
+                if self.channel.is_closing():  # gone while we waited: nobody would close it
+                    raise SFTPFailure("the session is ending")
         file_obj: Any = super().open(path, pflags, self._times(attrs))
         if pflags & FXF_WRITE:
             write = _Write(Path(os.fsdecode(local)), bool(pflags & FXF_APPEND))
