@@ -26,6 +26,7 @@ from conftest import wait_for, write_config
 from shoebox import cli, config
 from shoebox.catalog.database import Catalog
 from shoebox.config import SftpSettings
+from shoebox.errors import ConfigError
 from shoebox.guard import LoginGuard
 from shoebox.passwords import hash_password
 from shoebox.sftp import SFTPEndpoint, accounts, hostkey
@@ -193,6 +194,41 @@ def test_put_mkdir_rename_and_preserve(setup: Setup, server: Server, tmp_path: P
     assert kept.st_mtime == 1_600_000_000  # put -p: the times are honoured ...
     assert kept.st_mode & 0o777 != 0o751  # ... the permissions are not
     assert (folder / ".syncthing.x.jpg.tmp").exists()  # written, but a temp name: not reported
+
+
+@needs_sftp
+def test_on_open_is_heard_before_the_file_is_written_and_in_order(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """`on_open` runs (in the bookkeeping thread, awaited) before the file is opened, never
+    for a temporary name; opens and uploads are heard in the order they happened; a listener
+    that raises does not spoil the upload."""
+    folder = setup.account("alice")
+    heard: list[tuple[str, str, str, bool]] = []
+
+    def on_open(path: Path, account: str) -> None:
+        heard.append(("open", path.name, account, path.exists()))
+        if path.name == "boom.jpg":
+            raise RuntimeError("a listener's bug")
+
+    srv = Server(setup.settings, setup.accounts.get, on_open=on_open)
+    srv.endpoint.on_upload = lambda path: heard.append(("upload", path.name, "", path.exists()))
+    try:
+        photo = _file(tmp_path / "IMG_1.jpg", 100_000)
+        srv.sftp("alice", setup.key, f"put {photo} a.jpg\nput {photo} .a.jpg.tmp\n"
+                 f"put {photo} a.jpg\nput {photo} boom.jpg\n")  # fmt: skip
+        wait_for("six reports", lambda: len(heard) >= 6)
+    finally:
+        srv.close()
+    assert heard == [
+        ("open", "a.jpg", "alice", False),
+        ("upload", "a.jpg", "", True),
+        ("open", "a.jpg", "alice", True),
+        ("upload", "a.jpg", "", True),
+        ("open", "boom.jpg", "alice", False),
+        ("upload", "boom.jpg", "", True),
+    ]
+    assert (folder / "boom.jpg").read_bytes() == photo.read_bytes()
 
 
 def _slow_upload(server: Server, key: Path, source: Path, target: Path) -> subprocess.Popen[bytes]:
@@ -627,7 +663,7 @@ def test_user_commands_and_login_from_the_catalog(
 )
 def test_bad_sftp_config(tmp_path: Path, text: str, expected: str) -> None:
     cfg = write_config(tmp_path / "config.toml", '[library]\noriginals = ["/p"]\n' + text)
-    with pytest.raises(config.ConfigError, match=expected):
+    with pytest.raises(ConfigError, match=expected):
         config.load(cfg)
 
 
