@@ -123,3 +123,72 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"the shared corpus is not at {CORPUS}")
     return CORPUS
+
+
+@dataclass
+class ViewerServer:
+    """A real viewer (waitress, several threads) on 127.0.0.1 over an indexed sample library
+    with enough extra photos to scroll, and an admin account, for browser tests."""
+
+    url: str  # "http://127.0.0.1:PORT/"
+    name: str  # the admin's login
+    password: str
+    settings: config.Settings
+    root: Path
+
+    def login(self, page: Any, target: str = "") -> None:
+        """Log a Playwright page in through the real login form."""
+        page.goto(self.url + "login?next=/" + target)
+        page.fill("input[name=name]", self.name)
+        page.fill("input[name=password]", self.password)
+        page.click("button[type=submit]")
+        page.wait_for_url(self.url + target)
+
+
+SCROLL_PHOTOS = 150  # small extra photos in 2021, so that the timeline has pages to scroll
+
+
+@pytest.fixture(scope="session")
+def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
+    """The sample library (`shoebox.sample`) plus SCROLL_PHOTOS small JPEGs, indexed into a
+    SQLite catalog, served by `make_app` on a free port until the session ends."""
+    import datetime as dt
+    import threading
+
+    import waitress
+
+    from shoebox.catalog.models import Account
+    from shoebox.passwords import hash_password
+    from shoebox.sample import Shot, make_library, write_jpeg
+    from shoebox_viewer.app import make_app
+
+    tmp = tmp_path_factory.mktemp("viewer")
+    root = tmp / "originals"
+    make_library(root)
+    start = dt.datetime(2021, 3, 1, 12, 0, 0)
+    for i in range(SCROLL_PHOTOS):
+        taken = start + dt.timedelta(days=i // 2, hours=i % 2)
+        write_jpeg(root / f"2021/scroll/S{i:03d}.jpg", Shot(taken, "+00:00"), (96, 72), seed=i)
+    cfg = write_config(
+        tmp / "etc" / "config.toml",
+        f'[library]\noriginals = ["{root}"]\ncache = "{tmp / "cache"}"\n'
+        f'[database]\nurl = "sqlite:///{tmp / "catalog.db"}"\n[ingest]\nworkers = 4\n',
+    )
+    settings = config.load(cfg)
+    catalog = Catalog(settings.database.url, settings.source.parent)
+    Indexer(settings, catalog, interactive=False).index([])
+    name, password = "ada", secrets.token_urlsafe(12)
+    Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
+    server = waitress.create_server(
+        make_app(settings), host="127.0.0.1", port=0, threads=8, ident="shoebox"
+    )
+    thread = threading.Thread(target=server.run, name="viewer", daemon=True)
+    thread.start()
+    try:
+        yield ViewerServer(
+            f"http://127.0.0.1:{server.effective_port}/", name, password, settings, root
+        )
+    finally:
+        server.close()
+        thread.join(timeout=10)
+        catalog.close()

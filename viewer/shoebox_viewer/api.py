@@ -1,11 +1,195 @@
-"""TODO"""
+"""The JSON API the pages use: photos (paged, by query), one photo, favourite and archive
+flags, the month scrubber, and albums (list, create, rename, cover, delete, add and remove
+photos).
+
+Photos are in the shape of `shoebox.catalog.photos.as_dict` (what `shoebox photos --json`
+prints). Reads need `browse`, writes `change` (and the CSRF header, which `access` checks for
+every POST and DELETE). Bad input is a 400 with {"error": ...}, an unknown id a 404; errors
+are made JSON by the application's error handler for every /api/ path.
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import bottle
 
+from shoebox.catalog import albums, search
+from shoebox.catalog.models import Photo, utcnow
+from shoebox.errors import UsageError
+from shoebox_viewer import access
 from shoebox_viewer.context import Context
+from shoebox_viewer.pages import album_query
+
+MAX_BODY = 64 * 1024
+DEFAULT_LIMIT = 100
 
 
 def install(app: bottle.Bottle, ctx: Context) -> None:
-    pass
+    """The /api/ routes."""
+
+    @app.get("/api/photos")
+    @access.browse
+    def photos() -> str:
+        query = search.parse(_text("q"))
+        return _json(_page(query))
+
+    @app.get("/api/photos/<photo_id:int>")
+    @access.browse
+    def photo(photo_id: int) -> str:
+        return _json(_photo(photo_id))
+
+    @app.post("/api/photos/<photo_id:int>")
+    @access.change
+    def change_photo(photo_id: int) -> str:
+        body = _body()
+        found = Photo.get_or_none(Photo.id == photo_id)
+        if found is None:
+            raise bottle.HTTPError(404, f"no photo {photo_id}")
+        unknown = set(body) - {"favorite", "archived"}
+        if unknown:
+            raise UsageError(f"unknown field {sorted(unknown)[0]!r}; send favorite or archived")
+        for name in ("favorite", "archived"):
+            if name in body:
+                if not isinstance(body[name], bool):
+                    raise UsageError(f"{name} must be true or false")
+                setattr(found, name, body[name])
+        if body:
+            found.updated_at = utcnow()
+            found.save()
+        return _json(_photo(photo_id))
+
+    @app.get("/api/months")
+    @access.browse
+    def months() -> str:
+        query = search.parse(_text("q"))
+        return _json([{"year": y, "month": m, "count": n} for y, m, n in search.months(query)])
+
+    @app.get("/api/albums")
+    @access.browse
+    def album_list() -> str:
+        items = albums.listing()
+        return _json({"total": len(items), "items": items})
+
+    @app.post("/api/albums")
+    @access.change
+    def album_create() -> str:
+        body = _body()
+        album = albums.create(body.get("title"), access.who().account_id)
+        bottle.response.status = 201
+        return _json(albums.as_dict(album.id))
+
+    @app.get("/api/albums/<album_id:int>")
+    @access.browse
+    def album(album_id: int) -> str:
+        found = _album_dict(album_id)
+        return _json({**found, "photos": _page(album_query(album_id))})
+
+    @app.post("/api/albums/<album_id:int>")
+    @access.change
+    def album_change(album_id: int) -> str:
+        body = _body()
+        found = _album(album_id)
+        unknown = set(body) - {"title", "cover_id"}
+        if unknown:
+            raise UsageError(f"unknown field {sorted(unknown)[0]!r}; send title or cover_id")
+        if "title" in body:
+            albums.rename(found, body["title"])
+        if "cover_id" in body:
+            albums.set_cover(found, body["cover_id"])
+        return _json(_album_dict(album_id))
+
+    @app.delete("/api/albums/<album_id:int>")
+    @access.change
+    def album_delete(album_id: int) -> str:
+        albums.delete(_album(album_id))
+        return _json({"deleted": album_id})
+
+    @app.post("/api/albums/<album_id:int>/photos")
+    @access.change
+    def album_photos(album_id: int) -> str:
+        body = _body()
+        found = _album(album_id)
+        unknown = set(body) - {"add", "remove"}
+        if unknown:
+            raise UsageError(f"unknown field {sorted(unknown)[0]!r}; send add or remove")
+        add = albums.photo_ids(body.get("add", []), "add")
+        remove = albums.photo_ids(body.get("remove", []), "remove")
+        try:
+            added = albums.add_photos(found, add)
+        except LookupError as exc:
+            raise bottle.HTTPError(404, str(exc)) from None
+        removed = albums.remove_photos(found, remove)
+        return _json({**_album_dict(album_id), "added": added, "removed": removed})
+
+
+def _json(value: Any) -> str:
+    bottle.response.content_type = "application/json"
+    bottle.response.set_header("Cache-Control", "no-store")
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _text(name: str) -> str:
+    value: str = bottle.request.query.getunicode(name, default="") or ""
+    return value
+
+
+def _number(name: str, default: int) -> int:
+    raw = bottle.request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise UsageError(f"{name} must be a whole number, 0 or more, not {raw[:20]!r}")
+    return int(raw)
+
+
+def _page(query: search.Query) -> dict[str, Any]:
+    cursor = bottle.request.query.get("cursor") or None
+    result = search.page(
+        query,
+        cursor=cursor,
+        offset=_number("offset", 0),
+        limit=_number("limit", DEFAULT_LIMIT),
+    )
+    return {"total": result.total, "items": result.items, "next_cursor": result.next_cursor}
+
+
+def _photo(photo_id: int) -> dict[str, Any]:
+    found = search.page(
+        search.Query(text="", filters=Photo.id == photo_id, everything=True), total=False
+    ).items
+    if not found:
+        raise bottle.HTTPError(404, f"no photo {photo_id}")
+    return found[0]
+
+
+def _album(album_id: int) -> Any:
+    found = albums.get(album_id)
+    if found is None:
+        raise bottle.HTTPError(404, f"no album {album_id}")
+    return found
+
+
+def _album_dict(album_id: int) -> dict[str, Any]:
+    found = albums.as_dict(album_id)
+    if found is None:
+        raise bottle.HTTPError(404, f"no album {album_id}")
+    return found
+
+
+def _body() -> dict[str, Any]:
+    """The request's JSON object; 400 for anything else, 413 when it is too large."""
+    request = bottle.request
+    if request.content_length > MAX_BODY:
+        raise bottle.HTTPError(413, f"the body is too large (at most {MAX_BODY} bytes)")
+    raw = request.body.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise bottle.HTTPError(413, f"the body is too large (at most {MAX_BODY} bytes)")
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise UsageError("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise UsageError("the body must be a JSON object")
+    return body

@@ -1,11 +1,399 @@
-"""TODO"""
+"""The household's HTML pages: the timeline (and search), a photo, albums, favourites, the
+archive and the folders view.
+
+Every page of photos is the same grid of month sections (`_grid.html`), read from the search
+engine a page at a time by keyset cursor; `?cursor=` continues a grid, `?month=YYYY-MM` jumps
+to a month, and `&part=grid` returns just the grid fragment that the infinite scroll appends.
+Links from a grid to a photo carry its context (`?q=` or `?album=`), so that previous and next
+on the photo page walk the same list. The template filters registered here (`badge`, `size`,
+`month_label`) are there for the share pages too.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
 import bottle
 
-from shoebox_viewer.context import Context
+from shoebox.catalog import albums, search
+from shoebox.catalog.models import AlbumPhoto, File, Photo, Root
+from shoebox.catalog.photos import format_exposure
+from shoebox.errors import UsageError
+from shoebox_viewer import access
+from shoebox_viewer.context import Context, url
+
+PAGE_SIZE = 120  # tiles per page of a grid
+_MONTH = re.compile(r"(\d{4})-(\d{2})\Z")
+MONTHS = (
+    *("January", "February", "March", "April", "May", "June"),
+    *("July", "August", "September", "October", "November", "December"),
+)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One page of a grid: its month groups, the link to the next page, and the total."""
+
+    groups: list[tuple[str, str, list[dict[str, Any]]]]  # key "2024-07", label, items
+    next_url: str | None
+    total: int | None
+    error: str
 
 
 def install(app: bottle.Bottle, ctx: Context) -> None:
-    pass
+    """The member pages, and the template filters the grids use."""
+    ctx.templates.filters.update(badge=badge, size=human_size, month_label=month_label)
+
+    def grid_page(query_text: str, make: Callable[[], search.Query], **values: Any) -> str:
+        """A page of photos, or with `part=grid` only its grid (for the infinite scroll)."""
+        error = ""
+        query: search.Query | None = None
+        try:
+            query = make()
+        except UsageError as exc:
+            error = str(exc)
+        grid = read_grid(query) if query is not None else Grid([], None, None, "")
+        error = error or grid.error
+        if error:
+            bottle.response.status = 400
+        context = {"q": query_text} if query_text and "album" not in values else {}
+        shared = {
+            "grid": grid,
+            "prefix": url(""),
+            "ctx_qs": "?" + urlencode(context) if context else "",
+            "can_change": access.who().can_change,
+        }
+        if bottle.request.query.get("part") == "grid":
+            return ctx.render("_grid.html", **shared)
+        months = search.months(query) if query is not None and not error else []
+        values.setdefault("heading", "Photos")
+        values.setdefault("share_kind", "")
+        return ctx.render(
+            "photos.html",
+            q=query_text,
+            error=error,
+            months=months,
+            month_qs=urlencode(context),
+            **shared,
+            **values,
+        )
+
+    @app.get("/")
+    @app.get("/search")
+    @access.browse
+    def timeline() -> str:
+        text = _q()
+        return grid_page(
+            text,
+            lambda: search.parse(text),
+            share_kind="search" if text else "",
+            share_target=text,
+        )
+
+    @app.get("/favorites")
+    @access.browse
+    def favorites() -> str:
+        text = "favorite:yes"
+        return grid_page(text, lambda: search.parse(text), heading="Favourites", search_box=False)
+
+    @app.get("/archive")
+    @access.browse
+    def archive() -> str:
+        text = "archived:yes"
+        return grid_page(
+            text,
+            lambda: search.parse(text),
+            heading="Archive",
+            search_box=False,
+            note="Archived photos are hidden from the timeline and from searches.",
+        )
+
+    @app.get("/album/<album_id:int>")
+    @access.browse
+    def album_page(album_id: int) -> str:
+        album = albums.as_dict(album_id)
+        if album is None:
+            raise bottle.HTTPError(404, "no such album")
+        return grid_page(
+            "",
+            lambda: album_query(album_id),
+            heading=album["title"],
+            album=album,
+            search_box=False,
+            share_kind="album",
+            share_target=album_id,
+            album_qs="?" + urlencode({"album": album_id}),
+        )
+
+    @app.get("/albums")
+    @access.browse
+    def albums_page() -> str:
+        return ctx.render("albums.html", albums=albums.listing(), prefix=url(""))
+
+    @app.get("/folders")
+    @app.get("/folders/<path:path>")
+    @access.browse
+    def folders(path: str = "") -> str:
+        folder = path.strip("/")
+        if any(part in ("", ".", "..") for part in folder.split("/")) and folder:
+            raise bottle.HTTPError(404, "no such folder")
+        subfolders = list_folders(folder)
+        crumbs = []
+        if folder:
+            parts = folder.split("/")
+            crumbs = [("/".join(parts[: i + 1]), part) for i, part in enumerate(parts)]
+        values: dict[str, Any] = {
+            "heading": folder.rsplit("/", 1)[-1] if folder else "Folders",
+            "folders": subfolders,
+            "crumbs": crumbs,
+            "folder": folder,
+            "search_box": False,
+        }
+        if not folder:
+            return grid_page("", _nothing, **values)
+        text = "folder:" + _quoted(folder)
+        return grid_page(text, lambda: search.parse(text), **values)
+
+    @app.get("/photo/<photo_id:int>")
+    @access.browse
+    def photo_page(photo_id: int) -> str:
+        photo = Photo.get_or_none(Photo.id == photo_id)
+        if photo is None:
+            raise bottle.HTTPError(404, "no such photo")
+        query, context = _photo_context()
+        newer, older = neighbours(query, photo)
+        qs = "?" + urlencode(context) if context else ""
+        album_id = int(context["album"]) if "album" in context else None
+        in_albums = albums.albums_of(photo_id)
+        return ctx.render(
+            "photo.html",
+            photo=photo_view(photo),
+            prefix=url(""),
+            ctx_qs=qs,
+            prev_url=url(f"photo/{newer}") + qs if newer else None,
+            next_url=url(f"photo/{older}") + qs if older else None,
+            back_url=(url(f"album/{album_id}") if album_id else url("") + qs),
+            can_change=access.who().can_change,
+            can_download=True,
+            in_albums=in_albums,
+            all_albums=albums.listing() if access.who().can_change else [],
+            context_album=albums.as_dict(album_id) if album_id else None,
+            share_kind="photo",
+            share_target=photo_id,
+        )
+
+
+def _q() -> str:
+    text: str = bottle.request.query.getunicode("q", default="") or ""
+    return text.strip()
+
+
+def _nothing() -> search.Query:
+    """The query of no photos: the top of the folders view lists only folders."""
+    return search.Query(text="", filters=Photo.id < 0)
+
+
+def _quoted(value: str) -> str:
+    if '"' not in value:
+        return f'"{value}"'
+    if "'" not in value:
+        return f"'{value}'"
+    raise UsageError("this folder's name holds both kinds of quote; search for it instead")
+
+
+def album_query(album_id: int) -> search.Query:
+    """The album's photos, archived ones too (someone chose to put them there)."""
+    members = AlbumPhoto.select(AlbumPhoto.photo).where(AlbumPhoto.album == album_id)
+    return search.Query(
+        text=f"album:{album_id}", filters=Photo.id.in_(members), archived_given=True
+    )
+
+
+def read_grid(query: search.Query) -> Grid:
+    """The page of `query` that `?cursor=` or `?month=` asks for, grouped by month."""
+    request = bottle.request
+    cursor = request.query.get("cursor") or None
+    month = request.query.get("month") or ""
+    try:
+        if month and not cursor:
+            found = _MONTH.match(month)
+            if not found or not 1 <= int(found[2]) <= 12:
+                raise UsageError(f"month: wants YYYY-MM, not {month[:20]!r}")
+            cursor = search.cursor_for_month(query, int(found[1]), int(found[2]))
+            if cursor is None:
+                return Grid([], None, 0, "")
+        page = search.page(query, cursor=cursor, limit=PAGE_SIZE, total=cursor is None)
+    except UsageError as exc:
+        return Grid([], None, None, str(exc))
+    next_url = None
+    if page.next_cursor:
+        params = {k: v for k, v in request.query.items() if k not in ("cursor", "month", "part")}
+        params["cursor"] = page.next_cursor
+        next_url = url(request.path) + "?" + urlencode(params)
+    return Grid(group_by_month(page.items), next_url, page.total, "")
+
+
+def group_by_month(
+    items: list[dict[str, Any]],
+) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    groups: list[tuple[str, str, list[dict[str, Any]]]] = []
+    for item in items:
+        key = (item["taken_at_local"] or item["taken_at"])[:7]
+        if not groups or groups[-1][0] != key:
+            groups.append((key, month_label(key), []))
+        groups[-1][2].append(item)
+    return groups
+
+
+def month_label(key: str) -> str:
+    """ "2024-07" -> "July 2024"."""
+    try:
+        year, month = key.split("-")
+        return f"{MONTHS[int(month) - 1]} {int(year)}"
+    except (ValueError, IndexError):
+        return key
+
+
+def list_folders(folder: str) -> list[tuple[str, str, int]]:
+    """The folders right inside `folder` (of any root): (path, name, files below it)."""
+    prefix = folder + "/" if folder else ""
+    select = File.select(File.rel_path).where(
+        (File.status == "present") & File.photo.is_null(False)
+    )
+    if prefix:
+        select = select.where(File.rel_path.startswith(prefix))
+    counts: dict[str, int] = {}
+    rows: Any = select.tuples()
+    for (rel,) in rows:
+        rest = rel[len(prefix) :] if rel.startswith(prefix) else None
+        if rest and "/" in rest:
+            name = rest.split("/", 1)[0]
+            counts[name] = counts.get(name, 0) + 1
+    return [(prefix + name, name, counts[name]) for name in sorted(counts, key=str.lower)]
+
+
+def _photo_context() -> tuple[search.Query, dict[str, str]]:
+    """The list the photo was opened from (`?album=` or `?q=`), for previous and next; the
+    timeline when there is none or it cannot be read."""
+    album = bottle.request.query.get("album", "")
+    if album.isascii() and album.isdigit() and len(album) < 19:
+        return album_query(int(album)), {"album": album}
+    text = _q()
+    if text:
+        try:
+            return search.parse(text), {"q": text}
+        except UsageError:
+            pass
+    return search.parse(""), {}
+
+
+def neighbours(query: search.Query, photo: Any) -> tuple[int | None, int | None]:
+    """The ids of the photos just newer and just older than `photo` in `query`'s order."""
+    t, pid = photo.taken_at, photo.id
+    newer = (Photo.taken_at > t) | ((Photo.taken_at == t) & (Photo.id > pid))
+    older = (Photo.taken_at < t) | ((Photo.taken_at == t) & (Photo.id < pid))
+    where = query.where
+
+    def first(condition: Any, *order: Any) -> int | None:
+        select = Photo.select(Photo.id).where(condition if where is None else where & condition)
+        rows: list[Any] = list(select.order_by(*order).limit(1).tuples())
+        return int(rows[0][0]) if rows else None
+
+    return (
+        first(newer, Photo.taken_at.asc(), Photo.id.asc()),
+        first(older, Photo.taken_at.desc(), Photo.id.desc()),
+    )
+
+
+def photo_view(photo: Any) -> dict[str, Any]:
+    """What the photo page shows, formatted."""
+    files = list(File.select(File, Root).join(Root).where(File.photo == photo.id).order_by(File.id))
+    camera = " ".join(v for v in _camera_words(photo.camera_make, photo.camera_model) if v).strip()
+    exposure = [
+        f"{format_exposure(photo.exposure_time)} s" if photo.exposure_time else "",
+        f"f/{photo.f_number:g}" if photo.f_number else "",
+        f"{photo.focal_length:g} mm" if photo.focal_length else "",
+        f"ISO {photo.iso}" if photo.iso else "",
+    ]
+    local: dt.datetime = photo.taken_at_local
+    place = None
+    if photo.lat is not None and photo.lng is not None:
+        lat, lng = photo.lat, photo.lng
+        place = {
+            "lat": f"{lat:.5f}",
+            "lng": f"{lng:.5f}",
+            "map_url": "https://www.openstreetmap.org/?"
+            + urlencode({"mlat": f"{lat:.6f}", "mlon": f"{lng:.6f}"})
+            + f"#map=15/{lat:.5f}/{lng:.5f}",
+        }
+    return {
+        "id": photo.id,
+        "type": photo.type,
+        "title": photo.title,
+        "description": photo.description,
+        "date": f"{local:%a} {local.day} {MONTHS[local.month - 1]} {local.year}, {local:%H:%M}",
+        "iso_date": local.isoformat(),
+        "zone": f"UTC{photo.timezone}" if photo.timezone else "time zone unknown",
+        "camera": camera,
+        "lens": photo.lens_model,
+        "exposure": " · ".join(e for e in exposure if e),
+        "dimensions": f"{photo.width} \u00d7 {photo.height}"
+        if photo.width and photo.height
+        else "",
+        "duration": _duration(photo.duration) if photo.duration else "",
+        "place": place,
+        "favorite": bool(photo.favorite),
+        "archived": bool(photo.archived),
+        "missing": bool(photo.missing),
+        "files": [
+            {
+                "id": f.id,
+                "name": f.rel_path,
+                "size": f.size,
+                "role": f.role,
+                "mime": f.mime or "",
+                "status": f.status,
+            }
+            for f in files
+        ],
+    }
+
+
+def _camera_words(make: str | None, model: str | None) -> tuple[str | None, str | None]:
+    if make and model and model.lower().startswith(make.lower()):
+        return None, model  # "Canon" "Canon EOS R6"
+    return make, model
+
+
+def _duration(seconds: float) -> str:
+    whole = max(0, round(seconds))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def badge(item: dict[str, Any]) -> str:
+    """The tile's badge: a video's length, LIVE, RAW, or how many files a stack holds."""
+    if item["type"] == "video":
+        return _duration(item["duration"]) if item["duration"] else "VIDEO"
+    if item["type"] == "live":
+        return "LIVE"
+    files = [f for f in item["files"] if f["role"] in ("original", "raw")]
+    if item["type"] == "raw" or any(f["role"] == "raw" for f in files):
+        return "RAW+JPEG" if len(files) > 1 else "RAW"
+    return f"{len(files)} files" if len(files) > 1 else ""
+
+
+def human_size(size: int) -> str:
+    """1234567 -> "1.2 MB"."""
+    if size < 1000:
+        return f"{size} B"
+    value, unit = size / 1000, "KB"
+    for bigger in ("MB", "GB", "TB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    return f"{value:.1f} {unit}"
