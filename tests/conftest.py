@@ -192,3 +192,68 @@ def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerSe
         server.close()
         thread.join(timeout=10)
         catalog.close()
+
+
+@dataclass
+class ViewerClient:
+    """The viewer in-process (WebTest) over a library whose photos a test adds as catalog rows,
+    with three accounts: ada (admin), max (member), vic (viewer), all with PASSWORD."""
+
+    library: Library
+    app: Any  # a webtest.TestApp logged in as ada
+    root_id: int
+
+    PASSWORD = "correct horse"  # noqa: S105 - a test account
+
+    def client(self, name: str | None = "ada") -> Any:
+        """A new browser: logged in through the real form as `name`, or nobody (None)."""
+        import webtest
+
+        from shoebox_viewer.app import make_app
+
+        app = webtest.TestApp(make_app(self.library.settings))
+        if name is not None:
+            form = app.get("/login").forms[0]
+            form["name"], form["password"] = name, self.PASSWORD
+            assert form.submit().status_int == 303
+        return app
+
+    def csrf(self, app: Any = None) -> dict[str, str]:
+        """The header a page's script sends with every change."""
+        return {"X-CSRF-Token": (app or self.app).cookies["sb_csrf"]}
+
+    def add_photo(self, rel_path: str, taken: Any, **values: Any) -> int:
+        """A photo with one file, straight into the catalog; returns its id."""
+        from shoebox.catalog.models import File, Photo
+
+        local = values.pop("taken_at_local", taken)
+        role = values.pop("role", "original")
+        photo = Photo.create(
+            type=values.pop("type", "image"),
+            taken_at=taken,
+            taken_at_local=local,
+            taken_at_source="exif",
+            year=local.year,
+            month=local.month,
+            **values,
+        )
+        File.create(
+            root=self.root_id, rel_path=rel_path, rel_path_raw=rel_path.encode(),
+            path_key=secrets.token_hex(16), stem_key=secrets.token_hex(16), size=123_456,
+            mtime_ns=1, role=role, photo=photo, mime="image/jpeg", hash="0" * 64,
+        )  # fmt: skip
+        return int(photo.id)
+
+
+@pytest.fixture
+def viewer_client(library: Library) -> ViewerClient:
+    from shoebox.catalog.models import Account, Root
+    from shoebox.passwords import hash_password
+
+    hashed = hash_password(ViewerClient.PASSWORD)
+    for name, role in (("ada", "admin"), ("max", "member"), ("vic", "viewer")):
+        Account.create(name=name, password_hash=hashed, folder=str(library.root), role=role)
+    root = Root.create(path=str(library.root), path_key="r" * 32)
+    client = ViewerClient(library, None, int(root.id))
+    client.app = client.client("ada")
+    return client

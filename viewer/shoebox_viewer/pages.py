@@ -49,8 +49,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     """The member pages, and the template filters the grids use."""
     ctx.templates.filters.update(badge=badge, size=human_size, month_label=month_label)
 
-    def grid_page(query_text: str, make: Callable[[], search.Query], **values: Any) -> str:
-        """A page of photos, or with `part=grid` only its grid (for the infinite scroll)."""
+    def grid_page(
+        make: Callable[[], search.Query],
+        context: dict[str, str],
+        **values: Any,
+    ) -> str:
+        """A page of photos, or with `part=grid` only its grid (for the infinite scroll).
+        `context` goes onto the photo links, for previous and next."""
         error = ""
         query: search.Query | None = None
         try:
@@ -61,7 +66,6 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         error = error or grid.error
         if error:
             bottle.response.status = 400
-        context = {"q": query_text} if query_text and "album" not in values else {}
         shared = {
             "grid": grid,
             "prefix": url(""),
@@ -75,10 +79,10 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         values.setdefault("share_kind", "")
         return ctx.render(
             "photos.html",
-            q=query_text,
+            q=_q(),
             error=error,
             months=months,
-            month_qs=urlencode(context),
+            month_qs=urlencode({"q": _q()}) if _q() else "",
             **shared,
             **values,
         )
@@ -89,8 +93,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def timeline() -> str:
         text = _q()
         return grid_page(
-            text,
             lambda: search.parse(text),
+            {"q": text} if text else {},
             share_kind="search" if text else "",
             share_target=text,
         )
@@ -99,15 +103,17 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.browse
     def favorites() -> str:
         text = "favorite:yes"
-        return grid_page(text, lambda: search.parse(text), heading="Favourites", search_box=False)
+        return grid_page(
+            lambda: search.parse(text), {"q": text}, heading="Favourites", search_box=False
+        )
 
     @app.get("/archive")
     @access.browse
     def archive() -> str:
         text = "archived:yes"
         return grid_page(
-            text,
             lambda: search.parse(text),
+            {"q": text},
             heading="Archive",
             search_box=False,
             note="Archived photos are hidden from the timeline and from searches.",
@@ -120,14 +126,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if album is None:
             raise bottle.HTTPError(404, "no such album")
         return grid_page(
-            "",
             lambda: album_query(album_id),
+            {"album": str(album_id)},
             heading=album["title"],
             album=album,
             search_box=False,
             share_kind="album",
             share_target=album_id,
-            album_qs="?" + urlencode({"album": album_id}),
         )
 
     @app.get("/albums")
@@ -155,9 +160,9 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             "search_box": False,
         }
         if not folder:
-            return grid_page("", _nothing, **values)
+            return grid_page(_nothing, {}, **values)
         text = "folder:" + _quoted(folder)
-        return grid_page(text, lambda: search.parse(text), **values)
+        return grid_page(lambda: search.parse(text), {"q": text}, **values)
 
     @app.get("/photo/<photo_id:int>")
     @access.browse

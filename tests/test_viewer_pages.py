@@ -1,0 +1,161 @@
+"""The household's HTML pages in-process (WebTest), on SQLite and MariaDB: the timeline's pages
+and month jumps, search and its messages, the photo page, favourites, archive, albums and
+folders, and the login that guards them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from conftest import ViewerClient
+from shoebox_viewer.pages import PAGE_SIZE
+
+T0 = dt.datetime(2024, 7, 14, 12, 0, 0)
+TILE = re.compile(r'class="tile[^"]*" href="/photo/(\d+)')
+
+
+def tiles(html: str) -> list[int]:
+    return [int(i) for i in TILE.findall(html)]
+
+
+def more_link(html: str) -> str | None:
+    found = re.search(r'class="more" href="([^"]+)"', html)
+    return found[1].replace("&amp;", "&") if found else None
+
+
+def test_timeline_pages_by_month_without_losing_a_photo(viewer_client: ViewerClient) -> None:
+    vc = viewer_client
+    n = PAGE_SIZE + 30
+    ids = [
+        vc.add_photo(f"2024/{i:03d}.jpg", T0 - dt.timedelta(days=i // 4, minutes=i % 2))
+        for i in range(n)
+    ]
+    page = vc.app.get("/")
+    assert f"{n} photos" in page.text
+    assert "<h2>July 2024</h2>" in page.text and 'loading="lazy"' in page.text
+    seen = tiles(page.text)
+    assert len(seen) == PAGE_SIZE
+    link = more_link(page.text)
+    assert link is not None
+    fragment = vc.app.get(link + "&part=grid")
+    assert "<html" not in fragment.text  # just the grid, for the infinite scroll
+    seen += tiles(fragment.text)
+    assert more_link(fragment.text) is None
+    assert sorted(seen) == sorted(ids) and len(set(seen)) == n
+    # the scrubber jumps to a month: the page starts with its newest photo
+    assert 'month=2024-06"' in page.text
+    june = vc.app.get("/", {"month": "2024-06"})
+    times = {pid: T0 - dt.timedelta(days=i // 4, minutes=i % 2) for i, pid in enumerate(ids)}
+    first_june = max((t, pid) for pid, t in times.items() if t.month == 6)[1]
+    assert tiles(june.text)[0] == first_june
+    assert "wants YYYY-MM" in vc.app.get("/", {"month": "2024-13"}, status=400).text
+
+
+def test_search_and_bad_queries(viewer_client: ViewerClient) -> None:
+    vc = viewer_client
+    beach = vc.add_photo("2023/beach.jpg", dt.datetime(2023, 8, 1), title="Low tide")
+    vc.add_photo("2024/garden.jpg", T0)
+    found = vc.app.get("/search", {"q": "tide"})
+    assert tiles(found.text) == [beach] and 'value="tide"' in found.text
+    assert f'href="/photo/{beach}?q=tide"' in found.text  # the photo page walks the results
+    assert tiles(vc.app.get("/", {"q": "year:2023"}).text) == [beach]
+    bad = vc.app.get("/", {"q": "year:soon"}, status=400)
+    assert 'role="alert"' in bad.text and "wants a number" in bad.text
+    assert 'value="year:soon"' in bad.text  # the box keeps what was typed
+    assert "No photos here" in vc.app.get("/", {"q": "nothing-matches-this"}).text
+    assert 'role="alert"' in vc.app.get("/", {"cursor": "nonsense"}, status=400).text
+
+
+def test_photo_page(viewer_client: ViewerClient) -> None:
+    vc = viewer_client
+    older = vc.add_photo("2023/a.jpg", T0 - dt.timedelta(days=2))
+    pid = vc.add_photo(
+        "2023/Lisbon/IMG_0001.jpg",
+        T0,
+        taken_at_local=T0 + dt.timedelta(hours=1),
+        timezone="+01:00",
+        camera_make="Apple",
+        camera_model="iPhone 13",
+        lens_model="iPhone 13 back camera 5.1mm f/1.6",
+        exposure_time=1 / 125,
+        f_number=1.8,
+        focal_length=4.2,
+        iso=100,
+        width=4032,
+        height=3024,
+        lat=38.7139,
+        lng=-9.1394,
+        title="Evening <light>",
+    )
+    newer = vc.add_photo("2023/c.jpg", T0 + dt.timedelta(days=2))
+    text = vc.app.get(f"/photo/{pid}").text
+    assert "1/125 s · f/1.8 · 4.2 mm · ISO 100" in text
+    assert "Apple iPhone 13" in text and "4032 \u00d7 3024" in text
+    assert "Sun 14 July 2024, 13:00" in text and "UTC+01:00" in text
+    assert "38.71390, -9.13940" in text and "openstreetmap.org" in text
+    assert "Evening &lt;light&gt;" in text  # escaped
+    assert f'src="/preview/{pid}"' in text
+    file_id = re.search(r'href="/original/(\d+)"', text)
+    assert file_id and "IMG_0001.jpg" in text and "123.5 KB" in text
+    assert f'data-prev="/photo/{newer}"' in text and f'data-next="/photo/{older}"' in text
+    assert 'data-action="favorite"' in text
+    assert vc.app.get("/photo/999999", status=404)
+    video = vc.add_photo("clip.mp4", T0 - dt.timedelta(days=9), type="video", duration=62.4)
+    text = vc.app.get(f"/photo/{video}").text
+    assert '<video class="media" controls preload="metadata"' in text
+    assert f'src="/video/{video}"' in text
+    assert "1:02" in vc.app.get("/").text  # the tile's badge
+
+
+def test_favourites_archive_and_albums_pages(viewer_client: ViewerClient) -> None:
+    vc = viewer_client
+    a = vc.add_photo("a.jpg", T0)
+    b = vc.add_photo("b.jpg", T0 - dt.timedelta(days=1))
+    app, headers = vc.app, vc.csrf()
+    assert tiles(app.get("/favorites").text) == []
+    app.post_json(f"/api/photos/{a}", {"favorite": True}, headers=headers)
+    assert tiles(app.get("/favorites").text) == [a]
+    app.post_json(f"/api/photos/{b}", {"archived": True}, headers=headers)
+    assert tiles(app.get("/").text) == [a]
+    assert tiles(app.get("/archive").text) == [b]
+    album = app.post_json("/api/albums", {"title": "Trip & more"}, headers=headers).json
+    app.post_json(f"/api/albums/{album['id']}/photos", {"add": [a, b]}, headers=headers)
+    listing = app.get("/albums").text
+    assert "Trip &amp; more" in listing and f'/tile/{a}"' in listing and "2 photos" in listing
+    page = app.get(f"/album/{album['id']}").text
+    assert tiles(page) == [a, b]  # an album shows its archived photos too
+    assert f'href="/photo/{a}?album={album["id"]}"' in page
+    in_album = app.get(f"/photo/{b}", {"album": album["id"]}).text
+    assert f'data-prev="/photo/{a}?album={album["id"]}"' in in_album
+    assert 'data-action="remove-from-album"' in in_album and 'data-action="cover"' in in_album
+    assert app.get("/album/999999", status=404)
+
+
+def test_folders(viewer_client: ViewerClient) -> None:
+    vc = viewer_client
+    lisbon = vc.add_photo("2023/Lisbon/a.jpg", T0)
+    vc.add_photo("2023/Porto/b.jpg", T0)
+    vc.add_photo("2024/c.jpg", T0)
+    top = vc.app.get("/folders").text
+    assert 'href="/folders/2023"' in top and 'href="/folders/2024"' in top and tiles(top) == []
+    year = vc.app.get("/folders/2023").text
+    assert 'href="/folders/2023/Lisbon"' in year and 'href="/folders/2023/Porto"' in year
+    assert len(tiles(year)) == 2
+    assert tiles(vc.app.get("/folders/2023/Lisbon").text) == [lisbon]
+    vc.app.get("/folders/2023/../etc", status=404)
+
+
+def test_logins_and_roles(viewer_client: ViewerClient) -> None:
+    vc = viewer_client
+    pid = vc.add_photo("a.jpg", T0)
+    nobody = vc.client(None)
+    for path in ("/", "/albums", f"/photo/{pid}", "/folders", "/favorites", "/archive"):
+        got = nobody.get(path, status=303)
+        assert got.headers["Location"].endswith("/login?" + f"next={path.replace('/', '%2F')}")
+    viewer = vc.client("vic")
+    page = viewer.get(f"/photo/{pid}").text
+    assert 'data-action="favorite"' not in page and "add-to-album" not in page
+    assert "/original/" in page  # household viewers may download
+    member = vc.client("max").get(f"/photo/{pid}").text
+    assert 'data-action="favorite"' in member
+    assert 'name="csrf-token"' in member and "Content-Security-Policy" in vc.app.get("/").headers
