@@ -1,11 +1,182 @@
-"""TODO"""
+"""Tiles, previews, originals and playable videos, by id only.
+
+The member routes are `/tile/<photo_id>`, `/preview/<photo_id>`, `/original/<file_id>` and
+`/video/<photo_id>`. `Media` does the work for them and for share links (`shares.py`), which
+check that an id belongs to the share before they ask. No path from a URL ever reaches the
+file system: files are found from catalog rows (a root's path and a file's exact bytes), and
+renditions from content hashes.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
 import bottle
 
+from shoebox.catalog.cache import PREVIEW, TILE, rendition_path
+from shoebox.catalog.models import File, Photo, Root
+from shoebox_viewer import access
 from shoebox_viewer.context import Context
+from shoebox_viewer.http import IMMUTABLE, send_file
+from shoebox_viewer.transcode import TranscodeError, playable_copy, plays_as_is, probe
+
+log = logging.getLogger("shoebox.viewer")
+
+MAX_ID = 2**63 - 1  # the catalog's ids are BIGINT at most: anything larger is no id
+
+
+def valid_id(value: int) -> bool:
+    return 0 < value <= MAX_ID
+
+
+def not_found() -> bottle.HTTPError:
+    return bottle.HTTPError(404, "not found")
+
+
+@dataclass
+class Media:
+    """Sends the media of catalog rows. Remembers, per content hash, what ffprobe said about
+    videos whose catalog values did not tell whether a browser plays them."""
+
+    ctx: Context
+    probed: dict[str, bool] = field(default_factory=dict)
+
+    def photo(self, photo_id: int) -> Any:
+        photo = Photo.get_or_none(Photo.id == photo_id) if valid_id(photo_id) else None
+        if photo is None:
+            raise not_found()
+        return photo
+
+    def rendition(self, photo_id: int, name: str) -> bottle.HTTPResponse:
+        """The tile or preview that shows this photo."""
+        content_hash = self.photo(photo_id).thumb_hash
+        if not content_hash:
+            raise not_found()
+        path = rendition_path(self.ctx.settings.library.cache, content_hash, name)
+        return send_file(
+            os.fsencode(path),
+            content_type="image/jpeg",
+            etag=f'"{content_hash}-{name}"',
+            cache_control=IMMUTABLE,
+        )
+
+    def original(self, file_id: int, photo_ids: Any = None) -> bottle.HTTPResponse:
+        """The file as stored, as a download. `photo_ids`, a query of photo ids, limits which
+        photos' files may be sent (a share's)."""
+        if not valid_id(file_id):
+            raise not_found()
+        where = (File.id == file_id) & (File.status == "present") & File.photo.is_null(False)
+        if photo_ids is not None:
+            where &= File.photo.in_(photo_ids)
+        found = File.get_or_none(where)
+        if found is None:
+            raise not_found()
+        return send_file(
+            file_path(found),
+            content_type=found.mime or "application/octet-stream",
+            download_name=os.path.basename(found.rel_path),
+            ranges=True,
+        )
+
+    def video(self, photo_id: int) -> bottle.HTTPResponse:
+        """A video a browser plays: the file itself, or the cached H.264 copy (made now if it
+        is not there yet); 415 in JSON when ffmpeg cannot convert it."""
+        chosen = video_file(self.photo(photo_id))
+        if chosen is None:
+            raise not_found()
+        path = file_path(chosen)
+        if not os.path.isfile(path):
+            raise not_found()
+        if self._plays(chosen, path):
+            kind = "video/webm" if chosen.mime == "video/webm" else "video/mp4"
+            return send_file(path, content_type=kind, ranges=True)
+        try:
+            copy = playable_copy(
+                self.ctx.settings.library.cache,
+                chosen.hash or "",
+                path,
+                ffmpeg=self.ctx.settings.ingest.ffmpeg,
+            )
+        except TranscodeError as exc:
+            log.warning("cannot play video %s in a browser: %s", os.fsdecode(path), exc)
+            body = {"error": f"this video cannot be played in a browser ({exc})", "status": 415}
+            return bottle.HTTPResponse(json.dumps(body), 415, {"Content-Type": "application/json"})
+        return send_file(
+            os.fsencode(copy),
+            content_type="video/mp4",
+            etag=f'"{chosen.hash}-h264"',
+            cache_control=IMMUTABLE,
+            ranges=True,
+        )
+
+    def _plays(self, chosen: Any, path: bytes) -> bool:
+        codec = json.loads(chosen.meta).get("codec") if chosen.meta else None
+        verdict = plays_as_is(chosen.mime, codec if isinstance(codec, str) else None)
+        if verdict is not None:
+            return verdict
+        key = chosen.hash or os.fsdecode(path)
+        if key not in self.probed:
+            self.probed[key] = probe(path, _ffprobe(self.ctx.settings.ingest.ffmpeg))
+        return self.probed[key]
+
+
+def _ffprobe(ffmpeg: str) -> str:
+    """ffprobe lives next to ffmpeg."""
+    folder, name = os.path.split(ffmpeg)
+    return os.path.join(folder, name.replace("ffmpeg", "ffprobe")) if "ffmpeg" in name else name
+
+
+def video_file(photo: Any) -> Any:
+    """The file to play for a photo: a Live Photo's video, or a video's own file."""
+    files = list(
+        File.select().where((File.photo == photo.id) & (File.status == "present")).order_by(File.id)
+    )
+    if photo.type == "live":
+        for candidate in files:
+            if candidate.role == "live-video":
+                return candidate
+    if photo.type in ("video", "live"):
+        for candidate in files:
+            if candidate.role == "original" and (candidate.mime or "").startswith("video/"):
+                return candidate
+    return None
+
+
+def file_path(row: Any) -> bytes:
+    """Where a File row's bytes are: its root's path joined with its exact relative bytes.
+    A relative path that would climb out of the root is refused (404)."""
+    root = Root.get_by_id(row.root_id)
+    relative = bytes(row.rel_path_raw)
+    parts = relative.split(b"/")
+    if not relative or relative.startswith(b"/") or b".." in parts or b"\0" in relative:
+        raise not_found()
+    return os.path.join(os.fsencode(root.path), relative)
 
 
 def install(app: bottle.Bottle, ctx: Context) -> None:
-    pass
+    """The member routes; share links have a `Media` of their own (`shares.py`)."""
+    media = Media(ctx)
+
+    @app.get("/tile/<photo_id:int>")
+    @access.browse
+    def tile(photo_id: int) -> Any:
+        return media.rendition(photo_id, TILE)
+
+    @app.get("/preview/<photo_id:int>")
+    @access.browse
+    def preview(photo_id: int) -> Any:
+        return media.rendition(photo_id, PREVIEW)
+
+    @app.get("/original/<file_id:int>")
+    @access.browse
+    def original(file_id: int) -> Any:
+        return media.original(file_id)
+
+    @app.get("/video/<photo_id:int>")
+    @access.browse
+    def video(photo_id: int) -> Any:
+        return media.video(photo_id)
