@@ -39,6 +39,7 @@ from shoebox.errors import ConfigError
 from shoebox.ingest import scan
 from shoebox.ingest.run import Indexer, root_row
 from shoebox.sftp.server import SFTPEndpoint
+from shoebox.systemd import notify
 from shoebox.watcher import Watcher
 
 log = logging.getLogger("shoebox.daemon")
@@ -47,23 +48,6 @@ _CLAIM = 16  # jobs per batch: small, so that SIGTERM is answered within seconds
 _IDLE_SECONDS = 0.5
 _RETRY_SECONDS = 5  # after the catalog could not be reached
 _KEEP_WORKERS_SECONDS = 60  # idle this long, the worker processes and exiftool are stopped
-
-
-def notify(*lines: str) -> None:
-    """Tell systemd (Type=notify) how we are; does nothing outside systemd."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.setblocking(False)  # a listener that does not read must not stop the daemon
-            sock.sendto("\n".join(lines).encode(), address)
-    except BlockingIOError:
-        log.debug("systemd's notify socket is full; dropped: %s", lines)
-    except OSError as exc:
-        log.warning("cannot reach systemd's notify socket: %s", exc)
 
 
 class Daemon:
