@@ -106,6 +106,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     sftp.add_parser("info", help="print the host key fingerprint and the address for a phone")
 
+    share = sub.add_parser("share", help="share links for visitors").add_subparsers(
+        dest="share_command", required=True, metavar="ACTION"
+    )
+    share_create = share.add_parser("create", help="make a link and print it")
+    what = share_create.add_mutually_exclusive_group(required=True)
+    what.add_argument("--photo", type=int, metavar="ID", help="one photo")
+    what.add_argument("--album", type=int, metavar="ID", help="an album")
+    what.add_argument(
+        "--search", metavar="QUERY", help="the photos a search finds, as it finds them"
+    )
+    share_create.add_argument("--title", help="what visitors see above the photos")
+    share_create.add_argument("--expires-days", type=int, metavar="N", help="expire after N days")
+    share_create.add_argument(
+        "--password-stdin", action="store_true", help="ask visitors for a password, read here"
+    )
+    share_create.add_argument("--max-views", type=int, metavar="N", help="allow N views")
+    share_create.add_argument(
+        "--allow-download", action="store_true", help="let visitors download the originals"
+    )
+    share_create.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the viewer's address for visitors (default: from [viewer] listen and base_path)",
+    )
+    share_list = share.add_parser("list", help="list every share link")
+    share_list.add_argument("--base-url", metavar="URL", help="the viewer's address for visitors")
+    share_revoke = share.add_parser("revoke", help="withdraw a link at once")
+    share_revoke.add_argument("share", metavar="ID|TOKEN")
+
     sample = sub.add_parser("sample", help="write the sample library into a folder")
     sample.add_argument("target", type=Path)
     return parser
@@ -181,6 +210,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
             return _user(args, settings)
         if args.command == "sftp":
             return _sftp_info(settings)
+        if args.command == "share":
+            return _share(args, settings)
         return _errors()
 
 
@@ -219,6 +250,53 @@ def _read_password() -> str:
     if not password:
         raise UsageError("no password on standard input (pipe it in, one line)")
     return password
+
+
+def _share(args: argparse.Namespace, settings: Settings) -> int:
+    from shoebox.catalog import shares
+
+    base = getattr(args, "base_url", None) or _viewer_url(settings)
+    if args.share_command == "create":
+        kind = (
+            "photo" if args.photo is not None else "album" if args.album is not None else "search"
+        )
+        share = shares.create(
+            kind,
+            photo_id=args.photo,
+            album_id=args.album,
+            query=args.search,
+            title=args.title,
+            expires_days=args.expires_days,
+            password=_read_password() if args.password_stdin else None,
+            max_views=args.max_views,
+            allow_download=args.allow_download,
+        )
+        print(shares.link(base, share))
+        return 0
+    if args.share_command == "revoke":
+        share = shares.revoke(shares.lookup(args.share))
+        print(f"revoked share {share.id} ({shares.target(share)})")
+        return 0
+    found = shares.listing(None, everyone=True)
+    for share in found:
+        expires = f"{share.expires_at:%Y-%m-%d %H:%M}Z" if share.expires_at else "never"
+        views = f"{share.views}/{share.max_views}" if share.max_views else f"{share.views}/-"
+        print(
+            f"{share.id:>5}  {share.kind:6}  {shares.target(share)[:32]:32}  "
+            f"{shares.link(base, share)}  {expires:17}  {views:>9}  {shares.state(share)}"
+        )
+    print(f"{len(found)} shares", file=sys.stderr)
+    return 0
+
+
+def _viewer_url(settings: Settings) -> str:
+    """The viewer's own address, when no --base-url says how visitors reach it."""
+    from shoebox.config import parse_listen
+
+    host, port = parse_listen(settings.viewer.listen)
+    shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}{settings.viewer.base_path}"
 
 
 def _sftp_info(settings: Settings) -> int:
