@@ -47,7 +47,7 @@ def test_timeline_pages_by_month_without_losing_a_photo(viewer_client: ViewerCli
     june = vc.app.get("/", {"month": "2024-06"})
     times = {pid: T0 - dt.timedelta(days=i // 4, minutes=i % 2) for i, pid in enumerate(ids)}
     first_june = max((t, pid) for pid, t in times.items() if t.month == 6)[1]
-    assert tiles(june.text)[0] == first_june
+    assert tiles(june.text)[0] == first_june and "Newest photos" in june.text
     assert "wants YYYY-MM" in vc.app.get("/", {"month": "2024-13"}, status=400).text
 
 
@@ -159,3 +159,25 @@ def test_logins_and_roles(viewer_client: ViewerClient) -> None:
     member = vc.client("max").get(f"/photo/{pid}").text
     assert 'data-action="favorite"' in member
     assert 'name="csrf-token"' in member and "Content-Security-Policy" in vc.app.get("/").headers
+
+
+def test_badges_for_videos_live_photos_and_stacks(viewer_client: ViewerClient) -> None:
+    from shoebox.catalog.models import File
+
+    vc = viewer_client
+    live = vc.add_photo("live.heic", T0, type="live")
+    stack = vc.add_photo("stack.jpg", T0 - dt.timedelta(days=1))
+    File.create(
+        root=vc.root_id, rel_path="stack.cr3", rel_path_raw=b"stack.cr3", path_key="k" * 32,
+        stem_key="s" * 32, size=2_000_000, mtime_ns=1, role="raw", photo=stack,
+    )  # fmt: skip
+    page = vc.app.get("/").text
+    assert re.search(rf'data-id="{live}">\s*<img[^>]*>\s*<span class="badge">LIVE<', page)
+    assert re.search(rf'data-id="{stack}">\s*<img[^>]*>\s*<span class="badge">RAW\+JPEG<', page)
+    photo = vc.app.get(f"/photo/{stack}").text
+    assert "2 files" in photo and "stack.cr3" in photo and "2.0 MB · raw" in photo
+    assert len(re.findall(r'href="/original/\d+"', photo)) == 2
+    live_page = vc.app.get(f"/photo/{live}").text
+    assert f'<video class="clip" muted playsinline loop preload="none" src="/video/{live}">' in (
+        live_page
+    )

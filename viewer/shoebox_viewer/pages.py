@@ -75,6 +75,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if bottle.request.query.get("part") == "grid":
             return ctx.render("_grid.html", **shared)
         months = search.months(query) if query is not None and not error else []
+        query_string = {"q": _q()} if _q() else {}
+        jumped = bool(bottle.request.query.get("cursor") or bottle.request.query.get("month"))
         values.setdefault("heading", "Photos")
         values.setdefault("share_kind", "")
         return ctx.render(
@@ -82,7 +84,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             q=_q(),
             error=error,
             months=months,
-            month_qs=urlencode({"q": _q()}) if _q() else "",
+            month_qs=urlencode(query_string),
+            newest_url=url(bottle.request.path) + "?" + urlencode(query_string) if jumped else "",
             **shared,
             **values,
         )
