@@ -207,3 +207,17 @@ def test_who_may_do_what(viewer_client: ViewerClient) -> None:
         assert nobody.get(path, status=401).json["error"]
     nobody.get("/")  # gets its CSRF cookie
     nobody.post_json(f"/api/photos/{pid}", {"favorite": False}, headers=vc.csrf(nobody), status=401)
+
+
+def test_folders(viewer_client: ViewerClient) -> None:
+    vc = viewer_client
+    vc.add_photo("2023/Lisbon/a.jpg", T0)
+    vc.add_photo("2023/Lisbon/b.jpg", T0)
+    vc.add_photo("2023/Porto/c.jpg", T0)
+    assert vc.app.get("/api/folders").json == {
+        "path": "",
+        "folders": [{"path": "2023", "name": "2023", "count": 3}],
+    }
+    got = vc.app.get("/api/folders", {"path": "2023"}).json["folders"]
+    assert [(f["name"], f["count"]) for f in got] == [("Lisbon", 2), ("Porto", 1)]
+    assert vc.app.get("/api/folders", {"path": "2023/../x"}, status=400).json["error"]

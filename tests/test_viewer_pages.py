@@ -143,6 +143,10 @@ def test_folders(viewer_client: ViewerClient) -> None:
     assert len(tiles(year)) == 2
     assert tiles(vc.app.get("/folders/2023/Lisbon").text) == [lisbon]
     vc.app.get("/folders/2023/../etc", status=404)
+    odd = vc.add_photo("2022/Día de campo #1/x.jpg", T0)
+    top = vc.app.get("/folders/2022").text
+    assert 'href="/folders/2022/D%C3%ADa%20de%20campo%20%231"' in top
+    assert tiles(vc.app.get("/folders/2022/D%C3%ADa%20de%20campo%20%231").text) == [odd]
 
 
 def test_logins_and_roles(viewer_client: ViewerClient) -> None:

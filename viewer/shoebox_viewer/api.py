@@ -1,5 +1,5 @@
 """The JSON API the pages use: photos (paged, by query), one photo, favourite and archive
-flags, the month scrubber, and albums (list, create, rename, cover, delete, add and remove
+flags, the month scrubber, folders, and albums (list, create, rename, cover, delete, add and remove
 photos).
 
 Photos are in the shape of `shoebox.catalog.photos.as_dict` (what `shoebox photos --json`
@@ -20,7 +20,7 @@ from shoebox.catalog.models import Photo, utcnow
 from shoebox.errors import UsageError
 from shoebox_viewer import access
 from shoebox_viewer.context import Context
-from shoebox_viewer.pages import album_query
+from shoebox_viewer.pages import album_query, list_folders
 
 MAX_BODY = 64 * 1024
 DEFAULT_LIMIT = 100
@@ -65,6 +65,17 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def months() -> str:
         query = search.parse(_text("q"))
         return _json([{"year": y, "month": m, "count": n} for y, m, n in search.months(query)])
+
+    @app.get("/api/folders")
+    @access.browse
+    def folders() -> str:
+        folder = _text("path").strip("/")
+        if folder and any(part in ("", ".", "..") for part in folder.split("/")):
+            raise UsageError(f"path: wants a folder such as 2024/summer, not {folder[:80]!r}")
+        found = list_folders(folder)
+        return _json(
+            {"path": folder, "folders": [{"path": p, "name": n, "count": c} for p, n, c in found]}
+        )
 
     @app.get("/api/albums")
     @access.browse
