@@ -185,3 +185,31 @@ def test_badges_for_videos_live_photos_and_stacks(viewer_client: ViewerClient) -
     assert f'<video class="clip" muted playsinline loop preload="none" src="/video/{live}">' in (
         live_page
     )
+
+
+def test_under_a_base_path(viewer_client: ViewerClient) -> None:
+    import dataclasses
+
+    import webtest
+
+    from shoebox_viewer.app import make_app
+
+    vc = viewer_client
+    ids = [vc.add_photo(f"2024/{i}.jpg", T0 - dt.timedelta(hours=i)) for i in range(PAGE_SIZE + 1)]
+    settings = vc.library.settings
+    settings = dataclasses.replace(
+        settings, viewer=dataclasses.replace(settings.viewer, base_path="/photos/")
+    )
+    app = webtest.TestApp(make_app(settings))
+    form = app.get("/photos/login").forms[0]
+    form["name"], form["password"] = "ada", ViewerClient.PASSWORD
+    assert form.submit().headers["Location"].endswith("/photos/")
+    page = app.get("/photos/").text
+    assert 'href="/photos/static/app.css"' in page and f'href="/photos/photo/{ids[0]}"' in page
+    assert f'src="/photos/tile/{ids[0]}"' in page and 'content="/photos/"' in page
+    link = more_link(page)
+    assert link is not None and link.startswith("/photos/?cursor=")
+    assert re.findall(r'class="tile" href="/photos/photo/(\d+)', app.get(link).text) == [
+        str(ids[-1])
+    ]
+    assert f'data-next="/photos/photo/{ids[1]}"' in app.get(f"/photos/photo/{ids[0]}").text
