@@ -76,7 +76,7 @@ def _fill(rule: str, values: dict[str, list[str]]) -> list[str]:
     paths = []
     for combination in itertools.product(*(values[name] for name in names)):
         chosen = iter(combination)
-        paths.append(PARAM.sub(lambda _: next(chosen), rule))
+        paths.append(PARAM.sub(lambda _, chosen=chosen: next(chosen), rule))
     return paths
 
 
