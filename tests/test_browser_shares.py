@@ -1,0 +1,113 @@
+"""Share links in a real headless Chromium against a real waitress server (`viewer_server`):
+a member makes a link with the photo page's Share button, and a fresh browser with no cookies
+opens it, sees that photo and reaches nothing else."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conftest import ViewerServer
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+CHROMIUM = "/usr/bin/chromium"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _context(browser: Any, problems: list[str]) -> tuple[Any, Any]:
+    """A new browser context (no cookies) whose page reports script errors and CSP refusals."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            problems.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
+    )
+    return context, page
+
+
+def _photo_ids(page: Any, server: ViewerServer, query: str) -> list[int]:
+    answer = page.request.get(f"{server.url}api/photos?q={query}&limit=500")
+    assert answer.ok, answer.status
+    return [item["id"] for item in answer.json()["items"]]
+
+
+def test_a_member_shares_a_photo_and_a_stranger_sees_only_it(
+    browser: Any, viewer_server: ViewerServer
+) -> None:
+    problems: list[str] = []
+    member_context, page = _context(browser, problems)
+    try:
+        viewer_server.login(page)
+        beach = _photo_ids(page, viewer_server, "beach")[0]
+        others = [i for i in _photo_ids(page, viewer_server, "") if i != beach]
+        page.goto(f"{viewer_server.url}photo/{beach}")
+        page.click("button.share-open")
+        dialog = page.locator("dialog.share-dialog")
+        expect(dialog).to_be_visible()
+        dialog.locator("input[name=title]").fill("Low tide for Grandma")
+        dialog.locator("input[name=expires_days]").fill("7")
+        dialog.locator("button.share-make").click()
+        link_field = dialog.locator(".share-url")
+        expect(link_field).to_have_value(re.compile(rf"^{viewer_server.url}s/[A-Za-z0-9_-]{{32}}$"))
+        link = link_field.input_value()
+        dialog.locator("button.share-copy").click()
+        dialog.locator("button.share-close").click()
+        expect(dialog).to_be_hidden()
+        page.goto(f"{viewer_server.url}shares")
+        expect(page.locator("table.share-list")).to_contain_text("Low tide for Grandma")
+    finally:
+        member_context.close()
+
+    stranger_context, stranger = _context(browser, problems)
+    try:
+        assert stranger_context.cookies() == []
+        stranger.goto(link)
+        picture = stranger.locator("img.media")
+        expect(picture).to_have_attribute("src", re.compile(rf"preview/{beach}$"))
+        stranger.wait_for_function("document.querySelector('img.media').naturalWidth > 0")
+        expect(stranger.locator("h1")).to_contain_text("Low tide")
+        sources = stranger.eval_on_selector_all(
+            "img, video, a", "els => els.map(e => e.getAttribute('src') || e.getAttribute('href'))"
+        )
+        shown = {
+            int(found[1])
+            for src in sources
+            if (found := re.search(r"/(?:tile|preview|video|photo)/(\d+)$", src or ""))
+        }
+        assert shown == {beach}
+        stranger.goto(viewer_server.url)
+        assert "/login" in stranger.url
+        stranger.goto(f"{viewer_server.url}photo/{others[0]}")
+        assert "/login" in stranger.url
+        assert stranger.request.get(f"{viewer_server.url}api/photos").status == 401
+        tile = stranger.request.get(f"{viewer_server.url}tile/{others[0]}", max_redirects=0)
+        assert tile.status == 303 and "/login" in tile.headers["location"]
+        for what in ("photo", "tile", "preview", "video"):
+            answer = stranger.request.get(f"{link}/{what}/{others[0]}")
+            assert answer.status == 404, (what, answer.status)
+        assert stranger.request.get(f"{link}/preview/{beach}").status == 200
+        api = stranger.request.get(f"{link}/api/photos").json()
+        assert [item["id"] for item in api["items"]] == [beach]
+    finally:
+        stranger_context.close()
+    assert problems == []
