@@ -44,13 +44,11 @@ from shoebox.catalog.models import Album, AlbumPhoto, File, Photo, Root
 BATCH = 1_000
 TRANSACTION = 10_000
 DB_NAME = "shoebox_bench_viewer"
-CAMERAS = [
-    (make, f"{model} {i}")
-    for i, (make, model) in enumerate(
-        [("Canon", "EOS"), ("Sony", "ILCE"), ("Apple", "iPhone"), ("Google", "Pixel")]
-        + [("Nikon", "Z"), ("Fujifilm", "X-T"), ("Samsung", "Galaxy S")] * 4
-    )
-][:30]
+MAKES = [
+    ("Canon", "EOS"), ("Sony", "ILCE"), ("Apple", "iPhone"), ("Google", "Pixel"), ("Nikon", "Z"),
+    ("Fujifilm", "X-T"), ("Samsung", "Galaxy S"),
+]  # fmt: skip
+CAMERAS = [(make, f"{model} {i}") for i, (make, model) in enumerate(MAKES * 5)][:30]
 WORDS = ["beach", "mountain", "birthday", "garden", "snow", "river", "market", "concert"]
 LENSES = ["RF 50mm F1.8", "FE 24-70mm F2.8", "iPhone back camera", None]
 

@@ -487,16 +487,41 @@ def cursor_for_month(query: Query, year: int, month: int) -> str | None:
     return cursor_of(taken_at, photo_id + 1)  # keyset paging is strict: start just above it
 
 
+@dataclass(frozen=True, slots=True)
+class _Root:
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    """What `as_dict` reads of a file: plain rows are several times cheaper than models."""
+
+    root: _Root
+    rel_path: str
+    size: int
+    mime: str | None
+    hash: str | None
+    role: str
+    status: str
+
+
 def _as_dicts(photos: list[Any]) -> list[dict[str, Any]]:
     if not photos:
         return []
-    files: dict[int, list[Any]] = {}
     query = (
-        File.select(File, Root.path)
+        File.select(
+            File.photo, Root.path, File.rel_path, File.size, File.mime, File.hash, File.role,
+            File.status,
+        )
         .join(Root)
         .where(File.photo.in_([p.id for p in photos]))
         .order_by(File.id)
-    )
-    for f in list(query):
-        files.setdefault(f.photo_id or 0, []).append(f)
+        .tuples()
+    )  # fmt: skip
+    files: dict[int, list[_File]] = {}
+    roots: dict[str, _Root] = {}
+    rows: list[Any] = list(query)
+    for photo_id, root, *rest in rows:
+        located = roots.setdefault(root, _Root(root))
+        files.setdefault(photo_id, []).append(_File(located, *rest))
     return [as_dict(photo, files.get(photo.id, [])) for photo in photos]
