@@ -79,8 +79,10 @@ def _requiring(fn: F, allowed: Callable[[Who], bool]) -> F:
 def deny(current: Who) -> None:
     """Send a browser that is not logged in to the login page; everything else gets 401/403."""
     request = bottle.request
-    if current.can_browse:
+    if current.via == "login" or (current.can_browse and request.method == "GET"):
         raise bottle.HTTPError(403, "your account may not do this")
+    if current.can_browse:  # public mode: looking needs no login, changing does
+        raise bottle.HTTPError(401, "log in first")
     if request.method == "GET" and not request.path.startswith("/api/"):
         target = request.fullpath + (f"?{request.query_string}" if request.query_string else "")
         bottle.redirect(url("login") + "?" + bottle.urlencode({"next": target}), 303)
