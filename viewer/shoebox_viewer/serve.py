@@ -28,7 +28,7 @@ def serve(settings: Settings) -> None:
         )
         shown = "localhost" if host in ("0.0.0.0", "::") else host  # noqa: S104
         log.info(
-            "viewer listening on http://%s:%d%s",
+            "viewer listening on http://%s:%s%s",
             shown,
             server.effective_port,
             settings.viewer.base_path,
