@@ -23,6 +23,7 @@ from shoebox.guard import LoginGuard
 from shoebox_viewer import access, api, media, pages, shares
 from shoebox_viewer.context import Context, make_templates
 from shoebox_viewer.front import Front, WSGIApp
+from shoebox_viewer.http import gzip
 
 log = logging.getLogger("shoebox.viewer")
 STATIC = str(Path(__file__).with_name("static"))
@@ -38,7 +39,7 @@ def make_app(settings: Settings) -> WSGIApp:
     app.get("/static/<name>")(_static)
     app.default_error_handler = _error_page(ctx)
     app.add_hook("before_request", _strip_trailing_nothing)
-    return Front(_translate_usage_errors(app), settings.viewer)
+    return Front(gzip(_translate_usage_errors(app)), settings.viewer)
 
 
 def _static(name: str) -> Any:
