@@ -18,7 +18,7 @@ import webtest
 
 from conftest import Library
 from shoebox.catalog.cache import rendition_path
-from shoebox.catalog.models import Account, File
+from shoebox.catalog.models import Account, File, Photo
 from shoebox.passwords import hash_password
 from shoebox.sample import make_library, write_video
 from shoebox_viewer.app import make_app
@@ -294,3 +294,15 @@ def test_security_headers_on_every_kind_of_answer(
         for name in HEADERS:
             assert name in answer.headers, (answer.status, name)
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_live_photo_plays_its_own_video(library: Library, member: webtest.TestApp) -> None:
+    clip = write_video(library.root / "live/IMG_7000.MOV")
+    library.index()
+    still = library.photo_of("IMG_0001.jpg")
+    File.update(photo=still["id"], role="live-video").where(
+        File.rel_path.endswith("IMG_7000.MOV")
+    ).execute()
+    Photo.update(type="live").where(Photo.id == still["id"]).execute()
+    answer = member.get(f"/video/{still['id']}")
+    assert answer.content_type == "video/mp4" and answer.body == clip.read_bytes()

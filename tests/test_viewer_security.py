@@ -174,12 +174,18 @@ def test_wrong_expired_revoked_and_used_up_links(world: World) -> None:
     limited = shares.create("photo", photo_id=beach, max_views=2)
     first, second = visitor(world.library), visitor(world.library)
     assert first.get(f"/s/{limited.token}").status_int == 200
+    assert first.get(f"/s/{limited.token}?again=1").status_int == 200  # a reload: not counted
+    assert Share.get_by_id(limited.id).views == 1
     assert second.get(f"/s/{limited.token}").status_int == 200
     assert second.get(f"/s/{limited.token}/preview/{beach}").status_int == 200  # its page
-    third = visitor(world.library)
-    assert third.get(f"/s/{limited.token}", expect_errors=True).status_int == 410
-    assert third.get(f"/s/{limited.token}/preview/{beach}", expect_errors=True).status_int == 410
-    assert first.get(f"/s/{limited.token}", expect_errors=True).status_int == 410
+    for third in (visitor(world.library), visitor(world.library, "192.0.2.7")):
+        assert third.get(f"/s/{limited.token}", expect_errors=True).status_int == 410
+        for path in (f"/preview/{beach}", f"/photo/{beach}", "/api/photos"):
+            answer = third.get(f"/s/{limited.token}{path}", expect_errors=True)
+            assert answer.status_int == 410
+        third.set_cookie("sb_view", "0" * 64)  # a forged pass is no pass
+        assert third.get(f"/s/{limited.token}/api/photos", expect_errors=True).status_int == 410
+    assert first.get(f"/s/{limited.token}").status_int == 200  # those who used the views
     assert Share.get_by_id(limited.id).views == 2
 
 
@@ -315,3 +321,55 @@ def test_a_catalog_row_pointing_outside_its_root_is_not_served(world: World) -> 
             == 404
         )
     assert Photo.get_by_id(photo_id).thumb_hash
+
+
+def test_members_manage_their_own_shares_and_admins_everyones(world: World) -> None:
+    beach = world.photos["beach.jpg"]
+    mia = world.member
+    made = mia.post_json(
+        "/api/shares",
+        {"kind": "photo", "photo_id": beach, "max_views": 5, "password": "", "title": None},
+        headers={"X-CSRF-Token": mia.cookies["sb_csrf"]},
+    )
+    assert made.status_int == 201
+    share = made.json
+    assert share["url"] == f"http://localhost:80/s/{share['token']}"
+    assert share["password"] is False and share["max_views"] == 5 and share["photos"] == 1
+    assert "password_hash" not in share
+    assert [s["id"] for s in mia.get("/api/shares").json["items"]] == [share["id"]]
+    for bad in (
+        {"kind": "photo", "photo_id": "1"},
+        {"kind": "photo", "photo_id": beach, "expires_days": -1},
+        {"kind": "album", "album_id": 424242},
+        {"kind": "search", "query": "year:"},
+        {"kind": "photo", "photo_id": beach, "path": "/etc/passwd"},
+        {"kind": 7},
+    ):
+        answer = mia.post_json(
+            "/api/shares", bad, headers={"X-CSRF-Token": mia.cookies["sb_csrf"]}, status=400
+        )
+        assert answer.json["status"] == 400 and answer.json["error"]
+    broken = mia.post(
+        "/api/shares",
+        "{not json",
+        headers={"X-CSRF-Token": mia.cookies["sb_csrf"], "Content-Type": "application/json"},
+        status=400,
+    )
+    assert broken.json["status"] == 400
+    ben = log_in(visitor(world.library), "ben")
+    assert ben.get("/api/shares").json["items"] == []
+    ben.post(
+        f"/api/shares/{share['id']}/revoke",
+        headers={"X-CSRF-Token": ben.cookies["sb_csrf"]},
+        status=404,
+    )
+    viewer_role = log_in(visitor(world.library), "vic", "viewer")
+    viewer_role.get("/api/shares", status=403)
+    boss = log_in(visitor(world.library), "ada", "admin")
+    assert len(boss.get("/api/shares").json["items"]) == 4  # the fixture's three and mia's
+    revoked = boss.post(
+        f"/api/shares/{share['id']}/revoke", headers={"X-CSRF-Token": boss.cookies["sb_csrf"]}
+    )
+    assert revoked.json["state"] == "revoked"
+    page = mia.get("/shares")
+    assert share["url"] in page.text and "revoked" in page.text

@@ -10,8 +10,9 @@ Visitors (no login needed), everything under `/s/<token>`:
 Every id is checked to belong to the share; one that does not and one that does not exist get
 the same 404. An unknown token is 404; an expired, revoked or used-up share is 410; a
 password-protected one is 401 until unlocked (a cookie scoped to the share's path holding
-`shares.unlock_key`). After the last allowed view the page that used it keeps working through
-a cookie only this viewer process can make.
+`shares.unlock_key`). A view is a browser opening the landing page: it gets a cookie (signed
+with a key only this viewer process knows), so reloading and paging do not count again, and
+the browsers that used the allowed views keep seeing the share after the last one.
 
 Members: `GET /shares` (the page), `GET /api/shares`, `POST /api/shares`,
 `POST /api/shares/<id>/revoke`. Members see and revoke their own shares, admins everyone's.
@@ -59,11 +60,12 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             raise bottle.HTTPError(410, f"this link has {gone}")
         if share.password_hash and not _cookie_is(UNLOCK_COOKIE, shares.unlock_key(share)):
             raise bottle.HTTPError(401, "this link needs its password")
-        if landing:
+        counted = _cookie_is(VIEW_COOKIE, view_pass(share))
+        if landing and not counted:
             if not shares.count_view(share):
                 raise bottle.HTTPError(410, "this link has been opened as often as it may be")
             _set_share_cookie(share, VIEW_COOKIE, view_pass(share))
-        elif state == shares.USED_UP and not _cookie_is(VIEW_COOKIE, view_pass(share)):
+        elif state == shares.USED_UP and not counted:
             raise bottle.HTTPError(410, "this link has been opened as often as it may be")
         return share
 
@@ -79,7 +81,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/s/<token>")
     def landing(token: str) -> Any:
         try:
-            share = opened(token, landing=not bottle.request.query_string)
+            share = opened(token, landing=True)
         except bottle.HTTPError as exc:
             if exc.status_code == 401:
                 return locked(token, shares.find(token))
