@@ -30,6 +30,7 @@ from shoebox.ingest.identify import Kind
 
 pillow_heif.register_heif_opener()
 
+
 @dataclass(frozen=True)
 class RenditionSpec:
     cache: Path
