@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from shoebox.sample import make_library, write_video
 from shoebox_viewer.app import make_app
 from shoebox_viewer.http import accepts_gzip, content_disposition
 from shoebox_viewer.http import gzip as gzip_middleware
+from shoebox_viewer.transcode import playable_copy
 
 PASSWORD = "correct horse battery staple"  # noqa: S105
 HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy")
@@ -306,3 +308,22 @@ def test_a_live_photo_plays_its_own_video(library: Library, member: webtest.Test
     Photo.update(type="live").where(Photo.id == still["id"]).execute()
     answer = member.get(f"/video/{still['id']}")
     assert answer.content_type == "video/mp4" and answer.body == clip.read_bytes()
+
+
+def test_two_requests_at_once_convert_a_video_once(tmp_path: Path) -> None:
+    source = write_video(tmp_path / "old.avi", extra=("-c:v", "mpeg4"))
+    calls = tmp_path / "calls"
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\necho run >> "{calls}"\nsleep 0.5\nexec ffmpeg "$@"\n')
+    wrapper.chmod(0o755)
+    cache = tmp_path / "cache"
+    with ThreadPoolExecutor(4) as pool:
+        made = list(
+            pool.map(
+                lambda _: playable_copy(cache, "ab" * 32, bytes(source), ffmpeg=str(wrapper)),
+                range(4),
+            )
+        )
+    assert len(set(made)) == 1 and made[0].exists()
+    assert calls.read_text() == "run\n"
+    assert _ffprobe_codec(made[0]) == "h264:240"
