@@ -12,6 +12,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+import bottle
 import pytest
 import webob
 import webtest
@@ -40,8 +41,11 @@ class World:
         return {p for p in self.photos.values() if shares.contains(share, p)}
 
     def routes(self) -> list[tuple[str, str]]:
-        front = self.member.app
-        return [(route.method, route.rule) for route in front.app.routes]
+        """Every route of the Bottle application inside the middleware (Front, gzip...)."""
+        app = self.member.app
+        while not isinstance(app, bottle.Bottle):
+            app = app.app
+        return [(route.method, route.rule) for route in app.routes]
 
 
 @pytest.fixture
@@ -373,3 +377,18 @@ def test_members_manage_their_own_shares_and_admins_everyones(world: World) -> N
     assert revoked.json["state"] == "revoked"
     page = mia.get("/shares")
     assert share["url"] in page.text and "revoked" in page.text
+
+
+def test_a_visitor_never_gets_a_sidecar(world: World) -> None:
+    photo_id = world.photos["IMG_0001.jpg"]
+    (world.library.root / "2023/Lisbon/IMG_0001.xmp").write_text("<x:xmpmeta/>")
+    sidecar = File.create(
+        root=Root.get().id, rel_path="2023/Lisbon/IMG_0001.xmp",
+        rel_path_raw=b"2023/Lisbon/IMG_0001.xmp", path_key="x" * 32, stem_key="s" * 32,
+        size=12, mtime_ns=1, role="sidecar", photo=photo_id, mime="application/rdf+xml",
+    )  # fmt: skip
+    token = world.by_kind["album"].token
+    guest = visitor(world.library)
+    assert "IMG_0001.xmp" not in guest.get(f"/s/{token}/photo/{photo_id}").text
+    guest.get(f"/s/{token}/original/{sidecar.id}", status=404)
+    assert world.member.get(f"/original/{sidecar.id}").body == b"<x:xmpmeta/>"

@@ -220,15 +220,19 @@ def _printable(char: str) -> str:
     return " " if category in ("Cc", "Zl", "Zp") else char
 
 
-def gzip(app: WSGIApp, minimum: int = 1024, level: int = 6) -> WSGIApp:
+class gzip:  # lower case: used like a function, gzip(app)
     """WSGI middleware: answers of a text type (HTML, JSON, CSS, JS, SVG) of at least
     `minimum` bytes are gzipped for clients whose Accept-Encoding allows it; everything else
     (images, videos, ranges, 304s) passes through untouched and unbuffered. The application
-    must call start_response before it returns its body, as Bottle does."""
+    must call start_response before it returns its body, as Bottle does. `app` is the
+    wrapped application."""
 
-    def compressing(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    def __init__(self, app: WSGIApp, minimum: int = 1024, level: int = 6) -> None:
+        self.app, self.minimum, self.level = app, minimum, level
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if not accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
-            return app(environ, start_response)
+            return self.app(environ, start_response)
         held: list[tuple[str, list[tuple[str, str]]]] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -237,7 +241,7 @@ def gzip(app: WSGIApp, minimum: int = 1024, level: int = 6) -> WSGIApp:
                 return _no_write
             return start_response(status, headers, exc_info)
 
-        body = app(environ, capture)
+        body = self.app(environ, capture)
         if not held:
             return body
         try:
@@ -249,15 +253,13 @@ def gzip(app: WSGIApp, minimum: int = 1024, level: int = 6) -> WSGIApp:
         status, headers = held[-1]
         headers = [(n, v) for n, v in headers if n.lower() != "content-length"]
         headers = _vary(headers)
-        if len(data) >= minimum:
-            data = gzip_mod.compress(data, compresslevel=level, mtime=0)
+        if len(data) >= self.minimum:
+            data = gzip_mod.compress(data, compresslevel=self.level, mtime=0)
             headers = [(n, _weak(v) if n.lower() == "etag" else v) for n, v in headers]
             headers.append(("Content-Encoding", "gzip"))
         headers.append(("Content-Length", str(len(data))))
         start_response(status, headers)
         return [data]
-
-    return compressing
 
 
 def accepts_gzip(header: str) -> bool:

@@ -66,12 +66,12 @@ class Media:
 
     def original(self, file_id: int, photo_ids: Any = None) -> bottle.HTTPResponse:
         """The file as stored, as a download. `photo_ids`, a query of photo ids, limits which
-        photos' files may be sent (a share's)."""
+        photos' files may be sent, and leaves out sidecars (a share's)."""
         if not valid_id(file_id):
             raise not_found()
         where = (File.id == file_id) & (File.status == "present") & File.photo.is_null(False)
-        if photo_ids is not None:
-            where &= File.photo.in_(photo_ids)
+        if photo_ids is not None:  # a visitor: not the sidecars (they may say more than the photo)
+            where &= File.photo.in_(photo_ids) & (File.role != "sidecar")
         found = File.get_or_none(where)
         if found is None:
             raise not_found()
