@@ -39,7 +39,6 @@ MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
 MAX_ALTERNATIVES = 16  # values ORed with | in one term
 EARTH_RADIUS_KM = 6371.0088  # mean radius
-_KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180
 _CHUNK = 500  # photos per query when iterating over all of them
 _TIMELINE_INDEX = "photo_archived_missing_taken_at"  # Photo.Meta.indexes, as Peewee names them
 _MONTHS_INDEX = "photo_year_month_archived_missing_taken_at"
@@ -78,6 +77,7 @@ class Query:
     missing_given: bool = False
     everything: bool = False  # no hidden defaults: archived and missing photos too
     selective: bool = False  # a filter no index serves that likely matches few photos
+    subquery: bool = False  # a filter on files or albums (album:, folder:, path:)
 
     @property
     def where(self) -> Any:
@@ -172,6 +172,7 @@ def parse(text: str, *, everything: bool = False) -> Query:
         missing_given="missing" in keys,
         everything=everything,
         selective=bool(keys & _SELECTIVE),
+        subquery=bool(keys & {"album", "folder", "path"}),
     )
 
 
@@ -266,10 +267,19 @@ def _date(value: str) -> dt.datetime:
         raise _Bad(f"wants a date YYYY-MM-DD, not {value!r}") from None
 
 
+def _slack(value: str, sign: int) -> dt.datetime:
+    """The date moved by _SLACK, within what a datetime can hold."""
+    try:
+        return _date(value) + sign * _SLACK
+    except OverflowError:
+        return dt.datetime.max if sign > 0 else dt.datetime.min
+
+
 def _year(value: str) -> Any:
-    year = _number(value, 1, 9998)
-    start, end = dt.datetime(year, 1, 1), dt.datetime(year + 1, 1, 1)
-    return (Photo.year == year) & Photo.taken_at.between(start - _SLACK, end + _SLACK)
+    year = _number(value, 1, 9999)
+    start = _slack(f"{year:04d}-01-01", -1)
+    end = _slack(f"{year + 1:04d}-01-01", 1) if year < 9999 else dt.datetime.max
+    return (Photo.year == year) & Photo.taken_at.between(start, end)
 
 
 def _type(value: str) -> Any:
@@ -358,8 +368,8 @@ _FILTERS: dict[str, Callable[[str], Any]] = {
     "year": _year,
     "month": lambda v: Photo.month == _number(v, 1, 12),
     "day": _day,
-    "after": lambda v: (Photo.taken_at_local >= _date(v)) & (Photo.taken_at >= _date(v) - _SLACK),
-    "before": lambda v: (Photo.taken_at_local < _date(v)) & (Photo.taken_at < _date(v) + _SLACK),
+    "after": lambda v: (Photo.taken_at_local >= _date(v)) & (Photo.taken_at >= _slack(v, -1)),
+    "before": lambda v: (Photo.taken_at_local < _date(v)) & (Photo.taken_at < _slack(v, 1)),
     "camera": lambda v: Photo.camera_make.contains(v) | Photo.camera_model.contains(v),
     "lens": lambda v: Photo.lens_model.contains(v),
     "type": _type,
@@ -428,11 +438,21 @@ def page(
         select = select.where(
             (Photo.taken_at <= taken_at) & ((Photo.taken_at < taken_at) | (Photo.id < photo_id))
         )
-    photos = list(select.offset(offset or None).limit(limit + 1))
+    matches: int | None = None
+    if (query.selective or query.subquery) and total and cursor is None:
+        # The table (or the files) would be read twice, for the page and for the total: one
+        # read of the matches' ids, in order, gives both.
+        ids = [row[0] for row in list(select.select(Photo.id).tuples())]
+        matches = len(ids)
+        photos = _by_ids(ids[offset : offset + limit + 1])
+    else:
+        photos = list(select.offset(offset or None).limit(limit + 1))
+        if total:
+            matches = count(query)
     more = len(photos) > limit
     photos = photos[:limit]
     next_cursor = cursor_of(photos[-1].taken_at, photos[-1].id) if more else None
-    return Page(count(query) if total else None, _as_dicts(photos), next_cursor)
+    return Page(matches, _as_dicts(photos), next_cursor)
 
 
 def count(query: Query) -> int:
@@ -444,11 +464,15 @@ def count(query: Query) -> int:
 
 def iterate(query: Query) -> Iterator[dict[str, Any]]:
     """Every matching photo, newest first, read in chunks (each query read to its end)."""
-    ids = [row[0] for row in _timeline(query).select(Photo.id).tuples()]
+    ids = [row[0] for row in list(_timeline(query).select(Photo.id).tuples())]
     for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        found = {p.id: p for p in Photo.select().where(Photo.id.in_(chunk))}
-        yield from _as_dicts([found[i] for i in chunk if i in found])
+        yield from _as_dicts(_by_ids(ids[start : start + _CHUNK]))
+
+
+def _by_ids(ids: list[int]) -> list[Any]:
+    """The photos with these ids, in this order (less any deleted meanwhile)."""
+    found = {p.id: p for p in list(Photo.select().where(Photo.id.in_(ids)))} if ids else {}
+    return [found[i] for i in ids if i in found]
 
 
 def months(query: Query) -> list[tuple[int, int, int]]:
