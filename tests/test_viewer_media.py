@@ -24,7 +24,6 @@ from shoebox.passwords import hash_password
 from shoebox.sample import make_library, write_video
 from shoebox_viewer.app import make_app
 from shoebox_viewer.http import accepts_gzip, content_disposition
-from shoebox_viewer.http import gzip as gzip_middleware
 from shoebox_viewer.transcode import playable_copy
 
 PASSWORD = "correct horse battery staple"  # noqa: S105
@@ -247,7 +246,7 @@ def test_text_answers_are_gzipped_for_clients_that_accept_it(
             {"kind": "photo", "photo_id": photo["id"], "title": "x" * 200},
             headers={"X-CSRF-Token": member.cookies["sb_csrf"]},
         )
-    app, cookies = gzip_middleware(member.app), dict(member.cookies)
+    app, cookies = member.app, dict(member.cookies)  # make_app wires http.gzip in
     packed = _raw(app, "/api/shares", cookies, **{"Accept-Encoding": "gzip, deflate"})
     assert packed.headers["Content-Encoding"] == "gzip"
     assert "Accept-Encoding" in packed.headers["Vary"]
