@@ -7,12 +7,15 @@ import datetime as dt
 import itertools
 import json
 import math
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import Library
 from shoebox.catalog import search
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Album, AlbumPhoto, File, Photo, Root
@@ -431,3 +434,15 @@ def test_bad_paging_is_a_usage_error(
 ) -> None:
     with pytest.raises(UsageError, match=message):
         search.page(search.parse(""), **kwargs)
+
+
+def test_a_bad_query_on_the_command_line(library: Library) -> None:
+    cfg = str(library.settings.source)
+    out = subprocess.run(
+        [sys.executable, "-m", "shoebox", "--config", cfg, "photos", "beach", "year:abc"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "shoebox: query: 'year:abc': wants a number from 1 to 9999, not 'abc'"
+    )
