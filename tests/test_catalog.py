@@ -9,6 +9,7 @@ import pytest
 
 from shoebox.catalog import migrations
 from shoebox.catalog.database import Catalog, connect
+from shoebox.catalog.keys import catalog_key
 from shoebox.catalog.models import MODELS, Account, Photo
 from shoebox.errors import CatalogError
 
@@ -102,3 +103,13 @@ def test_bad_database_urls_are_explained(tmp_path: Path, url: str, message: str)
     with pytest.raises(CatalogError, match=message) as info:
         Catalog(url, tmp_path)
     assert "secret" not in str(info.value)
+
+
+def test_a_catalog_key_is_made_once_and_shared(db_url: str, tmp_path: Path) -> None:
+    with Catalog(db_url, tmp_path):
+        first = catalog_key("share-views")
+        assert len(first) == 32
+        assert catalog_key("share-views") == first
+        assert catalog_key("other") != first
+    with Catalog(db_url, tmp_path):  # another process opening the same catalog
+        assert catalog_key("share-views") == first

@@ -34,6 +34,9 @@ def make_app(settings: Settings) -> WSGIApp:
     ctx = Context(settings, make_templates(), LoginGuard(logger=log))
     app = bottle.Bottle()
     app.config["catchall"] = True
+    # Ids are at most 18 digits: a longer one matches no route (404) instead of overflowing
+    # SQLite's 64-bit integers.
+    app.router.add_filter("int", lambda _conf: (r"-?\d{1,18}", int, lambda x: str(int(x))))
     for part in (access, pages, api, media, shares):
         part.install(app, ctx)
     app.get("/static/<name>")(_static)

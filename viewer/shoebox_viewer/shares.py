@@ -11,7 +11,7 @@ Every id is checked to belong to the share; one that does not and one that does 
 the same 404. An unknown token is 404; an expired, revoked or used-up share is 410; a
 password-protected one is 401 until unlocked (a cookie scoped to the share's path holding
 `shares.unlock_key`). A view is a browser opening the landing page: it gets a cookie (signed
-with a key only this viewer process knows), so reloading and paging do not count again, and
+with a key kept in the catalog), so reloading and paging do not count again, and
 the browsers that used the allowed views keep seeing the share after the last one.
 
 Members: `GET /shares` (the page), `GET /api/shares`, `POST /api/shares`,
@@ -23,13 +23,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 from typing import Any
 
 import bottle
 
 from shoebox.catalog import shares
 from shoebox.catalog.cache import PREVIEW, TILE
+from shoebox.catalog.keys import catalog_key
 from shoebox.catalog.models import Photo, Share
 from shoebox.errors import UsageError
 from shoebox_viewer import access
@@ -44,10 +44,12 @@ PAGE = 100  # photos on one page of an album or search share
 
 def install(app: bottle.Bottle, ctx: Context) -> None:
     media = Media(ctx)
-    view_key = secrets.token_bytes(32)  # signs the "this browser used a view" cookie
 
     def view_pass(share: Share) -> str:
-        return hmac.new(view_key, share.token.encode(), hashlib.sha256).hexdigest()
+        """The "this browser used a view" cookie, signed with a key of the catalog, so that
+        every viewer process of one catalog accepts it."""
+        key = catalog_key("share-views")
+        return hmac.new(key, share.token.encode(), hashlib.sha256).hexdigest()
 
     def opened(token: str, *, landing: bool = False) -> Share:
         """The share behind `token`, if this request may see it (else 404, 410 or 401)."""

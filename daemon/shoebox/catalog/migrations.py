@@ -27,6 +27,7 @@ from shoebox.catalog.models import (
     Photo,
     QueuedPath,
     Root,
+    Secret,
     Session,
     Share,
     Upload,
@@ -59,7 +60,7 @@ def _0001_initial(db: Any) -> None:
 def _0002_viewer(db: Any) -> None:
     migrator = SchemaMigrator.from_database(db)
     run_migration(migrator.add_column("account", "role", CharField(16, default="member")))
-    _create(db, (Upload, Session, Album, AlbumPhoto, Share))
+    _create(db, (Upload, Session, Album, AlbumPhoto, Share, Secret))
 
 
 MIGRATIONS: tuple[Migration, ...] = (

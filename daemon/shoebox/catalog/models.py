@@ -249,6 +249,14 @@ class Share(BaseModel):
     created_by_id: int | None
 
 
+class Secret(BaseModel):
+    """Random keys made once per catalog, so that every viewer process of one catalog signs
+    and checks the same cookies."""
+
+    name = CharField(64, unique=True)
+    value = FixedCharField(64)  # 32 random bytes, hex
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     Root,
     Photo,
@@ -261,4 +269,5 @@ MODELS: tuple[type[BaseModel], ...] = (
     Album,
     AlbumPhoto,
     Share,
+    Secret,
 )
