@@ -201,6 +201,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"indexed: {summary.line()}")
             for reason in summary.roots_left_alone:
                 print(f"left alone: {reason}")
+            _enrich(settings, interactive=False if args.plain else None)
             return 0
         if args.command == "photos":
             return _photos(" ".join(args.query), as_json=args.json)
@@ -213,6 +214,28 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "share":
             return _share(args, settings)
         return _errors()
+
+
+def _enrich(settings: Settings, *, interactive: bool | None) -> None:
+    """The later stages (places, faces, labels) for every photo that waits for them."""
+    from shoebox.enrich import stages
+    from shoebox.enrich.runner import Enricher
+    from shoebox.progress import Reporter
+
+    loaded, off = stages.load(settings)
+    for reason in off:
+        print(f"off: {reason}")
+    enricher = Enricher(loaded)
+    try:
+        waiting = sum(enricher.waiting().values())
+        if not waiting:
+            return
+        with Reporter("places, faces, labels", interactive=interactive) as progress:
+            progress.start(waiting)
+            counts = enricher.run_all(tick=progress.advance)
+        print(f"later stages: {counts.line()}")
+    finally:
+        enricher.close()
 
 
 def _user(args: argparse.Namespace, settings: Settings) -> int:

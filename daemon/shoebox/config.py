@@ -190,6 +190,48 @@ class ViewerSettings:
 
 
 @dataclass(frozen=True)
+class PlacesSettings:
+    enabled: bool = field(
+        default=True,
+        metadata=_key("Name the place of every geotagged photo (offline GeoNames data)."),
+    )
+    tile_url: str = field(
+        default="",
+        metadata=_key(
+            "Online map tiles for street detail, opt-in, such as "
+            '"https://tile.openstreetmap.org/{z}/{x}/{y}.png" (mind the provider\'s usage '
+            "policy). Empty: the offline world map only; nothing is fetched from the internet."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class FacesSettings:
+    enabled: bool = field(
+        default=True,
+        metadata=_key(
+            "Find faces and group them into people (needs the `faces` extra: "
+            "pip install 'shoebox[faces]'); without it the stage is off."
+        ),
+    )
+    match_distance: float = field(
+        default=0.5,
+        metadata=_key(
+            "How alike two faces must be to be one person: the largest distance between "
+            "their embeddings (smaller is stricter).",
+            minimum=0,
+        ),
+    )
+    min_cluster: int = field(
+        default=3,
+        metadata=_key(
+            "Unknown faces that must be alike before they become a new (unnamed) person.",
+            minimum=2,
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = field(
         default="info",
@@ -212,6 +254,8 @@ class Settings:
     watch: WatchSettings = WatchSettings()
     sftp: SftpSettings = SftpSettings()
     viewer: ViewerSettings = ViewerSettings()
+    places: PlacesSettings = PlacesSettings()
+    faces: FacesSettings = FacesSettings()
     log: LogSettings = LogSettings()
 
 
@@ -313,6 +357,12 @@ def _value(
         if meta["minimum"] is not None and value < meta["minimum"]:
             raise bad(f"a whole number of at least {meta['minimum']}")
         return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad("a number")
+        if meta["minimum"] is not None and value < meta["minimum"]:
+            raise bad(f"a number of at least {meta['minimum']}")
+        return float(value)
     if hint is str:
         if not isinstance(value, str):
             raise bad("a string")

@@ -35,6 +35,8 @@ from shoebox.catalog import queue
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Account, File, QueuedPath, Root, Upload, utcnow
 from shoebox.config import Settings
+from shoebox.enrich import stages
+from shoebox.enrich.runner import Enricher
 from shoebox.errors import ConfigError
 from shoebox.ingest import scan
 from shoebox.ingest.run import Indexer, root_row
@@ -46,6 +48,7 @@ log = logging.getLogger("shoebox.daemon")
 
 _CLAIM = 16  # jobs per batch: small, so that SIGTERM is answered within seconds
 _IDLE_SECONDS = 0.5
+_RECHECK = 300.0  # seconds before looking again for photos that wait for the later stages
 _RETRY_SECONDS = 5  # after the catalog could not be reached
 _KEEP_WORKERS_SECONDS = 60  # idle this long, the worker processes and exiftool are stopped
 
@@ -66,6 +69,12 @@ class Daemon:
             keep_open=True,
         )  # fmt: skip
         self.watcher = Watcher(settings.library.originals)
+        loaded, off = stages.load(settings)
+        for reason in off:
+            log.info("off: %s", reason)
+        self.enricher = Enricher(loaded)
+        self._enriched_at: float | None = None  # when the last later-stage batch ended
+        self._enrich_checked_at: float | None = None  # when none waited for them
         self._uploads: list[Path] = []  # finished uploads the SFTP thread could not queue
         self._uploads_lock = threading.Lock()
         # systemd's watchdog wants a sign of life at least this often (seconds), if at all
@@ -115,6 +124,7 @@ class Daemon:
             loop.call_soon_threadsafe(loop.stop)
             sftp_thread.join(timeout=10)
             self.indexer.close()
+            self.enricher.close()
             log.info("stopped; %d paths wait in the queue", queue.length())
 
     def _step(self) -> None:
@@ -126,7 +136,16 @@ class Daemon:
         if jobs:
             self._process(jobs)
             self._worked_at = time.monotonic()
+            self._enrich_checked_at = None  # new photos may wait for the later stages
+        elif self._later_stages():
+            self._enriched_at = time.monotonic()
         else:
+            if (
+                self._enriched_at is not None
+                and time.monotonic() - self._enriched_at > _KEEP_WORKERS_SECONDS
+            ):
+                self.enricher.close()  # the models' memory, until more photos need them
+                self._enriched_at = None
             if (
                 self._worked_at is not None
                 and time.monotonic() - self._worked_at > _KEEP_WORKERS_SECONDS
@@ -136,6 +155,18 @@ class Daemon:
             self._wake.wait(_IDLE_SECONDS)
             self._wake.clear()
         self._heartbeat()
+
+    def _later_stages(self) -> bool:
+        """Nothing queued: places, faces and labels for a few photos, if any wait. Looking for
+        waiting photos costs a query over the catalog, so after finding none it is not done
+        again until new photos arrive, or for a few minutes."""
+        now = time.monotonic()
+        if self._enrich_checked_at is not None and now - self._enrich_checked_at < _RECHECK:
+            return False
+        if self.enricher.step():
+            return True
+        self._enrich_checked_at = now
+        return False
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         log.info("%s: stopping after the files in hand", signal.Signals(signum).name)

@@ -22,9 +22,15 @@ from shoebox.catalog.models import (
     Album,
     AlbumPhoto,
     BaseModel,
+    Enriched,
+    Face,
+    FaceRejection,
     File,
     IngestError,
+    Label,
+    Person,
     Photo,
+    Place,
     QueuedPath,
     Root,
     Secret,
@@ -63,9 +69,14 @@ def _0002_viewer(db: Any) -> None:
     _create(db, (Upload, Session, Album, AlbumPhoto, Share, Secret))
 
 
+def _0003_later_stages(db: Any) -> None:
+    _create(db, (Enriched, Place, Person, Face, FaceRejection, Label))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
     (2, "viewer", _0002_viewer),
+    (3, "later_stages", _0003_later_stages),
 )
 LATEST = MIGRATIONS[-1][0]
 

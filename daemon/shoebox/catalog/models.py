@@ -257,6 +257,85 @@ class Secret(BaseModel):
     value = FixedCharField(64)  # 32 random bytes, hex
 
 
+class Enriched(BaseModel):
+    """Which version of a later stage (places, faces, labels) has run on a photo. These stages
+    run after a photo is in the catalog, so it is visible before they are done; a photo with
+    no row, or an older version, is waiting for that stage."""
+
+    photo = ForeignKeyField(Photo, on_delete="CASCADE")
+    stage = CharField(16)
+    version = SmallIntegerField()
+    done_at = DateTimeField(default=utcnow)
+    photo_id: int
+
+    class Meta:
+        indexes = ((("stage", "photo"), True),)
+
+
+class Place(BaseModel):
+    """Where a geotagged photo was taken, in words: from offline GeoNames data."""
+
+    photo = ForeignKeyField(Photo, on_delete="CASCADE", unique=True)
+    country_code = FixedCharField(2, null=True)  # ISO 3166-1 alpha-2
+    country = CharField(100, null=True)
+    region = CharField(100, null=True)  # state, province
+    city = CharField(100, null=True)
+    photo_id: int
+
+    class Meta:
+        indexes = ((("country_code", "city"), False), (("city",), False))
+
+
+class Person(BaseModel):
+    """Someone whose face appears in photos; unnamed until a person names them."""
+
+    name = CharField(100, null=True, index=True)
+    hidden = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Face(BaseModel):
+    """One face found in a photo: its box (fractions of the upright image), the detector's
+    score, its embedding, and whose it is (null while it waits among the unknown)."""
+
+    photo = ForeignKeyField(Photo, on_delete="CASCADE", index=True)
+    x = FloatField()
+    y = FloatField()
+    width = FloatField()
+    height = FloatField()
+    score = FloatField()
+    embedding = BlobField()  # float32 values
+    person = ForeignKeyField(Person, null=True, on_delete="SET NULL", index=True)
+    confirmed = BooleanField(default=False)  # a person put it there, not the clustering
+    created_at = DateTimeField(default=utcnow)
+    photo_id: int
+    person_id: int | None
+
+
+class FaceRejection(BaseModel):
+    """ "Not this person": remembered, so clustering never puts the face there again."""
+
+    face = ForeignKeyField(Face, on_delete="CASCADE")
+    person = ForeignKeyField(Person, on_delete="CASCADE")
+    face_id: int
+    person_id: int
+
+    class Meta:
+        indexes = ((("face", "person"), True),)
+
+
+class Label(BaseModel):
+    """What a photo shows, in a family's words (beach, dog, snow), with the confidence."""
+
+    photo = ForeignKeyField(Photo, on_delete="CASCADE")
+    name = CharField(64)
+    confidence = FloatField()
+    photo_id: int
+
+    class Meta:
+        indexes = ((("photo", "name"), True), (("name", "confidence"), False))
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     Root,
     Photo,
@@ -270,4 +349,10 @@ MODELS: tuple[type[BaseModel], ...] = (
     AlbumPhoto,
     Share,
     Secret,
+    Enriched,
+    Place,
+    Person,
+    Face,
+    FaceRejection,
+    Label,
 )
