@@ -372,6 +372,7 @@ HOSTILE = [
     "a\x00b",
     "year:2024\x00",
     "\x1b[31m",
+    "beach\ud800",
     " ".join(["cat"] * 100),
     "type:" + "|".join(["video"] * 50),
 ]

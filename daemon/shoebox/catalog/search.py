@@ -77,7 +77,7 @@ class Query:
     missing_given: bool = False
     everything: bool = False  # no hidden defaults: archived and missing photos too
     selective: bool = False  # a filter no index serves that likely matches few photos
-    subquery: bool = False  # a filter on files or albums (album:, folder:, path:)
+    on_files: bool = False  # a filter on file paths (folder:, path:)
 
     @property
     def where(self) -> Any:
@@ -140,6 +140,10 @@ def parse(text: str, *, everything: bool = False) -> Query:
         raise UsageError(f"query: too long ({len(text)} characters; at most {MAX_QUERY_CHARS})")
     if _CONTROL.search(text):
         raise UsageError("query: holds a control character")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise UsageError("query: is not valid text (a lone surrogate)") from None
     terms = _terms(text)
     if len(terms) > MAX_TERMS:
         raise UsageError(f"query: too many terms ({len(terms)}; at most {MAX_TERMS})")
@@ -172,7 +176,7 @@ def parse(text: str, *, everything: bool = False) -> Query:
         missing_given="missing" in keys,
         everything=everything,
         selective=bool(keys & _SELECTIVE),
-        subquery=bool(keys & {"album", "folder", "path"}),
+        on_files=bool(keys & {"folder", "path"}),
     )
 
 
@@ -429,19 +433,21 @@ def page(
     if cursor is not None and offset:
         raise UsageError("give a cursor or an offset, not both")
     limit = min(limit, MAX_LIMIT)
+    mysql = isinstance(Photo._meta.database, MySQLDatabase)
     select = _timeline(query)
     if cursor is not None:
         taken_at, photo_id = _parse_cursor(cursor)
-        if isinstance(Photo._meta.database, MySQLDatabase) and query.seeks:
+        if mysql and query.seeks:
             # MariaDB otherwise reads the index by (archived, missing) only, not by the range.
             select = select.from_(NodeList((Photo, SQL(f"FORCE INDEX ({_TIMELINE_INDEX})"))))
         select = select.where(
             (Photo.taken_at <= taken_at) & ((Photo.taken_at < taken_at) | (Photo.id < photo_id))
         )
     matches: int | None = None
-    if (query.selective or query.subquery) and total and cursor is None:
-        # The table (or the files) would be read twice, for the page and for the total: one
-        # read of the matches' ids, in order, gives both.
+    if (query.selective or (query.on_files and mysql)) and total and cursor is None:
+        # The photos (or, on MariaDB, the files) would be read twice, for the page and for the
+        # total: one read of the matches' ids, in order, gives both. (SQLite counts the
+        # photos of a file subquery by their rowids: cheap.)
         ids = [row[0] for row in list(select.select(Photo.id).tuples())]
         matches = len(ids)
         photos = _by_ids(ids[offset : offset + limit + 1])
