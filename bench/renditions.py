@@ -82,12 +82,12 @@ def make_catalog(workdir: Path, photos: int) -> tuple[Path, list[int], list[str]
                 taken_at_source="bench", year=when.year, month=when.month,
             )  # fmt: skip
             ids.append(photo.id)
-            files.append(str(path.relative_to(cache)))
+            files.append(str(path.relative_to(cache / "renditions")))
     return config, ids, files, token
 
 
 def start_viewer(config: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = int(re.search(r":(\d+)\n", config.read_text().split("[viewer]")[1]).group(1))  # type: ignore[union-attr]
+    port = int(re.search(r":(\d+)\"", config.read_text().split("[viewer]")[1]).group(1))  # type: ignore[union-attr]
     log = (workdir / "viewer.log").open("wb")
     shoebox = Path(sys.executable).with_name("shoebox")
     proc = subprocess.Popen([str(shoebox), "--config", str(config), "viewer"], stderr=log)
@@ -140,8 +140,8 @@ def wrk(url: str, paths: list[str], seconds: int, connections: int, header: str 
 
 def figures(report: str) -> tuple[float, str, str]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", report).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%\s+(\S+)", report).group(1)  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+(\S+)", report).group(1)  # type: ignore[union-attr]
+    p50 = re.search(r"^\s+50%\s+(\S+)", report, re.M).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"^\s+99%\s+(\S+)", report, re.M).group(1)  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
     if errors:
         raise SystemExit(f"{errors.group(1)} failed requests:\n{report}")

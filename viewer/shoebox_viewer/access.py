@@ -150,13 +150,14 @@ def _resolve(ctx: Context) -> Who:
     token = bottle.request.get_cookie(SESSION_COOKIE)
     if token:
         rows = list(
-            Session.select(Session, Account)
+            Session.select(Account.name, Account.role, Account.id)
             .join(Account)
             .where((Session.token_hash == _digest(token)) & (Session.expires_at > utcnow()))
+            .tuples()
         )
         if rows:
-            account = rows[0].account
-            return Who(account.name, account.role, account.id, "login")
+            name, role, account_id = rows[0]
+            return Who(name, role, account_id, "login")
     if ctx.trusted and address_in(client_ip(), ctx.trusted):
         return Who(None, "member", None, "network")
     if ctx.settings.viewer.auth == "public":

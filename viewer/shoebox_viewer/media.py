@@ -53,7 +53,12 @@ class Media:
 
     def rendition(self, photo_id: int, name: str) -> bottle.HTTPResponse:
         """The tile or preview that shows this photo."""
-        content_hash = self.photo(photo_id).thumb_hash
+        found = (
+            list(Photo.select(Photo.thumb_hash).where(Photo.id == photo_id).tuples())
+            if valid_id(photo_id)
+            else []
+        )  # one column: building the SQL of a whole Photo row costs more than running it
+        content_hash = found[0][0] if found else None
         if not content_hash:
             raise not_found()
         path = rendition_path(self.ctx.settings.library.cache, content_hash, name)
