@@ -14,4 +14,22 @@ def load(settings: Settings) -> tuple[list[Stage], list[str]]:
     """The stages to run, and a line for each one that is off saying why."""
     stages: list[Stage] = []
     off: list[str] = []
+    if settings.places.enabled:
+        from shoebox.enrich.places import PlacesStage
+
+        stages.append(PlacesStage(settings.library.cache))
+    else:
+        off.append("places: [places] enabled = false")
+    _faces(settings, stages, off)
     return stages, off
+
+
+def _faces(settings: Settings, stages: list[Stage], off: list[str]) -> None:
+    from shoebox.enrich import faces
+
+    if not settings.faces.enabled:
+        off.append("faces: [faces] enabled = false")
+    elif (missing := faces.available()) is not None:
+        off.append(missing)
+    else:
+        stages.append(faces.FacesStage(settings))
