@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import bottle
 
-from shoebox.catalog import albums, search
+from shoebox.catalog import albums, people, search
 from shoebox.catalog.models import AlbumPhoto, File, Photo, Root
 from shoebox.catalog.photos import format_exposure
 from shoebox.errors import UsageError
@@ -193,6 +193,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             context_album=albums.as_dict(album_id) if album_id else None,
             share_kind="photo",
             share_target=photo_id,
+            faces=people.faces_in_photo(photo_id),
         )
 
 

@@ -1,0 +1,181 @@
+"""People in the viewer: the people page, a person's page (their photos, their faces, rename,
+merge, hide), face crops by face id, and the JSON API behind them and the face boxes on the
+photo page.
+
+The faces stage writes crops to `<cache>/faces/<face id>.jpg`; this module only sends them,
+so the viewer decodes no images and never imports the face models. What a person may do with
+people and faces is `shoebox.catalog.people`; reads need `browse`, changes `change`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import bottle
+
+from shoebox.catalog import people, search
+from shoebox.catalog.models import Photo
+from shoebox.errors import UsageError
+from shoebox_viewer import access
+from shoebox_viewer.context import Context, url
+from shoebox_viewer.http import IMMUTABLE, send_file
+from shoebox_viewer.pages import read_grid
+
+MAX_BODY = 16 * 1024
+
+
+def install(app: bottle.Bottle, ctx: Context) -> None:
+    """The /people, /person, /face and people API routes."""
+    cache = ctx.settings.library.cache
+
+    @app.get("/people")
+    @access.browse
+    def people_page() -> str:
+        hidden = bottle.request.query.get("hidden") == "1"
+        waiting, unknown = people.unknown_faces()
+        return ctx.render(
+            "people.html",
+            people=people.listing(hidden=hidden),
+            hidden=hidden,
+            unknown=unknown,
+            waiting=waiting,
+            can_change=access.who().can_change,
+        )
+
+    @app.get("/person/<person_id:int>")
+    @access.browse
+    def person_page(person_id: int) -> str:
+        who = _person(person_id)
+        query = search.Query(
+            text=f"person:{who.name}" if who.name else "",
+            filters=Photo.id.in_(people.photos_of(who.id)),
+            selective=True,
+        )
+        context = {"q": f'person:"{who.name}"'} if who.name and '"' not in who.name else {}
+        shared = {
+            "grid": read_grid(query),
+            "prefix": url(""),
+            "ctx_qs": "?" + urlencode(context) if context else "",
+        }
+        if bottle.request.query.get("part") == "grid":
+            return ctx.render("_grid.html", **shared)
+        return ctx.render(
+            "person.html",
+            person=people.as_dict(who),
+            faces=people.faces_of_person(who.id),
+            others=[p for p in people.listing() if p["id"] != who.id],
+            can_change=access.who().can_change,
+            **shared,
+        )
+
+    @app.get("/face/<face_id:int>")
+    @access.browse
+    def face_crop(face_id: int) -> Any:
+        _face(face_id)  # a face that is gone is a 404 even if its crop is still there
+        path = people.crop_path(cache, face_id)
+        stamp = path.stat().st_mtime_ns if path.exists() else 0
+        return send_file(
+            bytes(path),
+            content_type="image/jpeg",
+            etag=f'"face-{face_id}-{stamp:x}"',
+            cache_control=IMMUTABLE if stamp else "no-store",
+        )
+
+    @app.get("/api/people")
+    @access.browse
+    def api_people() -> str:
+        hidden = bottle.request.query.get("hidden") == "1"
+        found = people.listing(hidden=hidden)
+        return _json({"total": len(found), "items": found})
+
+    @app.get("/api/people/<person_id:int>")
+    @access.browse
+    def api_person(person_id: int) -> str:
+        who = _person(person_id)
+        return _json({**people.as_dict(who), "face_list": people.faces_of_person(who.id)})
+
+    @app.post("/api/people/<person_id:int>")
+    @access.change
+    def api_person_change(person_id: int) -> str:
+        body = _body({"name", "hidden"})
+        who = _person(person_id)
+        if "name" in body:
+            people.rename(who, body["name"])
+        if "hidden" in body:
+            people.set_hidden(who, body["hidden"])
+        return _json(people.as_dict(who))
+
+    @app.post("/api/people/<person_id:int>/merge")
+    @access.change
+    def api_merge(person_id: int) -> str:
+        body = _body({"into"})
+        source = _person(person_id)
+        into = _lookup(people.person, body.get("into"))
+        people.merge(source, into)
+        return _json(people.as_dict(into))
+
+    @app.get("/api/photos/<photo_id:int>/faces")
+    @access.browse
+    def api_photo_faces(photo_id: int) -> str:
+        return _json({"photo_id": photo_id, "faces": people.faces_in_photo(photo_id)})
+
+    @app.post("/api/faces/<face_id:int>")
+    @access.change
+    def api_face(face_id: int) -> str:
+        body = _body({"person_id", "reject_person_id", "unassign", "name"})
+        if len(body) != 1:
+            raise UsageError("send one of person_id, reject_person_id, unassign or name")
+        face = _face(face_id)
+        if "person_id" in body:
+            people.assign(face, _lookup(people.person, body["person_id"]))
+        elif "reject_person_id" in body:
+            people.reject(face, _lookup(people.person, body["reject_person_id"]))
+        elif "unassign" in body:
+            if body["unassign"] is not True:
+                raise UsageError("unassign must be true")
+            people.remove_face(face)
+        else:
+            people.name_face(face, body["name"])
+        face = _face(face_id)
+        return _json(
+            {"id": face.id, "person_id": face.person_id, "confirmed": bool(face.confirmed)}
+        )
+
+
+def _person(person_id: int) -> Any:
+    return _lookup(people.person, person_id)
+
+
+def _face(face_id: int) -> Any:
+    return _lookup(people.face, face_id)
+
+
+def _lookup(get: Any, value: Any) -> Any:
+    try:
+        return get(value)
+    except people.NotFound as exc:
+        raise bottle.HTTPError(404, str(exc)) from None
+
+
+def _body(allowed: set[str]) -> dict[str, Any]:
+    request = bottle.request
+    if request.content_length > MAX_BODY:
+        raise bottle.HTTPError(413, "request body too large")
+    raw = request.body.read(MAX_BODY + 1)
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise UsageError("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise UsageError("the body must be a JSON object")
+    unknown = set(body) - allowed
+    if unknown:
+        raise UsageError(f"unknown field {sorted(unknown)[0]!r}; send {', '.join(sorted(allowed))}")
+    return body
+
+
+def _json(value: Any) -> str:
+    bottle.response.content_type = "application/json"
+    return json.dumps(value)
