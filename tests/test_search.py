@@ -355,7 +355,6 @@ HOSTILE = [
     "colour:red",
     "country:france",
     "city:paris",
-    "person:alice",
     "label:dog",
     "type:gif",
     "favorite:maybe",

@@ -30,6 +30,7 @@ from typing import Any
 
 from peewee import SQL, MySQLDatabase, NodeList, fn
 
+from shoebox.catalog import people
 from shoebox.catalog.models import Album, AlbumPhoto, File, Photo, Root
 from shoebox.catalog.photos import as_dict
 from shoebox.errors import UsageError
@@ -52,12 +53,12 @@ _TYPES = {
     "animated": "animated",
 }
 _YES = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
-_NOT_YET = ("country", "city", "person", "label")
+_NOT_YET = ("country", "city", "label")
 # Filters on photo columns that no index serves and that usually match few photos: walking
 # the timeline index to find a page of them could look up every photo's row; reading the
 # table and sorting what matches is faster, and its time does not vary. (album:, folder: and
 # path: need only the id, which the index holds: walking it stays cheap.)
-_SELECTIVE = {None, "near", "keyword", "lens"}
+_SELECTIVE = {None, "near", "keyword", "lens", "person"}
 _KEY = re.compile(r"[A-Za-z_]+\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)_([1-9]\d{0,17})\Z")
@@ -387,6 +388,7 @@ _FILTERS: dict[str, Callable[[str], Any]] = {
     "near": _near,
     "keyword": lambda v: Photo.keywords.contains(v),
     "path": lambda v: _files_where(File.rel_path.contains(v)),
+    "person": lambda v: Photo.id.in_(people.photos_named([v])),
 }
 
 
