@@ -6,8 +6,10 @@ path it is served under, and the security headers every response carries.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from shoebox.config import ViewerSettings
 
@@ -20,12 +22,12 @@ CLIENT_IP = "shoebox.client_ip"
 SECURE = "shoebox.secure"
 
 CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "default-src 'self'; img-src 'self' data: blob:{tiles}; media-src 'self' blob:; "
     "style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = (
-    ("Content-Security-Policy", CSP),
+    ("Content-Security-Policy", CSP.format(tiles="")),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),  # share tokens live in URLs: never leak them
     ("X-Frame-Options", "DENY"),
@@ -33,6 +35,22 @@ SECURITY_HEADERS = (
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
 )
 _FORWARDED = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST")
+
+
+def tile_origin(tile_url: str) -> str:
+    """The scheme, host and port of a tile URL template such as
+    https://tile.openstreetmap.org/{z}/{x}/{y}.png, or "" when it has none we can allow."""
+    parts = urlsplit(tile_url.strip())
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not re.fullmatch(r"[A-Za-z0-9.\-{}]+", host):
+        return ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return ""
+    if "{" in host:  # {s}.tile.example.org: any subdomain
+        host = "*." + host.split(".", 1)[1] if "." in host else ""
+    return f"{parts.scheme}://{host}{port}" if host else ""
 
 
 def networks(texts: Iterable[str]) -> tuple[Network, ...]:
@@ -53,10 +71,19 @@ class Front:
     """Wraps the application: resolves who is on the other end, strips the base path, adds
     the security headers."""
 
-    def __init__(self, app: WSGIApp, settings: ViewerSettings) -> None:
+    def __init__(self, app: WSGIApp, settings: ViewerSettings, tile_url: str = "") -> None:
+        """`tile_url`: the opt-in online map tiles (`[places] tile_url`), whose origin the
+        pages may then load images from."""
         self.app = app
         self.proxies = networks(settings.trusted_proxies)
         self.base = settings.base_path.rstrip("/")
+        origin = tile_origin(tile_url)
+        self.headers = tuple(
+            ("Content-Security-Policy", CSP.format(tiles=" " + origin if origin else ""))
+            if name == "Content-Security-Policy"
+            else (name, value)
+            for name, value in SECURITY_HEADERS
+        )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         self._resolve_client(environ)
@@ -71,7 +98,7 @@ class Front:
 
         def with_headers(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
             present = {name.lower() for name, _ in headers}
-            headers.extend(h for h in SECURITY_HEADERS if h[0].lower() not in present)
+            headers.extend(h for h in self.headers if h[0].lower() not in present)
             if environ[SECURE]:
                 headers.append(("Strict-Transport-Security", "max-age=31536000"))
             return start_response(status, headers, *exc)

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import bottle
 
 from shoebox.catalog import albums, people, search
-from shoebox.catalog.models import AlbumPhoto, File, Photo, Root
+from shoebox.catalog.models import AlbumPhoto, File, Photo, Place, Root
 from shoebox.catalog.photos import format_exposure
 from shoebox.errors import UsageError
 from shoebox_viewer import access
@@ -333,12 +333,16 @@ def photo_view(photo: Any) -> dict[str, Any]:
     place = None
     if photo.lat is not None and photo.lng is not None:
         lat, lng = photo.lat, photo.lng
+        named = Place.get_or_none(Place.photo == photo.id)
+        words = [named.city, named.region, named.country] if named else []
         place = {
             "lat": f"{lat:.5f}",
             "lng": f"{lng:.5f}",
+            "name": ", ".join(dict.fromkeys(w for w in words if w)),  # Kyoto, Kyoto: once
             "map_url": "https://www.openstreetmap.org/?"
             + urlencode({"mlat": f"{lat:.6f}", "mlon": f"{lng:.6f}"})
             + f"#map=15/{lat:.5f}/{lng:.5f}",
+            "places_url": url("places") + f"#{lat:.5f},{lng:.5f},10",
         }
     return {
         "id": photo.id,
