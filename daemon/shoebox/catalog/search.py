@@ -8,7 +8,9 @@ turns query text into a `Query` (or a `UsageError` naming the bad term), and `pa
 The language: words and `key:value` filters, all of which must match; `|` ORs the values of
 one term (`type:video|live`); double or single quotes keep spaces in a value
 (`camera:"pixel 7"`). A bare word matches the title, description, keywords, camera, artist or
-a file path. Dates are the local wall-clock date (`taken_at_local`): `after:` is inclusive,
+a file path. `country:` takes an ISO code (`country:fr|de`) or part of a country's name,
+`city:` part of a city's name (`city:"new york"`), both as the places stage named them.
+Dates are the local wall-clock date (`taken_at_local`): `after:` is inclusive,
 `before:` exclusive. Unless a query says `archived:` or `missing:`, archived and missing
 photos are left out (the timeline hides them); `parse(..., everything=True)` drops those
 defaults for the command line.
@@ -31,7 +33,7 @@ from typing import Any
 from peewee import SQL, MySQLDatabase, NodeList, fn
 
 from shoebox.catalog import people
-from shoebox.catalog.models import Album, AlbumPhoto, File, Photo, Root
+from shoebox.catalog.models import Album, AlbumPhoto, File, Photo, Place, Root
 from shoebox.catalog.photos import as_dict
 from shoebox.errors import UsageError
 
@@ -53,12 +55,12 @@ _TYPES = {
     "animated": "animated",
 }
 _YES = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
-_NOT_YET = ("country", "city", "label")
+_NOT_YET = ("label",)
 # Filters on photo columns that no index serves and that usually match few photos: walking
 # the timeline index to find a page of them could look up every photo's row; reading the
 # table and sorting what matches is faster, and its time does not vary. (album:, folder: and
 # path: need only the id, which the index holds: walking it stays cheap.)
-_SELECTIVE = {None, "near", "keyword", "lens", "person"}
+_SELECTIVE = {None, "near", "keyword", "lens", "person", "country", "city"}
 _KEY = re.compile(r"[A-Za-z_]+\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)_([1-9]\d{0,17})\Z")
@@ -365,6 +367,18 @@ def _near(value: str) -> Any:
     return _within(lat, lng, km)
 
 
+def _placed(condition: Any) -> Any:
+    return Photo.id.in_(Place.select(Place.photo).where(condition))
+
+
+def _country(value: str) -> Any:
+    """Two letters are an ISO code (`country:fr|de`); anything longer is part of a name
+    (`country:"new zealand"`)."""
+    if len(value) == 2 and value.isascii() and value.isalpha():
+        return _placed(Place.country_code == value.upper())
+    return _placed(Place.country.contains(value))
+
+
 def _flag(column: Any) -> Callable[[str], Any]:
     return lambda value: column == (_TRUE if _yes(value) else _FALSE)
 
@@ -389,6 +403,8 @@ _FILTERS: dict[str, Callable[[str], Any]] = {
     "keyword": lambda v: Photo.keywords.contains(v),
     "path": lambda v: _files_where(File.rel_path.contains(v)),
     "person": lambda v: Photo.id.in_(people.photos_named([v])),
+    "country": _country,
+    "city": lambda v: _placed(Place.city.contains(v)),
 }
 
 
