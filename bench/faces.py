@@ -148,19 +148,19 @@ def _report(labelled: dict[int, tuple[str, bool]], threshold: float, min_cluster
         together = owner[a] is not None and owner[a] == owner[b]
         groups = ["all"] + (["children"] if labelled[a][1] or labelled[b][1] else [])
         for group in groups:
-            counts[group][0] += same and together
-            counts[group][1] += together
-            counts[group][2] += same
+            counts[group][0] += int(same and together)
+            counts[group][1] += int(together)
+            counts[group][2] += int(same)
     people = len({p for p in owner.values() if p is not None})
     unknown = sum(p is None for p in owner.values())
     print(
         f"match_distance {threshold}, min_cluster {min_cluster}: "
         f"{people} people, {unknown} labelled faces unknown"
     )
-    for group, (hits, together, same) in counts.items():
-        precision = f"{hits / together:.2f}" if together else "n/a (no pairs put together)"
-        recall = f"{hits / same:.2f}" if same else "n/a (no pairs of one person)"
-        print(f"  {group:9} precision {precision}, recall {recall}  ({hits}/{together}/{same})")
+    for group, (hits, joined, alike) in counts.items():
+        precision = f"{hits / joined:.2f}" if joined else "n/a (no pairs put together)"
+        recall = f"{hits / alike:.2f}" if alike else "n/a (no pairs of one person)"
+        print(f"  {group:9} precision {precision}, recall {recall}  ({hits}/{joined}/{alike})")
     children = [f for f, (_, child) in labelled.items() if child]
     with_adult = [
         f for f in children
