@@ -87,9 +87,9 @@ class Library:
         return Indexer(self.settings, self.catalog, interactive=False).index(list(paths))
 
     def photos(self, query: str = "") -> list[dict[str, Any]]:
-        from shoebox.catalog.photos import search
+        from shoebox.catalog import search  # everything, as `shoebox photos` lists it
 
-        return list(search(query))
+        return list(search.iterate(search.parse(query, everything=True)))
 
     def photo_of(self, name: str) -> dict[str, Any]:
         """The photo holding the file whose path ends with `name`."""
@@ -151,13 +151,16 @@ SCROLL_PHOTOS = 150  # small extra photos in 2021, so that the timeline has page
 @pytest.fixture(scope="session")
 def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
     """The sample library (`shoebox.sample`) plus SCROLL_PHOTOS small JPEGs, indexed into a
-    SQLite catalog, served by `make_app` on a free port until the session ends."""
+    SQLite catalog (with their places named), served by `make_app` on a free port until the
+    session ends."""
     import datetime as dt
     import threading
 
     import waitress
 
     from shoebox.catalog.models import Account
+    from shoebox.enrich.places import PlacesStage
+    from shoebox.enrich.runner import Enricher
     from shoebox.passwords import hash_password
     from shoebox.sample import Shot, make_library, write_jpeg
     from shoebox_viewer.app import make_app
@@ -177,6 +180,10 @@ def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerSe
     settings = config.load(cfg)
     catalog = Catalog(settings.database.url, settings.source.parent)
     Indexer(settings, catalog, interactive=False).index([])
+    # the places stage only (the Places page needs it; the others would slow every session)
+    enricher = Enricher([PlacesStage(settings.library.cache)])
+    enricher.run_all()
+    enricher.close()
     name, password = "ada", secrets.token_urlsafe(12)
     Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
     server = waitress.create_server(

@@ -6,16 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
-
-
-def search(text: str = "") -> Iterator[dict[str, Any]]:
-    """Every photo matching the query text, newest first, archived and missing ones too unless
-    the query filters on them: what `shoebox photos` lists."""
-    from shoebox.catalog import search as engine  # it builds on as_dict, below
-
-    return engine.iterate(engine.parse(text, everything=True))
 
 
 def format_exposure(seconds: float | None) -> str | None:
