@@ -149,7 +149,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
 def _resolve(ctx: Context) -> Who:
     token = bottle.request.get_cookie(SESSION_COOKIE)
     if token:
-        rows = list(
+        rows: list[tuple[str, str, int]] = list(
             Session.select(Account.name, Account.role, Account.id)
             .join(Account)
             .where((Session.token_hash == _digest(token)) & (Session.expires_at > utcnow()))

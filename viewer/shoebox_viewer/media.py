@@ -53,7 +53,7 @@ class Media:
 
     def rendition(self, photo_id: int, name: str) -> bottle.HTTPResponse:
         """The tile or preview that shows this photo."""
-        found = (
+        found: list[tuple[str | None]] = (
             list(Photo.select(Photo.thumb_hash).where(Photo.id == photo_id).tuples())
             if valid_id(photo_id)
             else []
