@@ -149,12 +149,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
 def _resolve(ctx: Context) -> Who:
     token = bottle.request.get_cookie(SESSION_COOKIE)
     if token:
-        rows: list[tuple[str, str, int]] = list(
+        query: Any = (
             Session.select(Account.name, Account.role, Account.id)
             .join(Account)
             .where((Session.token_hash == _digest(token)) & (Session.expires_at > utcnow()))
             .tuples()
         )
+        rows: list[tuple[str, str, int]] = list(query)
         if rows:
             name, role, account_id = rows[0]
             return Who(name, role, account_id, "login")

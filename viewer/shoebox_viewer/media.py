@@ -53,11 +53,9 @@ class Media:
 
     def rendition(self, photo_id: int, name: str) -> bottle.HTTPResponse:
         """The tile or preview that shows this photo."""
-        found: list[tuple[str | None]] = (
-            list(Photo.select(Photo.thumb_hash).where(Photo.id == photo_id).tuples())
-            if valid_id(photo_id)
-            else []
-        )  # one column: building the SQL of a whole Photo row costs more than running it
+        query: Any = Photo.select(Photo.thumb_hash).where(Photo.id == photo_id).tuples()
+        # one column: building the SQL of a whole Photo row costs more than running it
+        found: list[tuple[str | None]] = list(query) if valid_id(photo_id) else []
         content_hash = found[0][0] if found else None
         if not content_hash:
             raise not_found()
