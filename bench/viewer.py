@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -160,6 +162,48 @@ def queries(count: int) -> list[tuple[str, Callable[[], Any]]]:
     ]
 
 
+def http_queries(url: str, workdir: Path) -> list[tuple[str, Callable[[], Any]]]:
+    """The same questions asked of the viewer itself (its WSGI application, in this process:
+    routing, access, the query, the JSON or the page's HTML, gzip), as a LAN client."""
+    from shoebox import config
+    from shoebox_viewer.app import make_app
+
+    (workdir / "library").mkdir(exist_ok=True)
+    settings_file = workdir / "viewer-bench.toml"
+    settings_file.write_text(
+        f'[library]\noriginals = ["{workdir / "library"}"]\ncache = "{workdir / "cache"}"\n'
+        f'[database]\nurl = "{url}"\n[viewer]\ntrusted_networks = ["192.168.0.0/16"]\n'
+    )
+    app = make_app(config.load(settings_file))
+
+    def get(path: str, query: str = "") -> Callable[[], Any]:
+        def call() -> None:
+            environ = {
+                "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
+                "SCRIPT_NAME": "", "SERVER_NAME": "bench", "SERVER_PORT": "80",
+                "HTTP_HOST": "bench", "REMOTE_ADDR": "192.168.1.2",
+                "HTTP_ACCEPT_ENCODING": "gzip", "SERVER_PROTOCOL": "HTTP/1.1",
+                "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
+            }  # fmt: skip
+
+            def start(status: str, headers: Any, exc_info: Any = None) -> None:
+                if not status.startswith("200"):
+                    raise SystemExit(f"{path}?{query}: {status}")
+
+            b"".join(app(environ, start))
+
+        return call
+
+    return [
+        ("HTTP timeline page /", get("/")),
+        ("HTTP /api/photos", get("/api/photos")),
+        ("HTTP /api/photos?q=year:2019", get("/api/photos", "q=year%3A2019")),
+        ("HTTP /?q=camera:canon", get("/", "q=camera%3Acanon")),
+        ("HTTP /?q=favorite:yes", get("/", "q=favorite%3Ayes")),
+        ("HTTP /api/photos?q=birthday", get("/api/photos", "q=birthday")),
+    ]
+
+
 def measure(fn: Callable[[], Any], runs: int, budget: float) -> tuple[float, float, int]:
     fn()  # warm the caches
     times = []
@@ -207,7 +251,7 @@ def run_backend(label: str, url: str, workdir: Path, args: argparse.Namespace) -
             catalog.db.execute_sql("ANALYZE TABLE photo, file, album, album_photo").fetchall()
             time.sleep(args.settle)
         results = {}
-        for name, fn in queries(args.photos):
+        for name, fn in queries(args.photos) + http_queries(url, workdir):
             results[name] = measure(fn, args.runs, args.budget)
             p50, p95, n = results[name]
             print(f"  {name:32} p50 {p50:8.2f} ms  p95 {p95:8.2f} ms  ({n} runs)", flush=True)
