@@ -184,7 +184,7 @@
         .then((clusters) => {
           if (seq !== this.seq) return;
           this.clusters = clusters;
-          this.box.dataset.clusters = String(clusters.length);
+          this.box.dataset.shown = String(clusters.length);
           const total = clusters.reduce((sum, c) => sum + c.count, 0);
           this.say(total ? `${total} ${total === 1 ? "photo" : "photos"} here` : "No photos with a place here");
           this.drawMarks();
