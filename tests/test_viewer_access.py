@@ -204,6 +204,7 @@ def test_a_login_holds_on_every_viewer_process_of_one_catalog(library: Library) 
 def test_the_viewer_process_stays_small() -> None:
     """The web process must not load the daemon's SFTP, watcher, decoders or ML libraries."""
     heavy = ("asyncssh", "watchdog", "PIL", "rawpy", "exiftool", "pillow_heif", "mediapipe")
+    heavy += ("numpy", "scipy", "shapely")  # the places stage's geocoder stays in the daemon
     code = (
         "import sys, shoebox.cli, shoebox_viewer.serve, shoebox_viewer.app\n"
         f"print(','.join(m for m in {heavy!r} if m in sys.modules))"

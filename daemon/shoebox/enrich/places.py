@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoebox import worldmap
 from shoebox.catalog.models import Photo, Place
+from shoebox.errors import ShoeboxError
 
 if TYPE_CHECKING:
     from shoebox.enrich.geocode import Geocoder
@@ -68,5 +69,8 @@ class PlacesStage:
             started = time.monotonic()
             self._geocoder = Geocoder()
             log.info("places: GeoNames data loaded in %.1f s", time.monotonic() - started)
-            worldmap.ensure(self.cache)  # the viewer's map, made here once, off its hot path
+            try:  # the viewer's map, made here once, off its hot path
+                worldmap.ensure(self.cache)
+            except (OSError, ShoeboxError) as exc:  # the viewer tries again itself
+                log.warning("places: the world map was not made: %s", exc)
         return self._geocoder
