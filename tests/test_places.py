@@ -299,3 +299,22 @@ def test_real_geotagged_photos(corpus: Path, library: Library, geocoder: Geocode
         photo = library.photo_of(name.rsplit("/", 1)[-1])
         place = Place.get(Place.photo == photo["id"])
         assert (place.country_code, place.city) == (code, city), name
+
+
+def test_a_photo_given_a_new_position_is_placed_again(library: Library, geocoder: Geocoder) -> None:
+    """Re-indexing a file whose GPS tags changed makes the photo wait for the places stage."""
+    from shoebox.sample import Shot, write_jpeg, write_tags
+
+    path = library.root / "trip.jpg"
+    write_jpeg(path, Shot(taken=dt.datetime(2024, 5, 1, 10), gps=(48.8584, 2.2945, 35.0)))
+    library.index()
+    stage = PlacesStage(library.settings.library.cache)
+    stage._geocoder = geocoder
+    Enricher([stage]).run_all()
+    assert [p.city for p in Place.select()] == ["Paris"]
+    write_tags(path, "-GPSLatitude=38.7139", "-GPSLatitudeRef=N",
+               "-GPSLongitude=9.1394", "-GPSLongitudeRef=W")  # fmt: skip
+    library.index()
+    assert Enricher([stage]).waiting() == {"places": 1}
+    Enricher([stage]).run_all()
+    assert [p.city for p in Place.select()] == ["Lisbon"]

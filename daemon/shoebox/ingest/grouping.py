@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from shoebox.catalog.models import File, Photo, utcnow
+from shoebox.catalog.models import Enriched, File, Photo, utcnow
 
 MEDIA_ROLES = ("original", "raw", "live-video")
 LIVE_VIDEO_MAX_SECONDS = 6.0
@@ -134,9 +134,13 @@ def new_photo(files: list[File]) -> Photo:
 
 
 def refresh(photo: Photo) -> None:
-    """Recompute a photo's type, fields and thumbnail from the files it holds now."""
+    """Recompute a photo's type, fields and thumbnail from the files it holds now. When its
+    position or its picture changed, the later stages (places, faces, labels) run again."""
+    before = (photo.lat, photo.lng, photo.thumb_hash)
     _fill(photo, list(File.select().where(File.photo == photo)))
     photo.save()
+    if (photo.lat, photo.lng, photo.thumb_hash) != before:
+        Enriched.delete().where(Enriched.photo == photo.id).execute()
 
 
 def _fill(photo: Photo, files: list[File]) -> None:
