@@ -264,3 +264,51 @@ def viewer_client(library: Library) -> ViewerClient:
     client = ViewerClient(library, None, int(root.id))
     client.app = client.client("ada")
     return client
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright drives it, `playwright install` never runs
+BROWSER_TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for every browser test."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    playwright_api.expect.set_options(timeout=BROWSER_TIMEOUT_MS)
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def new_page(browser: Any, problems: list[str]) -> tuple[Any, Any]:
+    """A new browser context (no cookies) and its page, which adds script errors and CSP
+    refusals to `problems`."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            problems.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
+    )
+    return context, page
+
+
+@pytest.fixture
+def page(browser: Any, viewer_server: ViewerServer) -> Iterator[Any]:
+    """A fresh browser context, logged in; fails the test on any script error or CSP report."""
+    problems: list[str] = []
+    context, logged_in = new_page(browser, problems)
+    viewer_server.login(logged_in)
+    try:
+        yield logged_in
+    finally:
+        context.close()
+    assert problems == []

@@ -5,52 +5,15 @@ photos with the keyboard, favourite one, play the sample video."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from conftest import SCROLL_PHOTOS, ViewerServer
+from conftest import BROWSER_TIMEOUT_MS, SCROLL_PHOTOS, ViewerServer
 from shoebox_viewer.pages import PAGE_SIZE
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-CHROMIUM = "/usr/bin/chromium"
-TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser: Any, viewer_server: ViewerServer) -> Iterator[Any]:
-    """A fresh browser context, logged in; fails the test on any script error or CSP report."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(msg.text)
-            if msg.type == "error" and "Content Security Policy" in msg.text
-            else None
-        ),
-    )
-    viewer_server.login(page)
-    try:
-        yield page
-    finally:
-        context.close()
-    assert problems == []
 
 
 def test_login_is_required(browser: Any, viewer_server: ViewerServer) -> None:
@@ -145,5 +108,5 @@ def test_play_the_sample_video(page: Any, viewer_server: ViewerServer) -> None:
     page.wait_for_function(
         "() => { const v = document.querySelector('video.media');"
         " return v.readyState >= 2 && v.currentTime > 0.2; }",
-        timeout=TIMEOUT_MS,
+        timeout=BROWSER_TIMEOUT_MS,
     )

@@ -6,7 +6,6 @@ The photo page names the place and pins it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,43 +14,6 @@ from conftest import ViewerServer
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-CHROMIUM = "/usr/bin/chromium"
-TIMEOUT_MS = 20_000
-expect.set_options(timeout=TIMEOUT_MS)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser: Any, viewer_server: ViewerServer) -> Iterator[Any]:
-    """A fresh browser context, logged in; fails the test on any script error or CSP report."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(msg.text)
-            if msg.type == "error" and "Content Security Policy" in msg.text
-            else None
-        ),
-    )
-    viewer_server.login(page)
-    try:
-        yield page
-    finally:
-        context.close()
-    assert problems == []
 
 
 def test_the_map_draws_the_world_and_clusters_and_opens_one(

@@ -5,44 +5,14 @@ opens it, sees that photo and reaches nothing else."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from conftest import ViewerServer
+from conftest import ViewerServer, new_page
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-CHROMIUM = "/usr/bin/chromium"
-TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _context(browser: Any, problems: list[str]) -> tuple[Any, Any]:
-    """A new browser context (no cookies) whose page reports script errors and CSP refusals."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(msg.text)
-            if msg.type == "error" and "Content Security Policy" in msg.text
-            else None
-        ),
-    )
-    return context, page
 
 
 def _photo_ids(page: Any, server: ViewerServer, query: str) -> list[int]:
@@ -55,7 +25,7 @@ def test_a_member_shares_a_photo_and_a_stranger_sees_only_it(
     browser: Any, viewer_server: ViewerServer
 ) -> None:
     problems: list[str] = []
-    member_context, page = _context(browser, problems)
+    member_context, page = new_page(browser, problems)
     try:
         viewer_server.login(page)
         beach = _photo_ids(page, viewer_server, "beach")[0]
@@ -78,7 +48,7 @@ def test_a_member_shares_a_photo_and_a_stranger_sees_only_it(
     finally:
         member_context.close()
 
-    stranger_context, stranger = _context(browser, problems)
+    stranger_context, stranger = new_page(browser, problems)
     try:
         assert stranger_context.cookies() == []
         stranger.goto(link)

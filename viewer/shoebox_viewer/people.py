@@ -119,6 +119,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/api/photos/<photo_id:int>/faces")
     @access.browse
     def api_photo_faces(photo_id: int) -> str:
+        if not Photo.select(Photo.id).where(Photo.id == photo_id).exists():
+            raise bottle.HTTPError(404, "no such photo")
         return _json({"photo_id": photo_id, "faces": people.faces_in_photo(photo_id)})
 
     @app.post("/api/faces/<face_id:int>")

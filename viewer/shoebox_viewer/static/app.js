@@ -3,30 +3,7 @@
 "use strict";
 
 (function () {
-  const meta = (name) => {
-    const el = document.querySelector(`meta[name="${name}"]`);
-    return el ? el.getAttribute("content") : "";
-  };
-  const base = meta("base") || "/";
-
-  async function api(method, path, body) {
-    const response = await fetch(base + path, {
-      method,
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": meta("csrf-token") },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-    });
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!response.ok) {
-      throw new Error((data && data.error) || `${response.status} ${response.statusText}`);
-    }
-    return data;
-  }
+  const { base, api } = window.shoebox;
 
   function say(scope, text, bad) {
     const status = scope.querySelector(".status");

@@ -3,28 +3,8 @@
 "use strict";
 
 (function () {
-  const meta = (name) => {
-    const el = document.querySelector(`meta[name="${name}"]`);
-    return el ? el.getAttribute("content") : "";
-  };
-  const base = meta("base") || "/";
-
-  async function api(path, body) {
-    const response = await fetch(base + path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": meta("csrf-token") },
-      body: JSON.stringify(body),
-      credentials: "same-origin",
-    });
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (e) {
-      data = null;
-    }
-    if (!response.ok) throw new Error((data && data.error) || `${response.status} ${response.statusText}`);
-    return data;
-  }
+  const { base } = window.shoebox;
+  const api = (path, body) => window.shoebox.api("POST", path, body);
 
   function say(text, bad) {
     const status = document.querySelector(".status");

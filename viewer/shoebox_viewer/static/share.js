@@ -4,20 +4,7 @@
 (function () {
   if (window.shoeboxShare) return; // included once per Share button: run once
   window.shoeboxShare = true;
-  const meta = (name) => (document.querySelector(`meta[name="${name}"]`) || {}).content || "";
-  const base = () => meta("base") || "/";
-
-  async function post(path, body) {
-    const answer = await fetch(base() + path, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": meta("csrf-token") },
-      body: body === undefined ? "{}" : JSON.stringify(body),
-    });
-    const data = await answer.json().catch(() => ({}));
-    if (!answer.ok) throw new Error(data.error || `the server answered ${answer.status}`);
-    return data;
-  }
+  const post = (path, body) => window.shoebox.api("POST", path, body === undefined ? {} : body);
 
   function copy(button) {
     const field = button.parentElement.querySelector(".share-url");
