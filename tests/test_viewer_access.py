@@ -205,6 +205,7 @@ def test_the_viewer_process_stays_small() -> None:
     """The web process must not load the daemon's SFTP, watcher, decoders or ML libraries."""
     heavy = ("asyncssh", "watchdog", "PIL", "rawpy", "exiftool", "pillow_heif", "mediapipe")
     heavy += ("numpy", "scipy", "shapely")  # the places stage's geocoder stays in the daemon
+    heavy += ("onnx", "onnxruntime")  # and so does the labels stage's classifier
     code = (
         "import sys, shoebox.cli, shoebox_viewer.serve, shoebox_viewer.app\n"
         f"print(','.join(m for m in {heavy!r} if m in sys.modules))"

@@ -8,6 +8,7 @@ The parts, in the order their routes are installed:
 - `shares`: what visitors see through a share link, and managing links.
 - `places`: the map of where photos were taken, and the places list.
 - `people`: people and their faces (pages, face crops, API).
+- `labels`: what the photos show (the labels page).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import bottle
 from shoebox.config import Settings
 from shoebox.errors import UsageError
 from shoebox.guard import LoginGuard
-from shoebox_viewer import access, api, media, pages, people, places, shares
+from shoebox_viewer import access, api, labels, media, pages, people, places, shares
 from shoebox_viewer.context import Context, make_templates
 from shoebox_viewer.front import Front, WSGIApp
 from shoebox_viewer.http import gzip
@@ -39,7 +40,7 @@ def make_app(settings: Settings) -> WSGIApp:
     # Ids are at most 18 digits: a longer one matches no route (404) instead of overflowing
     # SQLite's 64-bit integers.
     app.router.add_filter("int", lambda _conf: (r"-?\d{1,18}", int, lambda x: str(int(x))))
-    for part in (access, pages, api, media, shares, places, people):
+    for part in (access, pages, api, media, shares, places, people, labels):
         part.install(app, ctx)
     app.get("/static/<name>")(_static)
     app.default_error_handler = _error_page(ctx)

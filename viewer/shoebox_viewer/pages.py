@@ -24,7 +24,7 @@ from shoebox.catalog import albums, people, search
 from shoebox.catalog.models import AlbumPhoto, File, Photo, Place, Root
 from shoebox.catalog.photos import format_exposure
 from shoebox.errors import UsageError
-from shoebox_viewer import access
+from shoebox_viewer import access, labels
 from shoebox_viewer.context import Context, url
 
 PAGE_SIZE = 120  # tiles per page of a grid
@@ -74,7 +74,6 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         }
         if bottle.request.query.get("part") == "grid":
             return ctx.render("_grid.html", **shared)
-        months = search.months(query) if query is not None and not error else []
         query_string = {"q": _q()} if _q() else {}
         jumped = bool(bottle.request.query.get("cursor") or bottle.request.query.get("month"))
         values.setdefault("heading", "Photos")
@@ -83,7 +82,9 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             "photos.html",
             q=_q(),
             error=error,
-            months=months,
+            # the jump-to-month column is filled in by app.js from /api/months: counting the
+            # months of a filtered library costs as much as the page itself
+            months_q=query.text if query is not None and not error else None,
             month_qs=urlencode(query_string),
             newest_url=url(bottle.request.path) + "?" + urlencode(query_string) if jumped else "",
             **shared,
@@ -194,6 +195,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             share_kind="photo",
             share_target=photo_id,
             faces=people.faces_in_photo(photo_id),
+            labels=labels.of_photo(photo_id),
         )
 
 

@@ -10,6 +10,7 @@ one term (`type:video|live`); double or single quotes keep spaces in a value
 (`camera:"pixel 7"`). A bare word matches the title, description, keywords, camera, artist or
 a file path. `country:` takes an ISO code (`country:fr|de`) or part of a country's name,
 `city:` part of a city's name (`city:"new york"`), both as the places stage named them.
+`label:` takes a word of the labels stage (`label:dog|cat`, any case, the whole word).
 Dates are the local wall-clock date (`taken_at_local`): `after:` is inclusive,
 `before:` exclusive. Unless a query says `archived:` or `missing:`, archived and missing
 photos are left out (the timeline hides them); `parse(..., everything=True)` drops those
@@ -33,7 +34,7 @@ from typing import Any
 from peewee import SQL, MySQLDatabase, NodeList, fn
 
 from shoebox.catalog import people
-from shoebox.catalog.models import Album, AlbumPhoto, File, Photo, Place, Root
+from shoebox.catalog.models import Album, AlbumPhoto, File, Label, Photo, Place, Root
 from shoebox.catalog.photos import as_dict
 from shoebox.errors import UsageError
 
@@ -55,12 +56,11 @@ _TYPES = {
     "animated": "animated",
 }
 _YES = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
-_NOT_YET = ("label",)
 # Filters on photo columns that no index serves and that usually match few photos: walking
 # the timeline index to find a page of them could look up every photo's row; reading the
 # table and sorting what matches is faster, and its time does not vary. (album:, folder: and
 # path: need only the id, which the index holds: walking it stays cheap.)
-_SELECTIVE = {None, "near", "keyword", "lens", "person", "country", "city"}
+_SELECTIVE = {None, "near", "keyword", "lens", "person", "country", "city", "label"}
 _KEY = re.compile(r"[A-Za-z_]+\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)_([1-9]\d{0,17})\Z")
@@ -161,8 +161,6 @@ def parse(text: str, *, everything: bool = False) -> Query:
             continue
         make = _FILTERS.get(term.key)
         if make is None:
-            if term.key in _NOT_YET:
-                raise UsageError(f"query: {term.key}: is not available yet")
             raise UsageError(
                 f"query: {term.raw[:40]!r}: unknown filter {term.key}:; "
                 f"known filters: {', '.join(k + ':' for k in sorted(_FILTERS))}"
@@ -405,6 +403,7 @@ _FILTERS: dict[str, Callable[[str], Any]] = {
     "person": lambda v: Photo.id.in_(people.photos_named([v])),
     "country": _country,
     "city": lambda v: _placed(Place.city.contains(v)),
+    "label": lambda v: Photo.id.in_(Label.select(Label.photo).where(Label.name == v.lower())),
 }
 
 

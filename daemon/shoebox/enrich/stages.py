@@ -21,6 +21,7 @@ def load(settings: Settings) -> tuple[list[Stage], list[str]]:
     else:
         off.append("places: [places] enabled = false")
     _faces(settings, stages, off)
+    _labels(settings, stages, off)
     return stages, off
 
 
@@ -33,3 +34,12 @@ def _faces(settings: Settings, stages: list[Stage], off: list[str]) -> None:
         off.append(missing)
     else:
         stages.append(faces.FacesStage(settings))
+
+
+def _labels(settings: Settings, stages: list[Stage], off: list[str]) -> None:
+    from shoebox.enrich import labels
+
+    if (missing := labels.available()) is not None:
+        off.append(missing)
+    else:
+        stages.append(labels.LabelsStage(settings.library.cache))

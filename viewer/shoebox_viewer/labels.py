@@ -1,0 +1,66 @@
+"""Labels in the viewer: the /labels page (each word the labels stage found, how many photos
+show it and a sample tile, linking to `label:WORD` in the search) and a photo's labels for the
+photo page.
+
+The viewer only reads the `Label` rows the daemon's labels stage writes; it never loads the
+classifier. Counts leave out archived and missing photos, as the search does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bottle
+from peewee import fn
+
+from shoebox.catalog.models import Label, Photo
+from shoebox_viewer import access
+from shoebox_viewer.context import Context, url
+
+_FALSE = False  # compared as a value, so linters leave `== False` alone
+
+
+def install(app: bottle.Bottle, ctx: Context) -> None:
+    """/labels."""
+
+    @app.get("/labels")
+    @access.browse
+    def labels_page() -> str:
+        return ctx.render("labels.html", labels=listing(), search_url=url("search"))
+
+
+def _visible() -> Any:
+    return (Photo.archived == _FALSE) & (Photo.missing == _FALSE)
+
+
+def listing() -> list[dict[str, Any]]:
+    """Every word with its number of photos and the photo that shows it most surely, the most
+    common words first."""
+    count = fn.COUNT(Label.id)
+    rows: list[Any] = list(
+        Label.select(Label.name, count.alias("photos"))
+        .join(Photo)
+        .where(_visible())
+        .group_by(Label.name)
+        .order_by(count.desc(), Label.name)
+        .tuples()
+    )
+    return [{"name": name, "photos": int(photos), "sample": _sample(name)} for name, photos in rows]
+
+
+def _sample(name: str) -> int | None:
+    best: list[Any] = list(
+        Label.select(Label.photo)
+        .join(Photo)
+        .where((Label.name == name) & _visible())
+        .order_by(Label.confidence.desc(), Photo.taken_at.desc())
+        .limit(1)
+        .tuples()
+    )
+    return int(best[0][0]) if best else None
+
+
+def of_photo(photo_id: int) -> list[dict[str, Any]]:
+    """A photo's labels, the surest first, with the confidence in percent."""
+    rows = Label.select().where(Label.photo == photo_id).order_by(Label.confidence.desc())
+    return [{"name": row.name, "percent": round(row.confidence * 100)} for row in rows]
