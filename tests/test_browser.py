@@ -48,6 +48,15 @@ def test_timeline_scrolls_to_the_end(page: Any) -> None:
     expect(page.locator("#photos .more")).to_have_count(0)
 
 
+def test_the_month_column_jumps_to_a_month(page: Any) -> None:
+    """The column is filled in from /api/months after the page has come."""
+    july = page.locator(".scrubber a[title^='July 2023']")
+    expect(july).to_be_visible()
+    july.click()
+    expect(page).to_have_url(re.compile(r"month=2023-07"))
+    expect(page.locator("section.month").first).to_have_attribute("data-month", "2023-07")
+
+
 def test_search_narrows_and_explains_bad_queries(page: Any) -> None:
     page.fill("input[name=q]", "kyoto")
     page.press("input[name=q]", "Enter")

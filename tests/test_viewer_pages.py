@@ -42,10 +42,13 @@ def test_timeline_pages_by_month_without_losing_a_photo(viewer_client: ViewerCli
     seen += tiles(fragment.text)
     assert more_link(fragment.text) is None
     assert sorted(seen) == sorted(ids) and len(set(seen)) == n
-    # the scrubber jumps to a month: the page starts with its newest photo
-    assert 'month=2024-06"' in page.text
+    # the scrubber (filled in from /api/months) jumps to a month: the page starts with its
+    # newest photo
+    assert 'class="scrubber" aria-label="Jump to month" data-q=""' in page.text
     june = vc.app.get("/", {"month": "2024-06"})
     times = {pid: T0 - dt.timedelta(days=i // 4, minutes=i % 2) for i, pid in enumerate(ids)}
+    in_june = sum(1 for t in times.values() if t.month == 6)
+    assert {"year": 2024, "month": 6, "count": in_june} in vc.app.get("/api/months").json
     first_june = max((t, pid) for pid, t in times.items() if t.month == 6)[1]
     assert tiles(june.text)[0] == first_june and "Newest photos" in june.text
     assert "wants YYYY-MM" in vc.app.get("/", {"month": "2024-13"}, status=400).text

@@ -13,6 +13,37 @@
     }
   }
 
+  // --- the jump-to-month column ------------------------------------------------------------
+  async function fillScrubber(nav) {
+    let months;
+    try {
+      months = await api("GET", "api/months?q=" + encodeURIComponent(nav.dataset.q));
+    } catch (e) {
+      return; // the column is a convenience: the page works without it
+    }
+    if (months.length < 2) return;
+    const qs = nav.dataset.monthQs;
+    let year = 0;
+    for (const { year: y, month: m, count } of months) {
+      if (y !== year) {
+        year = y;
+        const label = document.createElement("span");
+        label.className = "year";
+        label.textContent = String(y);
+        nav.append(label);
+      }
+      const key = `${y}-${String(m).padStart(2, "0")}`;
+      const name = new Date(y, m - 1, 1).toLocaleString("en", { month: "long" });
+      const link = document.createElement("a");
+      link.href = `?${qs}${qs ? "&" : ""}month=${key}`;
+      link.title = `${name} ${y}: ${count}`;
+      link.textContent = name.slice(0, 3);
+      nav.append(link);
+    }
+    nav.hidden = false;
+  }
+  document.querySelectorAll(".scrubber[data-q]").forEach(fillScrubber);
+
   // --- grids: infinite scroll -------------------------------------------------------------
   function appendGrid(html) {
     const sections = document.querySelector("#photos .sections");
