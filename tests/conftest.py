@@ -231,6 +231,7 @@ class ViewerClient:
 
     def add_photo(self, rel_path: str, taken: Any, **values: Any) -> int:
         """A photo with one file, straight into the catalog; returns its id."""
+        from shoebox.catalog import text
         from shoebox.catalog.models import File, Photo
 
         local = values.pop("taken_at_local", taken)
@@ -249,6 +250,7 @@ class ViewerClient:
             path_key=secrets.token_hex(16), stem_key=secrets.token_hex(16), size=123_456,
             mtime_ns=1, role=role, photo=photo, mime="image/jpeg", hash="0" * 64,
         )  # fmt: skip
+        text.store(photo, [rel_path])  # as the ingest's grouping does
         return int(photo.id)
 
 

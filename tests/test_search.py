@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from conftest import Library
-from shoebox.catalog import search
+from shoebox.catalog import search, text
 from shoebox.catalog.database import Catalog
-from shoebox.catalog.models import Album, AlbumPhoto, File, Photo, Root
+from shoebox.catalog.models import Album, AlbumPhoto, File, Photo, PhotoText, Root
 from shoebox.errors import UsageError
 
 T0 = dt.datetime(2024, 7, 14, 12, 0, 0)
@@ -40,6 +40,7 @@ def add_photo(root: Root, rel_path: str, **values: Any) -> int:
         root=root, rel_path=rel_path, rel_path_raw=rel_path.encode(), path_key=rel_path[:32],
         stem_key="s", size=1, mtime_ns=1, role="original", photo=photo,
     )  # fmt: skip
+    text.store(photo, [rel_path])  # as the ingest's grouping does
     return int(photo.id)
 
 
@@ -445,3 +446,13 @@ def test_a_bad_query_on_the_command_line(library: Library) -> None:
     assert out.stderr.strip() == (
         "shoebox: query: 'year:abc': wants a number from 1 to 9999, not 'abc'"
     )
+
+
+def test_the_search_text_can_be_rebuilt_from_the_photos(lib: dict[str, int]) -> None:
+    """What migration 3 does for a catalog made before the search text existed."""
+    before = found("beach")
+    assert before
+    PhotoText.delete().execute()
+    assert found("beach") == set()
+    assert text.rebuild() == Photo.select().count()
+    assert found("beach") == before

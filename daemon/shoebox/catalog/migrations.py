@@ -18,6 +18,7 @@ from peewee import CharField, DateTimeField, IntegerField, Model, MySQLDatabase,
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as run_migration
 
+from shoebox.catalog import text
 from shoebox.catalog.models import (
     Album,
     AlbumPhoto,
@@ -30,6 +31,7 @@ from shoebox.catalog.models import (
     Label,
     Person,
     Photo,
+    PhotoText,
     Place,
     QueuedPath,
     Root,
@@ -70,7 +72,9 @@ def _0002_viewer(db: Any) -> None:
 
 
 def _0003_later_stages(db: Any) -> None:
-    _create(db, (Enriched, Place, Person, Face, FaceRejection, Label))
+    _create(db, (PhotoText, Enriched, Place, Person, Face, FaceRejection, Label))
+    with db.bind_ctx((Photo, File, PhotoText)):
+        text.rebuild()  # the photos of an older catalog
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -257,6 +257,15 @@ class Secret(BaseModel):
     value = FixedCharField(64)  # 32 random bytes, hex
 
 
+class PhotoText(BaseModel):
+    """A photo's title, description, keywords, camera, artist and file paths in one lower-case
+    column, for the search's bare words (see `shoebox.catalog.text`)."""
+
+    photo = ForeignKeyField(Photo, on_delete="CASCADE", unique=True)
+    text = TextField()
+    photo_id: int
+
+
 class Enriched(BaseModel):
     """Which version of a later stage (places, faces, labels) has run on a photo. These stages
     run after a photo is in the catalog, so it is visible before they are done; a photo with
@@ -349,6 +358,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     AlbumPhoto,
     Share,
     Secret,
+    PhotoText,
     Enriched,
     Place,
     Person,

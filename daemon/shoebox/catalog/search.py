@@ -33,7 +33,7 @@ from typing import Any
 
 from peewee import SQL, MySQLDatabase, NodeList, fn
 
-from shoebox.catalog import people
+from shoebox.catalog import people, text
 from shoebox.catalog.models import Album, AlbumPhoto, File, Label, Photo, Place, Root
 from shoebox.catalog.photos import as_dict
 from shoebox.errors import UsageError
@@ -239,15 +239,7 @@ def _files_where(condition: Any) -> Any:
 
 
 def _word(word: str) -> Any:
-    return (
-        Photo.title.contains(word)
-        | Photo.description.contains(word)
-        | Photo.keywords.contains(word)
-        | Photo.camera_make.contains(word)
-        | Photo.camera_model.contains(word)
-        | Photo.artist.contains(word)
-        | _files_where(File.rel_path.contains(word))
-    )
+    return Photo.id.in_(text.matching(word))
 
 
 def _number(value: str, low: int, high: int) -> int:

@@ -17,6 +17,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from shoebox.catalog import text
 from shoebox.catalog.models import Enriched, File, Photo, utcnow
 
 MEDIA_ROLES = ("original", "raw", "live-video")
@@ -130,6 +131,7 @@ def new_photo(files: list[File]) -> Photo:
     photo = Photo()
     _fill(photo, files)
     photo.save()
+    text.store(photo, [f.rel_path for f in files])
     return photo
 
 
@@ -137,8 +139,10 @@ def refresh(photo: Photo) -> None:
     """Recompute a photo's type, fields and thumbnail from the files it holds now. When its
     position or its picture changed, the later stages (places, faces, labels) run again."""
     before = (photo.lat, photo.lng, photo.thumb_hash)
-    _fill(photo, list(File.select().where(File.photo == photo)))
+    files = list(File.select().where(File.photo == photo))
+    _fill(photo, files)
     photo.save()
+    text.store(photo, [f.rel_path for f in files])
     if (photo.lat, photo.lng, photo.thumb_hash) != before:
         Enriched.delete().where(Enriched.photo == photo.id).execute()
 
