@@ -232,6 +232,17 @@ class FacesSettings:
 
 
 @dataclass(frozen=True)
+class LabelsSettings:
+    enabled: bool = field(
+        default=True,
+        metadata=_key(
+            "Label photos with words such as beach, dog or snow (needs the `labels` extra: "
+            "pip install 'shoebox[labels]'); without it the stage is off."
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str = field(
         default="info",
@@ -256,6 +267,7 @@ class Settings:
     viewer: ViewerSettings = ViewerSettings()
     places: PlacesSettings = PlacesSettings()
     faces: FacesSettings = FacesSettings()
+    labels: LabelsSettings = LabelsSettings()
     log: LogSettings = LogSettings()
 
 

@@ -39,7 +39,9 @@ def _faces(settings: Settings, stages: list[Stage], off: list[str]) -> None:
 def _labels(settings: Settings, stages: list[Stage], off: list[str]) -> None:
     from shoebox.enrich import labels
 
-    if (missing := labels.available()) is not None:
+    if not settings.labels.enabled:
+        off.append("labels: [labels] enabled = false")
+    elif (missing := labels.available()) is not None:
         off.append(missing)
     else:
         stages.append(labels.LabelsStage(settings.library.cache))
