@@ -272,9 +272,11 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright drives it, `playwright in
 BROWSER_TIMEOUT_MS = 20_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for every browser test."""
+    """A headless Chromium for one test module. Not for the whole session: Playwright's sync
+    API keeps an asyncio loop running in the main thread while it is open, and later tests
+    that call asyncio.run() would fail."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     playwright_api.expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     with playwright_api.sync_playwright() as p:
