@@ -75,6 +75,32 @@ def write_config(path: Path, text: str) -> Path:
     return path
 
 
+def add_photo(root_id: int, rel_path: str, taken: Any, **values: Any) -> int:
+    """A photo with one file straight into the catalog, as the ingest would leave it (its
+    search text included); returns its id."""
+    from shoebox.catalog import text
+    from shoebox.catalog.models import File, Photo
+
+    local = values.pop("taken_at_local", taken)
+    role = values.pop("role", "original")
+    photo = Photo.create(
+        type=values.pop("type", "image"),
+        taken_at=taken,
+        taken_at_local=local,
+        taken_at_source="exif",
+        year=local.year,
+        month=local.month,
+        **values,
+    )
+    File.create(
+        root=root_id, rel_path=rel_path, rel_path_raw=rel_path.encode(),
+        path_key=secrets.token_hex(16), stem_key=secrets.token_hex(16), size=123_456,
+        mtime_ns=1, role=role, photo=photo, mime="image/jpeg", hash="0" * 64,
+    )  # fmt: skip
+    text.store(photo, [rel_path])  # as the ingest's grouping does
+    return int(photo.id)
+
+
 @dataclass
 class Library:
     """A library root, its settings and an open catalog, for one test."""
@@ -231,27 +257,7 @@ class ViewerClient:
 
     def add_photo(self, rel_path: str, taken: Any, **values: Any) -> int:
         """A photo with one file, straight into the catalog; returns its id."""
-        from shoebox.catalog import text
-        from shoebox.catalog.models import File, Photo
-
-        local = values.pop("taken_at_local", taken)
-        role = values.pop("role", "original")
-        photo = Photo.create(
-            type=values.pop("type", "image"),
-            taken_at=taken,
-            taken_at_local=local,
-            taken_at_source="exif",
-            year=local.year,
-            month=local.month,
-            **values,
-        )
-        File.create(
-            root=self.root_id, rel_path=rel_path, rel_path_raw=rel_path.encode(),
-            path_key=secrets.token_hex(16), stem_key=secrets.token_hex(16), size=123_456,
-            mtime_ns=1, role=role, photo=photo, mime="image/jpeg", hash="0" * 64,
-        )  # fmt: skip
-        text.store(photo, [rel_path])  # as the ingest's grouping does
-        return int(photo.id)
+        return add_photo(self.root_id, rel_path, taken, **values)
 
 
 @pytest.fixture

@@ -16,32 +16,17 @@ from typing import Any
 import pytest
 
 from conftest import Library
+from conftest import add_photo as make_photo
 from shoebox.catalog import search, text
 from shoebox.catalog.database import Catalog
-from shoebox.catalog.models import Album, AlbumPhoto, File, Photo, PhotoText, Root
+from shoebox.catalog.models import Album, AlbumPhoto, Photo, PhotoText, Root
 from shoebox.errors import UsageError
 
 T0 = dt.datetime(2024, 7, 14, 12, 0, 0)
 
 
 def add_photo(root: Root, rel_path: str, **values: Any) -> int:
-    taken = values.pop("taken_at", T0)
-    local = values.pop("taken_at_local", taken)
-    photo = Photo.create(
-        type=values.pop("type", "image"),
-        taken_at=taken,
-        taken_at_local=local,
-        taken_at_source="exif",
-        year=local.year,
-        month=local.month,
-        **values,
-    )
-    File.create(
-        root=root, rel_path=rel_path, rel_path_raw=rel_path.encode(), path_key=rel_path[:32],
-        stem_key="s", size=1, mtime_ns=1, role="original", photo=photo,
-    )  # fmt: skip
-    text.store(photo, [rel_path])  # as the ingest's grouping does
-    return int(photo.id)
+    return make_photo(root.id, rel_path, values.pop("taken_at", T0), **values)
 
 
 @pytest.fixture
@@ -212,7 +197,7 @@ def test_items_have_the_api_shape(lib: dict[str, int]) -> None:
     assert item["id"] == lib["canon"]
     assert item["files"] == [
         {
-            "path": "/srv/photos/2024/summer/beach.jpg", "size": 1, "mime": None, "hash": None,
+            "path": "/srv/photos/2024/summer/beach.jpg", "size": 123_456, "mime": "image/jpeg", "hash": "0" * 64,
             "role": "original", "status": "present",
         }
     ]  # fmt: skip
