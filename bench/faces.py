@@ -19,15 +19,13 @@ over the same embeddings at other thresholds.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import resource
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from corpus import arguments, library
 from shoebox import config
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Face, File, Person
@@ -62,27 +60,11 @@ EMPTY = [T + n for n in ("13.jpg", "19.jpg", "3.jpg", "7.jpg", "8.jpg")]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, default=Path("../shared/corpus"))
-    parser.add_argument("--workdir", type=Path, default=None)
-    args = parser.parse_args()
-    if not args.corpus.is_dir():
-        print(f"no corpus at {args.corpus}", file=sys.stderr)
-        return 2
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="sbf-"))
-    shutil.rmtree(work, ignore_errors=True)
-    root = work / "originals"
-    root.mkdir(parents=True)
+    corpus, work = arguments(__doc__, "sbf-")
     names: dict[str, str] = {}
     for i, rel in enumerate(sorted({p for p, *_ in LABELS} | set(EMPTY))):
-        name = f"{i:02d}-{Path(rel).name}"
-        shutil.copyfile(args.corpus / rel, root / name)
-        names[rel] = name
-    cfg = work / "config.toml"
-    cfg.write_text(
-        f'[library]\noriginals = ["{root}"]\ncache = "{work / "cache"}"\n'
-        f'[database]\nurl = "sqlite:///{work / "catalog.db"}"\n'
-    )
+        names[rel] = f"{i:02d}-{Path(rel).name}"
+    cfg = library(work, ((corpus / rel, name) for rel, name in names.items()))
     settings = config.load(cfg)
     catalog = Catalog(settings.database.url, settings.source.parent)
     try:

@@ -11,14 +11,11 @@ the photos the stage applies to, after loading. Run it on one core, as the targe
 
 from __future__ import annotations
 
-import argparse
 import resource
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
+from corpus import arguments, library
 from shoebox import config
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Label, Photo
@@ -28,25 +25,9 @@ from shoebox.ingest.run import Indexer
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, default=Path("../shared/corpus"))
-    parser.add_argument("--workdir", type=Path, default=None)
-    args = parser.parse_args()
-    if not args.corpus.is_dir():
-        print(f"no corpus at {args.corpus}", file=sys.stderr)
-        return 2
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="sbl-"))
-    shutil.rmtree(work, ignore_errors=True)
-    root = work / "originals"
-    root.mkdir(parents=True)
-    jpegs = sorted(p for p in args.corpus.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg"})
-    for i, path in enumerate(jpegs):
-        shutil.copyfile(path, root / f"{i:03d}-{path.name}")
-    cfg = work / "config.toml"
-    cfg.write_text(
-        f'[library]\noriginals = ["{root}"]\ncache = "{work / "cache"}"\n'
-        f'[database]\nurl = "sqlite:///{work / "catalog.db"}"\n'
-    )
+    corpus, work = arguments(__doc__, "sbl-")
+    jpegs = sorted(p for p in corpus.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg"})
+    cfg = library(work, ((path, f"{i:03d}-{path.name}") for i, path in enumerate(jpegs)))
     settings = config.load(cfg)
     catalog = Catalog(settings.database.url, settings.source.parent)
     try:
