@@ -10,7 +10,6 @@ are made JSON by the application's error handler for every /api/ path.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import bottle
@@ -18,11 +17,10 @@ import bottle
 from shoebox.catalog import albums, search
 from shoebox.catalog.models import Photo, utcnow
 from shoebox.errors import UsageError
-from shoebox_viewer import access
+from shoebox_viewer import access, jsonio
 from shoebox_viewer.context import Context
 from shoebox_viewer.pages import album_query, list_folders
 
-MAX_BODY = 64 * 1024
 DEFAULT_LIMIT = 100
 
 
@@ -33,17 +31,17 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.browse
     def photos() -> str:
         query = search.parse(_text("q"))
-        return _json(_page(query))
+        return jsonio.answer(_page(query))
 
     @app.get("/api/photos/<photo_id:int>")
     @access.browse
     def photo(photo_id: int) -> str:
-        return _json(_photo(photo_id))
+        return jsonio.answer(_photo(photo_id))
 
     @app.post("/api/photos/<photo_id:int>")
     @access.change
     def change_photo(photo_id: int) -> str:
-        body = _body()
+        body = jsonio.body()
         found = Photo.get_or_none(Photo.id == photo_id)
         if found is None:
             raise bottle.HTTPError(404, f"no photo {photo_id}")
@@ -58,13 +56,15 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if body:
             found.updated_at = utcnow()
             found.save()
-        return _json(_photo(photo_id))
+        return jsonio.answer(_photo(photo_id))
 
     @app.get("/api/months")
     @access.browse
     def months() -> str:
         query = search.parse(_text("q"))
-        return _json([{"year": y, "month": m, "count": n} for y, m, n in search.months(query)])
+        return jsonio.answer(
+            [{"year": y, "month": m, "count": n} for y, m, n in search.months(query)]
+        )
 
     @app.get("/api/folders")
     @access.browse
@@ -73,7 +73,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if folder and any(part in ("", ".", "..") for part in folder.split("/")):
             raise UsageError(f"path: wants a folder such as 2024/summer, not {folder[:80]!r}")
         found = list_folders(folder)
-        return _json(
+        return jsonio.answer(
             {"path": folder, "folders": [{"path": p, "name": n, "count": c} for p, n, c in found]}
         )
 
@@ -81,26 +81,26 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.browse
     def album_list() -> str:
         items = albums.listing()
-        return _json({"total": len(items), "items": items})
+        return jsonio.answer({"total": len(items), "items": items})
 
     @app.post("/api/albums")
     @access.change
     def album_create() -> str:
-        body = _body()
+        body = jsonio.body()
         album = albums.create(body.get("title"), access.who().account_id)
         bottle.response.status = 201
-        return _json(albums.as_dict(album.id))
+        return jsonio.answer(albums.as_dict(album.id))
 
     @app.get("/api/albums/<album_id:int>")
     @access.browse
     def album(album_id: int) -> str:
         found = _album_dict(album_id)
-        return _json({**found, "photos": _page(album_query(album_id))})
+        return jsonio.answer({**found, "photos": _page(album_query(album_id))})
 
     @app.post("/api/albums/<album_id:int>")
     @access.change
     def album_change(album_id: int) -> str:
-        body = _body()
+        body = jsonio.body()
         found = _album(album_id)
         unknown = set(body) - {"title", "cover_id"}
         if unknown:
@@ -109,18 +109,18 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             albums.rename(found, body["title"])
         if "cover_id" in body:
             albums.set_cover(found, body["cover_id"])
-        return _json(_album_dict(album_id))
+        return jsonio.answer(_album_dict(album_id))
 
     @app.delete("/api/albums/<album_id:int>")
     @access.change
     def album_delete(album_id: int) -> str:
         albums.delete(_album(album_id))
-        return _json({"deleted": album_id})
+        return jsonio.answer({"deleted": album_id})
 
     @app.post("/api/albums/<album_id:int>/photos")
     @access.change
     def album_photos(album_id: int) -> str:
-        body = _body()
+        body = jsonio.body()
         found = _album(album_id)
         unknown = set(body) - {"add", "remove"}
         if unknown:
@@ -132,13 +132,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         except LookupError as exc:
             raise bottle.HTTPError(404, str(exc)) from None
         removed = albums.remove_photos(found, remove)
-        return _json({**_album_dict(album_id), "added": added, "removed": removed})
-
-
-def _json(value: Any) -> str:
-    bottle.response.content_type = "application/json"
-    bottle.response.set_header("Cache-Control", "no-store")
-    return json.dumps(value, ensure_ascii=False)
+        return jsonio.answer({**_album_dict(album_id), "added": added, "removed": removed})
 
 
 def _text(name: str) -> str:
@@ -187,20 +181,3 @@ def _album_dict(album_id: int) -> dict[str, Any]:
     if found is None:
         raise bottle.HTTPError(404, f"no album {album_id}")
     return found
-
-
-def _body() -> dict[str, Any]:
-    """The request's JSON object; 400 for anything else, 413 when it is too large."""
-    request = bottle.request
-    if request.content_length > MAX_BODY:
-        raise bottle.HTTPError(413, f"the body is too large (at most {MAX_BODY} bytes)")
-    raw = request.body.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise bottle.HTTPError(413, f"the body is too large (at most {MAX_BODY} bytes)")
-    try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise UsageError("the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise UsageError("the body must be a JSON object")
-    return body

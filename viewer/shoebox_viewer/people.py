@@ -9,7 +9,6 @@ people and faces is `shoebox.catalog.people`; reads need `browse`, changes `chan
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,12 +17,12 @@ import bottle
 from shoebox.catalog import people, search
 from shoebox.catalog.models import Photo
 from shoebox.errors import UsageError
-from shoebox_viewer import access
+from shoebox_viewer import access, jsonio
 from shoebox_viewer.context import Context, url
 from shoebox_viewer.http import IMMUTABLE, send_file
 from shoebox_viewer.pages import read_grid
 
-MAX_BODY = 16 * 1024
+MAX_BODY = 16 * 1024  # a name, an id: people requests are small
 
 
 def install(app: bottle.Bottle, ctx: Context) -> None:
@@ -88,45 +87,45 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def api_people() -> str:
         hidden = bottle.request.query.get("hidden") == "1"
         found = people.listing(hidden=hidden)
-        return _json({"total": len(found), "items": found})
+        return jsonio.answer({"total": len(found), "items": found})
 
     @app.get("/api/people/<person_id:int>")
     @access.browse
     def api_person(person_id: int) -> str:
         who = _person(person_id)
-        return _json({**people.as_dict(who), "face_list": people.faces_of_person(who.id)})
+        return jsonio.answer({**people.as_dict(who), "face_list": people.faces_of_person(who.id)})
 
     @app.post("/api/people/<person_id:int>")
     @access.change
     def api_person_change(person_id: int) -> str:
-        body = _body({"name", "hidden"})
+        body = jsonio.body({"name", "hidden"}, limit=MAX_BODY)
         who = _person(person_id)
         if "name" in body:
             people.rename(who, body["name"])
         if "hidden" in body:
             people.set_hidden(who, body["hidden"])
-        return _json(people.as_dict(who))
+        return jsonio.answer(people.as_dict(who))
 
     @app.post("/api/people/<person_id:int>/merge")
     @access.change
     def api_merge(person_id: int) -> str:
-        body = _body({"into"})
+        body = jsonio.body({"into"}, limit=MAX_BODY)
         source = _person(person_id)
         into = _lookup(people.person, body.get("into"))
         people.merge(source, into)
-        return _json(people.as_dict(into))
+        return jsonio.answer(people.as_dict(into))
 
     @app.get("/api/photos/<photo_id:int>/faces")
     @access.browse
     def api_photo_faces(photo_id: int) -> str:
         if not Photo.select(Photo.id).where(Photo.id == photo_id).exists():
             raise bottle.HTTPError(404, "no such photo")
-        return _json({"photo_id": photo_id, "faces": people.faces_in_photo(photo_id)})
+        return jsonio.answer({"photo_id": photo_id, "faces": people.faces_in_photo(photo_id)})
 
     @app.post("/api/faces/<face_id:int>")
     @access.change
     def api_face(face_id: int) -> str:
-        body = _body({"person_id", "reject_person_id", "unassign", "name"})
+        body = jsonio.body({"person_id", "reject_person_id", "unassign", "name"}, limit=MAX_BODY)
         if len(body) != 1:
             raise UsageError("send one of person_id, reject_person_id, unassign or name")
         face = _face(face_id)
@@ -141,7 +140,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         else:
             people.name_face(face, body["name"])
         face = _face(face_id)
-        return _json(
+        return jsonio.answer(
             {"id": face.id, "person_id": face.person_id, "confirmed": bool(face.confirmed)}
         )
 
@@ -159,25 +158,3 @@ def _lookup(get: Any, value: Any) -> Any:
         return get(value)
     except people.NotFound as exc:
         raise bottle.HTTPError(404, str(exc)) from None
-
-
-def _body(allowed: set[str]) -> dict[str, Any]:
-    request = bottle.request
-    if request.content_length > MAX_BODY:
-        raise bottle.HTTPError(413, "request body too large")
-    raw = request.body.read(MAX_BODY + 1)
-    try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise UsageError("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise UsageError("the body must be a JSON object")
-    unknown = set(body) - allowed
-    if unknown:
-        raise UsageError(f"unknown field {sorted(unknown)[0]!r}; send {', '.join(sorted(allowed))}")
-    return body
-
-
-def _json(value: Any) -> str:
-    bottle.response.content_type = "application/json"
-    return json.dumps(value)

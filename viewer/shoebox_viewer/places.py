@@ -9,7 +9,6 @@ longitude grid whose cells shrink as the map zooms in, the same on SQLite and Ma
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -19,7 +18,7 @@ from peewee import fn
 from shoebox import worldmap
 from shoebox.catalog.models import Photo, Place
 from shoebox.errors import ShoeboxError, UsageError
-from shoebox_viewer import access
+from shoebox_viewer import access, jsonio
 from shoebox_viewer.context import Context, url
 
 MAX_ZOOM = 18
@@ -64,7 +63,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/api/places")
     @access.browse
     def places_api() -> str:
-        return _json(places())
+        return jsonio.answer(places())
 
     @app.get("/api/places/clusters")
     @access.browse
@@ -77,7 +76,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         east = _number(query.get("east", "180"), "east", -180, 180)
         if south > north:
             raise UsageError("south: must not be north of north")
-        return _json(clusters(int(zoom), south, west, north, east))
+        return jsonio.answer(clusters(int(zoom), south, west, north, east))
 
 
 def places() -> list[dict[str, Any]]:
@@ -164,9 +163,3 @@ def _number(text: str, name: str, low: float, high: float) -> float:
     if not (math.isfinite(value) and low <= value <= high):
         raise UsageError(f"{name}: wants a number from {low:g} to {high:g}")
     return value
-
-
-def _json(value: Any) -> str:
-    bottle.response.content_type = "application/json"
-    bottle.response.set_header("Cache-Control", "no-store")
-    return json.dumps(value, ensure_ascii=False)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 
 import bottle
@@ -32,7 +31,7 @@ from shoebox.catalog.cache import PREVIEW, TILE
 from shoebox.catalog.keys import catalog_key
 from shoebox.catalog.models import Photo, Share
 from shoebox.errors import UsageError
-from shoebox_viewer import access
+from shoebox_viewer import access, jsonio
 from shoebox_viewer.context import Context, url
 from shoebox_viewer.front import CLIENT_IP, SECURE
 from shoebox_viewer.media import Media, not_found, valid_id
@@ -140,7 +139,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             offset=_whole(query.get("offset", "0")),
             limit=_whole(query.get("limit", str(PAGE))),
         )
-        return _json({"total": found.total, "items": found.items})
+        return jsonio.answer({"total": found.total, "items": found.items})
 
     @app.post("/s/<token>/unlock")
     def unlock(token: str) -> Any:
@@ -174,26 +173,22 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.change
     def list_shares() -> Any:
         base = _base_url()
-        return _json({"items": [shares.describe(s, base) for s in _mine(access.who())]})
+        return jsonio.answer({"items": [shares.describe(s, base) for s in _mine(access.who())]})
 
     @app.post("/api/shares")
     @access.change
     def create_share() -> Any:
-        body = _json_body()
-        allowed = {
+        body = jsonio.body({
             "kind", "photo_id", "album_id", "query", "title", "expires_days", "password",
             "max_views", "allow_download",
-        }  # fmt: skip
-        unknown = sorted(set(body) - allowed)
-        if unknown:
-            raise UsageError(f"unknown fields: {', '.join(unknown)}")
+        })  # fmt: skip
         kind = body.get("kind")
         if not isinstance(kind, str):
             raise UsageError("kind must be photo, album or search")
         given = {k: v for k, v in body.items() if k != "kind" and v not in (None, "")}
         share = shares.create(kind, created_by=access.who().account_id, **given)
         bottle.response.status = 201
-        return _json(shares.describe(share, _base_url()))
+        return jsonio.answer(shares.describe(share, _base_url()))
 
     @app.post("/api/shares/<share_id:int>/revoke")
     @access.change
@@ -202,7 +197,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         share = Share.get_or_none(Share.id == share_id) if valid_id(share_id) else None
         if share is None or not _may_manage(current, share):
             raise not_found()
-        return _json(shares.describe(shares.revoke(share), _base_url()))
+        return jsonio.answer(shares.describe(shares.revoke(share), _base_url()))
 
 
 def _photo_page(ctx: Context, share: Share, photo_id: int, prefix: str, back: str) -> str:
@@ -253,18 +248,3 @@ def _whole(text: str) -> int:
     if not text.isdigit() or len(text) > 9:
         raise UsageError(f"offset and limit are whole numbers, not {text[:20]!r}")
     return int(text)
-
-
-def _json(value: Any) -> str:
-    bottle.response.content_type = "application/json"
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _json_body() -> dict[str, Any]:
-    try:
-        body = json.loads(bottle.request.body.read(65536) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise UsageError("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise UsageError("the body must be a JSON object")
-    return body
