@@ -60,26 +60,14 @@ class Enricher:
 
     def pending(self, stage: Stage, limit: int | None = None) -> list[Any]:
         """Photos (not missing) that wait for `stage`, newest first."""
-        query = (
-            Photo.select()
-            .join(
-                Enriched,
-                JOIN.LEFT_OUTER,
-                on=(Enriched.photo == Photo.id) & (Enriched.stage == stage.name),
-            )
-            .where(
-                (Photo.missing == False)  # noqa: E712
-                & (Enriched.id.is_null() | (Enriched.version < stage.version))
-            )
-            .order_by(Photo.taken_at.desc(), Photo.id.desc())
-        )
+        query = _waiting(stage).order_by(Photo.taken_at.desc(), Photo.id.desc())
         if limit is not None:
             query = query.limit(limit)
         return list(query)
 
     def waiting(self) -> dict[str, int]:
-        """How many photos wait for each stage."""
-        return {stage.name: len(self.pending(stage)) for stage in self.stages}
+        """How many photos wait for each stage (counted, not read)."""
+        return {stage.name: int(_waiting(stage).count()) for stage in self.stages}
 
     def step(self) -> int:
         """One small batch of the first stage with work; the number of photos it took."""
@@ -147,6 +135,22 @@ class Enricher:
                 root=f.root_id, rel_path=f.rel_path, path_key=f.path_key, stage=stage,
                 message=message,
             )  # fmt: skip
+
+
+def _waiting(stage: Stage) -> Any:
+    """The photos (not missing) with no row of `stage` at its version."""
+    return (
+        Photo.select()
+        .join(
+            Enriched,
+            JOIN.LEFT_OUTER,
+            on=(Enriched.photo == Photo.id) & (Enriched.stage == stage.name),
+        )
+        .where(
+            (Photo.missing == False)  # noqa: E712
+            & (Enriched.id.is_null() | (Enriched.version < stage.version))
+        )
+    )
 
 
 def _mark_done(stage: Stage, photo_ids: list[int]) -> None:
