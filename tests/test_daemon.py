@@ -360,21 +360,21 @@ def _limited_inotify(watches: int) -> list[str]:
     return prefix
 
 
-@pytest.mark.parametrize(("watches", "which"), [(0, "none"), (2, "not all")])
+# Five folders: the root, a, a/b, c and d. watchdog 7 on Linux 6.x raises (and watches
+# nothing) when any of them cannot be watched; older releases passed over deeper folders
+# silently, which the watcher finds out with one watch more ("not all").
+@pytest.mark.parametrize("watches", [0, 2, 4])
 def test_out_of_inotify_watches_is_said_and_the_daemon_goes_on(
-    library: Library, tmp_path: Path, watches: int, which: str
+    library: Library, tmp_path: Path, watches: int
 ) -> None:
-    """With no watch left (the root cannot be watched: watchdog raises) or too few (watchdog
-    passes over the sub-folders it cannot watch, silently), the daemon logs which sysctl to
+    """With too few watches for the library's folders, the daemon logs which sysctl to
     raise and goes on: the start-up scan indexes, the queue runs, SIGTERM stops it."""
     for seed, folder in enumerate(("a", "a/b", "c", "d")):
         write_jpeg(library.root / folder / "IMG.jpg", Shot(), seed=seed)
     running = Running(library, tmp_path, _limited_inotify(watches))
     try:
         running.ready()
-        assert running.logged(
-            f"the system ran out of inotify watches: {which} of the library's folders are watched"
-        )
+        assert running.logged("the system ran out of inotify watches: none of the library's")
         assert running.logged("sysctl fs.inotify.max_user_watches=")
         assert running.logged("start-up scan: 4 new")
         wait_for("STATUS", lambda: running.notified("STATUS=0 paths in the queue"))

@@ -45,6 +45,28 @@ SSH_OPTS = [
 ]
 
 
+class Recorder:
+    """An UploadListener that writes down what it hears, in order; `refuse` names files whose
+    open it refuses."""
+
+    def __init__(self, refuse: tuple[str, ...] = ()) -> None:
+        self.uploads: list[Path] = []
+        self.heard: list[tuple[str, str, str, bool]] = []
+        self.refuse = refuse
+
+    async def opening(self, path: Path, account: str) -> None:
+        self.heard.append(("open", path.name, account, path.exists()))
+        if path.name in self.refuse:
+            raise RuntimeError("the catalog cannot be written")
+
+    async def completed(self, path: Path) -> None:
+        self.heard.append(("upload", path.name, "", path.exists()))
+        self.uploads.append(path)
+
+    async def cut_off(self, path: Path) -> None:
+        self.heard.append(("cut off", path.name, "", path.exists()))
+
+
 class Server:
     """An SFTPEndpoint on 127.0.0.1 in its own event-loop thread, recording its uploads."""
 
@@ -53,14 +75,16 @@ class Server:
         settings: SftpSettings,
         lookup: Callable[[str], AccountRecord | None],
         guard: LoginGuard | None = None,
+        listener: Recorder | None = None,
         **options: Any,
     ) -> None:
-        self.uploads: list[Path] = []
+        self.listener = listener or Recorder()
+        self.uploads = self.listener.uploads
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.endpoint = SFTPEndpoint(
-            settings, self.uploads.append, lookup=lookup, guard=guard, **options
+            settings, self.listener, lookup=lookup, guard=guard, **options
         )
         self.call(self.endpoint.start())
         self.port = self.endpoint.port
@@ -197,38 +221,31 @@ def test_put_mkdir_rename_and_preserve(setup: Setup, server: Server, tmp_path: P
 
 
 @needs_sftp
-def test_on_open_is_heard_before_the_file_is_written_and_in_order(
+def test_opening_is_heard_before_the_file_is_written_and_in_order(
     setup: Setup, tmp_path: Path
 ) -> None:
-    """`on_open` runs (in the bookkeeping thread, awaited) before the file is opened, never
-    for a temporary name; opens and uploads are heard in the order they happened; a listener
-    that raises does not spoil the upload."""
+    """`opening` is awaited before the file is opened, never for a temporary name; opens and
+    uploads are heard in the order they happened; a listener that refuses an open refuses the
+    upload: the client hears of it and nothing is written."""
     folder = setup.account("alice")
-    heard: list[tuple[str, str, str, bool]] = []
-
-    def on_open(path: Path, account: str) -> None:
-        heard.append(("open", path.name, account, path.exists()))
-        if path.name == "boom.jpg":
-            raise RuntimeError("a listener's bug")
-
-    srv = Server(setup.settings, setup.accounts.get, on_open=on_open)
-    srv.endpoint.on_upload = lambda path: heard.append(("upload", path.name, "", path.exists()))
+    srv = Server(setup.settings, setup.accounts.get, listener=Recorder(refuse=("boom.jpg",)))
     try:
         photo = _file(tmp_path / "IMG_1.jpg", 100_000)
         srv.sftp("alice", setup.key, f"put {photo} a.jpg\nput {photo} .a.jpg.tmp\n"
-                 f"put {photo} a.jpg\nput {photo} boom.jpg\n")  # fmt: skip
-        wait_for("six reports", lambda: len(heard) >= 6)
+                 f"put {photo} a.jpg\n")  # fmt: skip
+        refused = srv.sftp("alice", setup.key, f"put {photo} boom.jpg\n", check=False)
     finally:
         srv.close()
-    assert heard == [
+    assert refused.returncode != 0
+    assert "Failure" in refused.stderr
+    assert srv.listener.heard == [
         ("open", "a.jpg", "alice", False),
         ("upload", "a.jpg", "", True),
         ("open", "a.jpg", "alice", True),
         ("upload", "a.jpg", "", True),
         ("open", "boom.jpg", "alice", False),
-        ("upload", "boom.jpg", "", True),
     ]
-    assert (folder / "boom.jpg").read_bytes() == photo.read_bytes()
+    assert not (folder / "boom.jpg").exists()
 
 
 def _slow_upload(server: Server, key: Path, source: Path, target: Path) -> subprocess.Popen[bytes]:

@@ -104,6 +104,19 @@ class WatchSettings:
 
 
 @dataclass(frozen=True)
+class DaemonSettings:
+    stale_claim_seconds: int = field(
+        default=600,
+        metadata=_key(
+            "Several daemons may share one MariaDB queue. A daemon that has held a job this "
+            "many seconds without finishing it is taken for dead, and another daemon takes the "
+            "job.",
+            minimum=10,
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class SftpSettings:
     listen: str = field(
         default="0.0.0.0:2222",
@@ -137,6 +150,15 @@ class SftpSettings:
         metadata=_key(
             'Uploads are refused ("disk full") while less than this many MiB are free.',
             minimum=0,
+        ),
+    )
+    resume_days: int = field(
+        default=7,
+        metadata=_key(
+            "A partial upload (its connection dropped) waits this many days for its client to "
+            "resume it; after that it is reported in the log and by `shoebox status`. It is "
+            "never deleted.",
+            minimum=1,
         ),
     )
     keepalive_seconds: int = field(
@@ -263,6 +285,7 @@ class Settings:
     ingest: IngestSettings = IngestSettings()
     renditions: RenditionSettings = RenditionSettings()
     watch: WatchSettings = WatchSettings()
+    daemon: DaemonSettings = DaemonSettings()
     sftp: SftpSettings = SftpSettings()
     viewer: ViewerSettings = ViewerSettings()
     places: PlacesSettings = PlacesSettings()

@@ -1,309 +1,499 @@
-"""`shoebox daemon`: one long-running process that keeps the catalog in step with the library.
+"""`shoebox daemon`: one process, one asyncio event loop, that keeps the catalog in step with
+the library.
 
-At start it gives back the claims a crashed run of itself left, starts the SFTP endpoint (on
-an asyncio loop in its own thread) and the folder watcher, tells systemd it is ready and
-reconciles the library (a stat for each unchanged file). Then it takes finished uploads and
-what the watcher saw into the durable queue and indexes the queue's due jobs, in small
-batches, until SIGTERM; SIGHUP reloads the settings that can change without a restart
-(accounts are read at every login). CPU work runs in the indexer's process pool, kept (with
-its exiftool) for the daemon's lifetime; systemd hears READY, STATUS and WATCHDOG.
+The loop owns everything that happens: the SFTP endpoint, signals, systemd's heartbeat, and
+three tasks. Every source of change (an SFTP upload opened or completed, a file the watcher
+saw, a mount that came or went) becomes one `Change` on one `asyncio.Queue`:
 
-An SFTP upload under way has an `Upload` row, written before the file is opened and deleted
-in the transaction that queues the finished file, so a partial file left by a dropped
-connection is not indexed, not even by the scan after a restart, until a client completes it.
+- the **writer** drains that queue into the durable queue in the catalog, one transaction a
+  turn. An upload's `opening` and `completed` wait for their transaction, so a client hears
+  OK only for what is recorded, and its open is refused when it cannot be recorded. When the
+  catalog fails, what the watcher saw is kept (or, past a bound, a rescan is asked for) and
+  retried with a back-off that doubles up to a minute; nothing spins.
+- the **indexer** reconciles the roots at start, then claims due jobs and indexes them,
+  runs the later stages (places, faces, labels) when nothing is due, and otherwise sleeps
+  until the writer wakes it or the next job falls due. Its CPU work runs in the `Indexer`'s
+  process pool; an idle daemon does nothing at all.
+- the **state keeper** writes this process's `DaemonState` row (for `shoebox status`) when
+  its state changes and once a minute, and says once a day which partial uploads have
+  waited longer than `[sftp] resume_days`.
+
+Catalog access runs in two threads of our own, each with its own connection: one for the
+writer and the bookkeeping (short transactions, so an upload never waits for an index
+batch), one for the indexer. The watcher's and the mount table's threads only hand events to
+the loop (`call_soon_threadsafe`).
+
+An SFTP upload under way has an `Upload` row, written before the file is opened and deleted in
+the transaction that queues the finished file, so a partial file left by a dropped connection
+is not indexed, not even by the scan after a restart, until a client completes it. SIGTERM
+stops the daemon within 10 s whatever a helper does; SIGHUP re-reads `[watch]` and `[log]`
+and looks at the roots again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import json
 import logging
 import os
+import queue as stdlib_queue
 import signal
 import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import suppress
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
+from typing import Any, Literal, TypeVar
 
-from peewee import InterfaceError, MySQLDatabase, OperationalError
+from peewee import DatabaseError, InterfaceError, MySQLDatabase, OperationalError
 
-from shoebox import config
+from shoebox import config, roots
 from shoebox.catalog import queue
 from shoebox.catalog.database import Catalog
-from shoebox.catalog.models import Account, File, QueuedPath, Root, Upload, utcnow
+from shoebox.catalog.models import Account, DaemonState, File, QueuedPath, Root, Upload, utcnow
 from shoebox.config import Settings
 from shoebox.enrich import stages
 from shoebox.enrich.runner import Enricher
-from shoebox.errors import ConfigError
+from shoebox.errors import CatalogError, ConfigError
 from shoebox.ingest import scan
-from shoebox.ingest.run import Indexer, root_row
+from shoebox.ingest.run import Indexer, Summary, root_row
+from shoebox.mounts import MountWatcher
 from shoebox.sftp.server import SFTPEndpoint
 from shoebox.systemd import notify
 from shoebox.watcher import Watcher
 
 log = logging.getLogger("shoebox.daemon")
 
-_CLAIM = 16  # jobs per batch: small, so that SIGTERM is answered within seconds
-_IDLE_SECONDS = 0.5
-_RECHECK = 300.0  # seconds before looking again for photos that wait for the later stages
-_RETRY_SECONDS = 5  # after the catalog could not be reached
+T = TypeVar("T")
+CATALOG_ERRORS = (OperationalError, InterfaceError, DatabaseError)
+
+_CLAIM = 32  # jobs per batch; the indexer's stop event answers SIGTERM within a batch
+_BACKOFF = (1.0, 60.0)  # first and longest wait after the catalog failed, doubling between
+_PENDING_MAX = 100_000  # watcher changes kept while the catalog is away; past it: a rescan
 _KEEP_WORKERS_SECONDS = 60  # idle this long, the worker processes and exiftool are stopped
+_STATE_EVERY = 60.0  # seconds between two DaemonState rows when nothing changes
+_STUCK_SECONDS = 120.0  # an index call silent this long is stuck: systemd's watchdog hears it
+_STOP_SECONDS = 9.0  # SIGTERM: what is still running after this is left behind
+_DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class Change:
+    """Something that happened to a path under a library root, on its way to the catalog.
+
+    - `opening`: an SFTP client opens the file for writing (`account` says who);
+    - `uploaded`: its client closed it, complete;
+    - `seen`: the watcher saw the file change, appear or go;
+    - `folder`: the watcher saw a folder appear or go (its files are looked at).
+    `done` is resolved when the change is in the catalog (or failed with the reason)."""
+
+    root: Path
+    rel: bytes
+    kind: Literal["opening", "uploaded", "seen", "folder"]
+    account: str | None = None
+    done: asyncio.Future[None] | None = field(default=None, compare=False)
+
+
+class _Lane:
+    """One thread of our own that runs calls in order (a daemon thread: a call that hangs
+    cannot keep the process from stopping)."""
+
+    def __init__(self, name: str) -> None:
+        self._calls: stdlib_queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
+            stdlib_queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._calls.get()) is not None:
+            call, future = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    future.set_exception(exc)
+
+    async def run(self, call: Callable[..., T], *args: Any) -> T:
+        future: Future[T] = Future()
+        self._calls.put((lambda: call(*args), future))
+        return await asyncio.wrap_future(future)
+
+    def close(self, timeout: float) -> bool:
+        """Let the calls in hand finish (for at most `timeout` s); True if they did."""
+        self._calls.put(None)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
 
 class Daemon:
-    """The daemon's state: its settings, the catalog, the watcher, the uploads handed over by
-    the SFTP thread, and what systemd was last told."""
+    """The daemon's state: its settings, the catalog, the parts that feed the queue, and the
+    tasks that empty it. `UploadListener` for the SFTP endpoint."""
 
     def __init__(self, settings: Settings, catalog: Catalog) -> None:
         self.settings = settings
         self.catalog = catalog
-        self.stopping = threading.Event()
-        self.reloading = threading.Event()
-        self._wake = threading.Event()  # an upload, a signal: do not wait for the next tick
-        self.worker = socket.gethostname()
+        self.worker = queue.worker_id()
+        self.stop_event = threading.Event()  # the indexer finishes what is in hand and returns
         self.indexer = Indexer(
-            settings, catalog, interactive=False, stop=self.stopping, beat=self._heartbeat,
+            settings, catalog, interactive=False, stop=self.stop_event, beat=self._beat,
             keep_open=True,
         )  # fmt: skip
-        self.watcher = Watcher(settings.library.originals)
         loaded, off = stages.load(settings)
         for reason in off:
             log.info("off: %s", reason)
         self.enricher = Enricher(loaded)
-        self._enriched_at: float | None = None  # when the last later-stage batch ended
-        self._enrich_checked_at: float | None = None  # when none waited for them
-        self._uploads: list[Path] = []  # finished uploads the SFTP thread could not queue
-        self._uploads_lock = threading.Lock()
+        self.watcher = Watcher(settings.library.originals, self._seen)
+        self.mounts = MountWatcher(self._mounts_changed)
+        self.bookkeeping = _Lane("catalog")  # the writer and the state keeper
+        self.indexing = _Lane("indexer")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._changes: asyncio.Queue[Change] = asyncio.Queue()
+        self._work = asyncio.Event()  # the queue may hold due jobs, or roots want a look
+        self._stopping = asyncio.Event()
+        self._state_changed = asyncio.Event()
+        self._state = "starting"
+        self._look_at_roots = True  # reconcile every root (at start, after a mount change)
+        self._rescan: set[Path] = set()  # roots to reconcile (back again, or changes lost)
+        self._beat_at = time.monotonic()  # the indexer's last sign of life
+        self._busy_since: float | None = None  # an index call under way since
+        self._status = ""
+        self._watched: dict[Path, roots.Identity] = {}  # roots watched, on that filesystem
+        self._first_scan = True
+        self._enrich_more = True  # photos may wait for the later stages (at start, new photos)
+        self._holding = False  # worker processes, exiftool or models are loaded
         # systemd's watchdog wants a sign of life at least this often (seconds), if at all
         usec = os.environ.get("WATCHDOG_USEC", "")
         self._watchdog_every = int(usec) / 2e6 if usec.isdigit() else None
-        self._status = ""
-        self._alive_at = self._status_at = 0.0
-        self._worked_at: float | None = None  # when the last batch ended, while workers live
 
-    def run(self) -> None:
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
         """Run until SIGTERM or SIGINT."""
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, self._on_reload)
-        db = self.catalog.db
-        queue.release(db, self.worker)
-        self._partial_uploads()  # before SFTP starts: no upload is under way yet
-        loop = asyncio.new_event_loop()
-        sftp_thread = threading.Thread(target=loop.run_forever, name="sftp", daemon=True)
-        sftp_thread.start()
-        endpoint = SFTPEndpoint(self.settings.sftp, self._on_upload, on_open=self._on_open)
-        asyncio.run_coroutine_threadsafe(endpoint.start(), loop).result(timeout=30)
+        loop = self._loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self._stop, signal.SIGTERM)
+        loop.add_signal_handler(signal.SIGINT, self._stop, signal.SIGINT)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._reload()))
+        await self.bookkeeping.run(self._starting)  # before SFTP: no upload is under way yet
+        endpoint = SFTPEndpoint(self.settings.sftp, self)
+        await endpoint.start()
         self.watcher.start()
-        try:
-            notify("READY=1", "STATUS=reconciling the library with the catalog")
-            log.info("started; reconciling the library with the catalog")
-            summary = self.indexer.index()
-            log.info("start-up scan: %s", summary.line())
-            self._worked_at = time.monotonic()
-            while not self.stopping.is_set():
-                try:
-                    self._step()
-                except (OperationalError, InterfaceError) as exc:
-                    log.error(
-                        "the catalog cannot be reached (%s); trying again in %d s",
-                        exc, _RETRY_SECONDS,
-                    )  # fmt: skip
-                    with suppress(OperationalError, InterfaceError):
-                        db.close()
-                    self._wake.wait(_RETRY_SECONDS)
-                    with suppress(OperationalError, InterfaceError):
-                        queue.release(db, self.worker)  # the batch that failed, for a retry
-        finally:
-            notify("STOPPING=1")
-            self.watcher.stop()
-            asyncio.run_coroutine_threadsafe(endpoint.stop(), loop).result(timeout=30)
-            loop.call_soon_threadsafe(loop.stop)
-            sftp_thread.join(timeout=10)
+        self.mounts.start()
+        notify("READY=1", "STATUS=reconciling the library with the catalog")
+        log.info("started as %s; reconciling the library with the catalog", self.worker)
+        tasks = [
+            loop.create_task(self._writer(), name="writer"),
+            loop.create_task(self._indexer(), name="indexer"),
+            loop.create_task(self._keep_state(), name="state"),
+        ]
+        if self._watchdog_every is not None:
+            tasks.append(loop.create_task(self._watchdog(), name="watchdog"))
+        stopped = loop.create_task(self._stopping.wait())
+        await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:  # one that ended by itself has a bug to show
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("the %s stopped: %r", task.get_name(), task.exception())
+        await self._shut_down(endpoint, tasks)
+
+    def _stop(self, signum: int) -> None:
+        log.info("%s: stopping after the files in hand", signal.Signals(signum).name)
+        self.stop_event.set()
+        self._stopping.set()
+
+    async def _shut_down(self, endpoint: SFTPEndpoint, tasks: list[asyncio.Task[None]]) -> None:
+        """Stop within `_STOP_SECONDS`: no new uploads, what the watcher saw written, the
+        index call in hand ended by the stop event (or left behind)."""
+        deadline = time.monotonic() + _STOP_SECONDS
+        notify("STOPPING=1")
+        self.stop_event.set()
+        self.watcher.stop()
+        self.mounts.stop()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(endpoint.stop(), timeout=3)
+        for task in tasks:
+            if task.get_name() != "writer":
+                task.cancel()
+        with suppress(TimeoutError):  # the writer ends once what it has is written
+            await asyncio.wait_for(
+                self._changes.join(), timeout=max(0.1, deadline - 4 - time.monotonic())
+            )
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        finished = await asyncio.to_thread(
+            self.indexing.close, max(0.1, deadline - 1 - time.monotonic())
+        )
+        if finished:
             self.indexer.close()
             self.enricher.close()
-            log.info("stopped; %d paths wait in the queue", queue.length())
-
-    def _step(self) -> None:
-        """One turn of the loop: take in what arrived, index what is due, or wait a little."""
-        if self.reloading.is_set():
-            self._reload()
-        self._take_changes()
-        jobs = queue.claim(self.catalog.db, self.worker, _CLAIM)
-        if jobs:
-            self._process(jobs)
-            self._worked_at = time.monotonic()
-            self._enrich_checked_at = None  # new photos may wait for the later stages
-        elif self._later_stages():
-            self._enriched_at = time.monotonic()
         else:
-            if (
-                self._enriched_at is not None
-                and time.monotonic() - self._enriched_at > _KEEP_WORKERS_SECONDS
-            ):
-                self.enricher.close()  # the models' memory, until more photos need them
-                self._enriched_at = None
-            if (
-                self._worked_at is not None
-                and time.monotonic() - self._worked_at > _KEEP_WORKERS_SECONDS
-            ):
-                self.indexer.close()  # a burst of uploads is over: give the memory back
-                self._worked_at = None
-            self._wake.wait(_IDLE_SECONDS)
-            self._wake.clear()
-        self._heartbeat()
+            log.error("the index call in hand did not end in time; its helpers are stopped")
+            self.indexer.close()
+        with suppress(*CATALOG_ERRORS):
+            await self.bookkeeping.run(self._write_state, "stopped")
+        self.bookkeeping.close(1.0)
+        log.info("stopped; the queue keeps what waits")
 
-    def _later_stages(self) -> bool:
-        """Nothing queued: places, faces and labels for a few photos, if any wait. Looking for
-        waiting photos costs a query over the catalog, so after finding none it is not done
-        again until new photos arrive, or for a few minutes."""
-        now = time.monotonic()
-        if self._enrich_checked_at is not None and now - self._enrich_checked_at < _RECHECK:
-            return False
-        if self.enricher.step():
-            return True
-        self._enrich_checked_at = now
-        return False
+    # --- what the SFTP endpoint tells (UploadListener) ---------------------------------------
 
-    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        log.info("%s: stopping after the files in hand", signal.Signals(signum).name)
-        self.stopping.set()
-        self._wake.set()
+    async def opening(self, path: Path, account: str) -> None:
+        await self._submit(path, "opening", account)
 
-    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
-        self.reloading.set()
-        self._wake.set()
+    async def completed(self, path: Path) -> None:
+        await self._submit(path, "uploaded")
 
-    def _reload(self) -> None:
-        self.reloading.clear()
-        try:
-            fresh = config.load(self.settings.source)
-        except ConfigError as exc:
-            log.error("reload refused, keeping the running settings: %s", exc)
+    async def cut_off(self, path: Path) -> None:
+        """The partial file keeps its Upload row: nothing to write."""
+
+    async def _submit(
+        self, path: Path, kind: Literal["opening", "uploaded"], account: str | None = None
+    ) -> None:
+        located = self._locate(path)
+        if located is None:  # an account folder outside every root: nothing to index
             return
-        self.settings = dataclasses.replace(self.settings, watch=fresh.watch, log=fresh.log)
-        self.indexer.close()  # the next batch starts its pool and exiftool afresh
-        logging.getLogger().setLevel(fresh.log.level.upper())
-        log.info("reloaded %s", self.settings.source)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._changes.put_nowait(Change(*located, kind, account, done))
+        await done
 
     def _locate(self, path: Path) -> tuple[Path, bytes] | None:
-        """The library root an upload lies in, and its path relative to the root."""
+        """The library root a path lies in, and its path relative to the root."""
         root = next((r for r in self.settings.library.originals if r in path.parents), None)
         return None if root is None else (root, os.fsencode(path.relative_to(root)))
 
-    def _on_open(self, path: Path, account: str) -> None:
-        """An SFTP client opens `path` for writing (called in the endpoint's bookkeeping
-        thread, before the file is opened): note the upload as under way. A resumed upload
-        refreshes the row its dropped connection left."""
-        located = self._locate(path)
-        if located is None:
-            return
-        root, rel = located
+    # --- what the watcher and the mount table tell (in their threads) -----------------------
+
+    def _seen(self, root: Path, rel: bytes, folder: bool) -> None:
+        if self._loop is not None:
+            change = Change(root, rel, "folder" if folder else "seen")
+            self._loop.call_soon_threadsafe(self._changes.put_nowait, change)
+
+    def _mounts_changed(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._roots_may_have_changed)
+
+    def _roots_may_have_changed(self) -> None:
+        self._look_at_roots = True
+        self._work.set()
+
+    # --- the writer -------------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        """Drain the changes into the catalog, a transaction a turn."""
+        pending: dict[tuple[Path, bytes], Change] = {}  # the watcher's, not written yet
+        backoff = 0.0
+        retry_at: float | None = None
+        while True:
+            wait = None if retry_at is None else max(0.0, retry_at - time.monotonic())
+            try:
+                first = await asyncio.wait_for(self._changes.get(), timeout=wait)
+                turn = [first]
+            except TimeoutError:
+                turn = []
+            while not self._changes.empty():
+                turn.append(self._changes.get_nowait())
+            waited = [c for c in turn if c.done is not None]
+            for change in turn:
+                if change.done is None:
+                    pending[(change.root, change.rel)] = change
+            try:
+                if waited or retry_at is None or time.monotonic() >= retry_at:
+                    length = await self.bookkeeping.run(self._write, waited, list(pending.values()))
+                    pending.clear()
+                    if retry_at is not None:
+                        log.info("the catalog can be written again")
+                    backoff, retry_at = 0.0, None
+                    self._set_status(length)
+                    self._work.set()
+                    for change in waited:
+                        if change.done is not None and not change.done.done():
+                            change.done.set_result(None)
+            except CATALOG_ERRORS as exc:
+                why = self.catalog.explain(exc)
+                for change in waited:
+                    if change.done is not None and not change.done.done():
+                        change.done.set_exception(CatalogError(why))
+                backoff = min(max(backoff * 2, _BACKOFF[0]), _BACKOFF[1])
+                retry_at = time.monotonic() + backoff
+                if len(pending) > _PENDING_MAX:
+                    self._rescan.update(root for root, _ in pending)
+                    pending.clear()
+                log.error("%s; %d changes wait, trying again in %.0f s", why, len(pending), backoff)
+                self._set_state("waiting for the catalog")
+                await self.bookkeeping.run(_close_connection, self.catalog)
+            finally:
+                for _ in turn:
+                    self._changes.task_done()
+
+    def _write(self, waited: list[Change], seen: list[Change]) -> int:
+        """In the catalog thread: record uploads and queue what changed, in one transaction;
+        returns the queue's length."""
         db = self.catalog.db
-        try:
-            with db.atomic():
-                row = root_row(root)
-                values = {"account": account, "started_at": utcnow()}
-                insert = Upload.insert(root=row, rel_path_raw=rel, path_key=scan.key(rel), **values)
-                if isinstance(db, MySQLDatabase):
-                    insert.on_conflict(update=values).execute()
-                else:
-                    insert.on_conflict(
-                        conflict_target=[Upload.root, Upload.path_key], update=values
-                    ).execute()
-        except (OperationalError, InterfaceError) as exc:
-            log.error("%s: cannot note the upload as under way (%s)", path, exc)
-            with suppress(OperationalError, InterfaceError):
-                db.close()
-
-    def _on_upload(self, path: Path) -> None:
-        """A complete upload (called in the endpoint's bookkeeping thread): queue it; when the
-        catalog cannot be reached, the main loop tries again."""
-        try:
-            with self.catalog.db.atomic():
-                self._finished(path)
-        except (OperationalError, InterfaceError) as exc:
-            log.warning("%s: cannot queue the upload now (%s); trying again", path, exc)
-            with suppress(OperationalError, InterfaceError):
-                self.catalog.db.close()
-            with self._uploads_lock:
-                self._uploads.append(path)
-        self._wake.set()
-
-    def _finished(self, path: Path) -> None:
-        """Queue a complete upload and drop its Upload row, in the caller's transaction."""
-        located = self._locate(path)
-        if located is None:
-            return
-        root, rel = located
-        row = root_row(root)
-        Upload.delete().where(Upload.root == row, Upload.path_key == scan.key(rel)).execute()
-        queue.enqueue(self.catalog.db, row, rel, "upload")
-
-    def _partial_uploads(self) -> None:
-        """Forget the Upload rows whose file is gone (the client deleted or renamed it) and
-        say how many partial uploads wait for their clients."""
-        roots = {r.id: os.fsencode(r.path) for r in Root.select()}
-        rows = list(Upload.select(Upload.id, Upload.root, Upload.rel_path_raw))
-        gone = [
-            u.id
-            for u in rows
-            if not os.path.lexists(os.path.join(roots[u.root_id], bytes(u.rel_path_raw)))
-        ]
-        if gone:
-            Upload.delete().where(Upload.id.in_(gone)).execute()
-        log.info(
-            "%d partial SFTP uploads wait for their clients to resume them (not indexed)",
-            len(rows) - len(gone),
-        )
-
-    def _take_changes(self) -> None:
-        """Move what the watcher saw (and uploads the SFTP thread could not queue) into the
-        durable queue. The watcher's word on an account's folder is not taken: a file there is
-        complete when its SFTP upload says so (a dropped connection leaves a partial file that
-        must wait). Elsewhere too, a path with an Upload row is passed over when its job runs
-        (`Indexer` skips it)."""
-        with self._uploads_lock:
-            uploads, self._uploads = self._uploads, []
-        changes = self.watcher.drain()
-        if not (uploads or changes):
-            return
+        accounts = [Path(a.folder) for a in Account.select(Account.folder)] if seen else []
         delay = self.settings.watch.quiet_seconds
-        accounts = [Path(a.folder) for a in Account.select(Account.folder)]
-        db = self.catalog.db
-        try:
-            with db.atomic():
-                for upload in uploads:
-                    self._finished(upload)
-                for root, rel, folder in changes:
-                    full = root / os.fsdecode(rel)
+        rows: dict[Path, Root] = {}
+        with db.atomic():
+            for change in [*waited, *seen]:
+                row = rows.get(change.root) or rows.setdefault(change.root, root_row(change.root))
+                if change.kind == "opening":
+                    _note_upload(db, row, change.rel, change.account or "?")
+                elif change.kind == "uploaded":
+                    key = scan.key(change.rel)
+                    Upload.delete().where(Upload.root == row, Upload.path_key == key).execute()
+                    queue.enqueue(db, row, change.rel, "upload")
+                else:  # the watcher's word on an account's folder is not taken: SFTP's is
+                    full = change.root / os.fsdecode(change.rel)
                     if any(full == a or a in full.parents for a in accounts):
                         continue
-                    row = root_row(root)
-                    for each in self._expand(root, row, rel) if folder else [rel]:
-                        queue.enqueue(db, row, each, "watch", delay)
-        except BaseException:
-            with self._uploads_lock:  # kept for the next try (the watcher's word is not)
-                self._uploads[:0] = uploads
-            raise
+                    rels = (
+                        _expand(change.root, row, change.rel)
+                        if change.kind == "folder"
+                        else [change.rel]
+                    )
+                    for rel in rels:
+                        queue.enqueue(db, row, rel, "watch", delay)
+        return queue.length()
 
-    def _expand(self, root: Path, row: Root, rel: bytes) -> list[bytes]:
-        """A folder that appeared or went: the files in it now, and those the catalog knew."""
-        found = [e.rel for e in scan.walk(os.fsencode(root), rel, _log_unreadable)]
-        prefix = scan.display(rel) + "/"
-        known = File.select(File.rel_path_raw).where(
-            File.root == row, File.rel_path.startswith(prefix), File.status != "missing"
+    # --- the indexer ------------------------------------------------------------------------
+
+    async def _indexer(self) -> None:
+        """Reconcile the roots, then index due jobs, then the later stages; sleep when none."""
+        backoff = 0.0
+        idle_since = time.monotonic()
+        while not self._stopping.is_set():
+            self._work.clear()
+            try:
+                if await self._index_step():
+                    backoff, idle_since = 0.0, time.monotonic()
+                    continue
+                backoff = 0.0
+                self._set_state("idle")
+                await self._sleep(idle_since)
+            except CATALOG_ERRORS as exc:
+                backoff = min(max(backoff * 2, _BACKOFF[0]), _BACKOFF[1])
+                log.error("%s; indexing again in %.0f s", self.catalog.explain(exc), backoff)
+                self._set_state("waiting for the catalog")
+                await self.indexing.run(self._give_back)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+
+    async def _index_step(self) -> bool:
+        """One piece of work; False when there was none."""
+        if self._look_at_roots:
+            self._look_at_roots = False
+            await self._in_index_lane(self._check_roots)
+        if self._rescan:
+            wanted, self._rescan = sorted(self._rescan), set()
+            self._set_state("scanning")
+            try:
+                await self._in_index_lane(self._reconcile, wanted)
+            except BaseException:
+                self._rescan.update(wanted)
+                raise
+            return True
+        jobs = await self.indexing.run(
+            queue.claim,
+            self.catalog.db,
+            self.worker,
+            _CLAIM,
+            self.settings.daemon.stale_claim_seconds,
         )
-        found += [
-            bytes(f.rel_path_raw) for f in known if bytes(f.rel_path_raw).startswith(rel + b"/")
-        ]
-        return found
+        if jobs:
+            self._set_state("indexing")
+            self._holding = True
+            await self._in_index_lane(self._process, jobs)
+            return True
+        if self._enrich_more:
+            self._set_state("places, faces, labels")
+            self._holding = True
+            if await self._in_index_lane(self.enricher.step):
+                return True
+            self._enrich_more = False
+        return False
+
+    async def _in_index_lane(self, call: Callable[..., T], *args: Any) -> T:
+        self._busy_since = self._beat_at = time.monotonic()
+        try:
+            return await self.indexing.run(call, *args)
+        finally:
+            self._busy_since = None
+            self._state_changed.set()
+
+    async def _sleep(self, idle_since: float) -> None:
+        """Until the writer or a mount wakes us, the next job falls due, or it is time to
+        give the worker processes' memory back."""
+        due = await self.indexing.run(
+            queue.next_due, self.worker, self.settings.daemon.stale_claim_seconds
+        )
+        timeouts = []
+        if due is not None:
+            timeouts.append(max(0.0, (due - utcnow()).total_seconds()) + 0.05)
+        release_at = idle_since + _KEEP_WORKERS_SECONDS - time.monotonic()
+        if self._holding:
+            if release_at <= 0:
+                await self.indexing.run(self._release_workers)
+                self._holding = False
+            else:
+                timeouts.append(release_at)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._work.wait(), timeout=min(timeouts) if timeouts else None)
+
+    def _release_workers(self) -> None:
+        """A burst is over: give the worker processes', exiftool's and the models' memory back."""
+        self.indexer.close()
+        self.enricher.close()
+
+    def _give_back(self) -> None:
+        """A batch failed with the catalog: its claims go back for the next try."""
+        _close_connection(self.catalog)
+        with suppress(*CATALOG_ERRORS):
+            queue.release(self.catalog.db, self.worker)
+
+    def _check_roots(self) -> None:
+        """In the indexer thread: which roots may be indexed. A root that is fine is watched
+        (again, if its disk came back) and reconciled when it was left alone; one that is
+        not is left alone and said to be so once."""
+        for root in self.settings.library.originals:
+            row = root_row(root)
+            was = row.left_alone
+            reason = roots.check(root, row)
+            if reason is not None:
+                if roots.note(row, reason):
+                    log.warning("%s; its photos are left alone until it is back", reason)
+                if self._first_scan:  # its summary says so
+                    self._rescan.add(root)
+                continue
+            ident = roots.identify(root)
+            if self._watched.get(root) != ident:
+                if root in self._watched:
+                    log.info("library root %s is back: watching and reconciling it", root)
+                    self.watcher.rewatch(root)
+                self._watched[root] = ident
+                self._rescan.add(root)
+            elif was is not None:
+                self._rescan.add(root)
+
+    def _reconcile(self, wanted: list[Path]) -> None:
+        """In the indexer thread: walk these roots and bring the catalog in step with them,
+        under the catalog's index lock (one walk at a time, whoever runs it)."""
+        with self.catalog.exclusive("index", self.stop_event) as held:
+            if not held:  # stopping
+                return
+            summary = self.indexer.index(wanted)
+        log.info("%s: %s", "start-up scan" if self._first_scan else "reconciled", summary.line())
+        self._first_scan = False
+        self._after(summary)
+        self._set_status(queue.length())
 
     def _process(self, jobs: list[QueuedPath]) -> None:
-        quiet_ns = self.settings.watch.quiet_seconds * 1_000_000_000
+        """In the indexer thread: index one batch of claimed jobs, and let the queue go of
+        them. A file written by something else than SFTP that is still being written waits."""
+        quiet_s = self.settings.watch.quiet_seconds
         by_root: dict[int, list[tuple[bytes, bool]]] = defaultdict(list)
         for job in jobs:
             by_root[job.root_id].append((bytes(job.rel_path_raw), job.reason == "upload"))
@@ -312,38 +502,176 @@ class Daemon:
             ready = []
             for rel, uploaded in rels:
                 # An SFTP close says the file is complete; anything else must have gone quiet.
-                if not uploaded and self._still_written(root, rel, quiet_ns):
-                    queue.enqueue(self.catalog.db, root_id, rel, "watch", quiet_ns / 1e9)
+                if not uploaded and _still_written(root, rel, quiet_s):
+                    queue.enqueue(self.catalog.db, root_id, rel, "watch", quiet_s)
                 else:
                     ready.append(rel)
             if ready:
                 summary = self.indexer.index_files(root, ready)
                 log.info("indexed %s", summary.line())
+                self._after(summary)
         queue.finish(self.catalog.db, jobs)
+        self._set_status(queue.length())
 
-    @staticmethod
-    def _still_written(root: Path, rel: bytes, quiet_ns: float) -> bool:
+    def _after(self, summary: Summary) -> None:
+        """A root found left alone in an index run is looked at again after the next mount
+        change; new photos may wait for the later stages."""
+        if summary.new or summary.changed or summary.moved:
+            self._enrich_more = True
+
+    def _beat(self) -> None:
+        """The indexer is alive (called from its thread, at least once a second in a run)."""
+        self._beat_at = time.monotonic()
+
+    # --- state, status and systemd ----------------------------------------------------------
+
+    def _starting(self) -> None:
+        """In the catalog thread, before anything else: claims of dead daemons of this host
+        go back to the queue, partial uploads are counted."""
+        released = queue.release_dead(self.catalog.db, self.worker)
+        if released:
+            log.info("%d jobs that a daemon which died had claimed are back in the queue", released)
+        DaemonState.delete().where(DaemonState.seen_at < utcnow() - dt.timedelta(days=7)).execute()
+        self._partial_uploads(start=True)
+        self._write_state("starting")
+
+    def _partial_uploads(self, *, start: bool = False) -> None:
+        """Forget the Upload rows whose file is gone (the client deleted or renamed it); say
+        how many partial uploads wait, and which have waited longer than `resume_days`."""
+        paths = {r.id: os.fsencode(r.path) for r in Root.select()}
+        rows = list(Upload.select())
+        gone = [
+            u.id
+            for u in rows
+            if not os.path.lexists(os.path.join(paths[u.root_id], bytes(u.rel_path_raw)))
+        ]
+        if gone:
+            Upload.delete().where(Upload.id.in_(gone)).execute()
+        waiting = [u for u in rows if u.id not in gone]
+        if start:
+            log.info(
+                "%d partial SFTP uploads wait for their clients to resume them (not indexed)",
+                len(waiting),
+            )
+        limit = utcnow() - dt.timedelta(days=self.settings.sftp.resume_days)
+        for u in waiting:
+            if u.started_at < limit:
+                log.warning(
+                    "%s: a partial SFTP upload by %s, not resumed since %s; it is kept, "
+                    "not indexed (complete it, or delete it)",
+                    scan.display(os.path.join(paths[u.root_id], bytes(u.rel_path_raw))),
+                    u.account,
+                    u.started_at.isoformat(timespec="minutes"),
+                )
+
+    async def _keep_state(self) -> None:
+        """Write this daemon's state when it changes and at least every minute; look at the
+        partial uploads once a day."""
+        last_day = time.monotonic()
+        while True:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._state_changed.wait(), timeout=_STATE_EVERY)
+            self._state_changed.clear()
+            try:
+                await self.bookkeeping.run(self._write_state, self._state)
+                if time.monotonic() - last_day > _DAY:
+                    last_day = time.monotonic()
+                    await self.bookkeeping.run(self._partial_uploads)
+            except CATALOG_ERRORS as exc:
+                log.debug("cannot write the daemon's state: %s", exc)
+            await asyncio.sleep(1.0)  # at most one row a second, however busy
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self._state_changed.set()
+
+    def _write_state(self, state: str) -> None:
+        detail = {
+            "busy_seconds": round(time.monotonic() - self._busy_since) if self._busy_since else 0,
+            "silent_seconds": round(time.monotonic() - self._beat_at) if self._busy_since else 0,
+        }
+        values = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "seen_at": utcnow(),
+            "state": state,
+            "detail": json.dumps(detail),
+        }
+        insert = DaemonState.insert(worker=self.worker, **values)
+        if isinstance(self.catalog.db, MySQLDatabase):
+            insert.on_conflict(update=values).execute()
+        else:
+            insert.on_conflict(conflict_target=[DaemonState.worker], update=values).execute()
+
+    def _set_status(self, length: int) -> None:
+        """Tell systemd the queue's length when it changes (any thread)."""
+        status = f"STATUS={length} paths in the queue"
+        if status != self._status:
+            self._status = status
+            notify(status)
+
+    async def _watchdog(self) -> None:
+        """WATCHDOG=1 as systemd asks, while the indexer is not stuck in one call."""
+        assert self._watchdog_every is not None
+        while True:
+            stuck = (
+                self._busy_since is not None and time.monotonic() - self._beat_at > _STUCK_SECONDS
+            )
+            if not stuck:
+                notify("WATCHDOG=1")
+            await asyncio.sleep(self._watchdog_every)
+
+    async def _reload(self) -> None:
+        """SIGHUP: the settings that need no restart, and a look at the roots."""
         try:
-            mtime = os.lstat(os.path.join(os.fsencode(root), rel)).st_mtime_ns
-        except OSError:
-            return False
-        return time.time_ns() - mtime < quiet_ns
+            fresh = config.load(self.settings.source)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running settings: %s", exc)
+            return
+        self.settings = dataclasses.replace(self.settings, watch=fresh.watch, log=fresh.log)
+        logging.getLogger().setLevel(fresh.log.level.upper())
+        await self.indexing.run(self.indexer.close)  # the next batch starts them afresh
+        self._roots_may_have_changed()
+        log.info("reloaded %s", self.settings.source)
 
-    def _heartbeat(self) -> None:
-        """Tell systemd the queue's length when it changes, and that we live when it asks."""
-        lines = []
-        now = time.monotonic()
-        if now - self._status_at >= 1.0:  # the long indexing loop calls this often
-            self._status_at = now
-            status = f"STATUS={queue.length()} paths in the queue"
-            if status != self._status:
-                lines.append(status)
-                self._status = status
-        if self._watchdog_every is not None and now - self._alive_at >= self._watchdog_every:
-            lines.append("WATCHDOG=1")
-            self._alive_at = now
-        if lines:
-            notify(*lines)
+
+def _close_connection(catalog: Catalog) -> None:
+    """After a failure, the calling thread's next query opens a fresh connection (MariaDB
+    may have dropped this one)."""
+    with suppress(*CATALOG_ERRORS):
+        catalog.db.close()
+
+
+def _note_upload(db: Any, row: Root, rel: bytes, account: str) -> None:
+    """An upload is under way: its row, made or refreshed (a resumed upload)."""
+    values = {"account": account, "started_at": utcnow()}
+    insert = Upload.insert(root=row, rel_path_raw=rel, path_key=scan.key(rel), **values)
+    if isinstance(db, MySQLDatabase):
+        insert.on_conflict(update=values).execute()
+    else:
+        insert.on_conflict(conflict_target=[Upload.root, Upload.path_key], update=values).execute()
+
+
+def _expand(root: Path, row: Root, rel: bytes) -> list[bytes]:
+    """A folder that appeared or went: the files in it now, and those the catalog knew."""
+    found = [e.rel for e in scan.walk(os.fsencode(root), rel, _log_unreadable)]
+    prefix = scan.display(rel) + "/"
+    known = File.select(File.rel_path_raw).where(
+        File.root == row, File.rel_path.startswith(prefix), File.status != "missing"
+    )
+    found += [bytes(f.rel_path_raw) for f in known if bytes(f.rel_path_raw).startswith(rel + b"/")]
+    return found
+
+
+def _still_written(root: Path, rel: bytes, quiet_seconds: float) -> bool:
+    """Whether a file changed less than `quiet_seconds` ago. An mtime in the future (a
+    camera's clock, `touch -d 2100`) says nothing about that: such a file is quiet."""
+    try:
+        mtime = os.lstat(os.path.join(os.fsencode(root), rel)).st_mtime_ns
+    except OSError:
+        return False
+    return 0 <= time.time_ns() - mtime < quiet_seconds * 1e9
 
 
 def _log_unreadable(rel: bytes, exc: OSError) -> None:
@@ -353,4 +681,4 @@ def _log_unreadable(rel: bytes, exc: OSError) -> None:
 def serve(settings: Settings) -> None:
     """Open the catalog (migrating it) and run the daemon until it is stopped."""
     with Catalog(settings.database.url, settings.source.parent, cache_mib=16) as catalog:
-        Daemon(settings, catalog).run()
+        asyncio.run(Daemon(settings, catalog).run())

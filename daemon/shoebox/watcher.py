@@ -1,9 +1,12 @@
 """The folder watcher: files that reach a library root by any way but SFTP (cp, rsync,
-Syncthing, a NAS share) are noticed through inotify (watchdog) and handed to the queue.
+Syncthing, a NAS share) are noticed through inotify (watchdog) and handed on.
 
-Events are only collected here, per path, and drained by the daemon; the queue's due time
-makes a file wait until it has been quiet, so a file being copied is indexed once, complete.
-A folder created or moved in is walked, since inotify reports only the folder itself.
+Each event is told to `on_change` in watchdog's thread, as it happens (the daemon hands it to
+its event loop); the queue's due time makes a file wait until it has been quiet, so a file
+being copied is indexed once, complete. A folder created or moved in is reported as a folder
+(the daemon walks it), since inotify reports only the folder itself. A root is watched while
+it is there; `rewatch` starts its watch again (a disk mounted on it again: a watch on the empty
+mount point would see nothing of the disk).
 
 Each watched folder takes one of the user's inotify watches. When they run out the daemon goes
 on (SFTP uploads need no watch; the start-up scan finds what was missed) and says, as an
@@ -18,7 +21,7 @@ import errno
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from watchdog.events import (
@@ -34,11 +37,12 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
 
 log = logging.getLogger(__name__)
 
-# (root, path relative to it, whether it is a folder)
-Change = tuple[Path, bytes, bool]
+# Told of each change: (root, path relative to it, whether it is a folder).
+OnChange = Callable[[Path, bytes, bool], None]
 
 _RAISE = (
     "raise the limit, for example: sysctl {name}={value} (and put it in /etc/sysctl.d/ to "
@@ -57,55 +61,61 @@ OUT_OF_INSTANCES = (
 
 
 class Watcher(FileSystemEventHandler):
-    """Watches the library roots recursively; `drain()` returns what changed since the last
-    call, each path once."""
+    """Watches the library roots recursively and tells `on_change` of every change."""
 
-    def __init__(self, roots: Sequence[Path]) -> None:
+    def __init__(self, roots: Sequence[Path], on_change: OnChange) -> None:
         self.roots = [Path(r) for r in roots]
-        self._lock = threading.Lock()
-        self._changes: dict[tuple[Path, bytes], bool] = {}
+        self.on_change = on_change
+        self._lock = threading.Lock()  # the watches, changed by the daemon while events come
+        self._watches: dict[Path, ObservedWatch] = {}
         self._observer = Observer()
 
     def start(self) -> bool:
-        """Watch the roots; False (said in the log, as an error) when some or all folders
-        cannot be watched. Nothing is raised: the daemon goes on without them."""
+        """Watch the roots that are there; False (said in the log, as an error) when some or
+        all folders cannot be watched. Nothing is raised: the daemon goes on without them."""
         roots = [root for root in self.roots if root.is_dir()]
-        for root in roots:
-            self._observer.schedule(self, str(root), recursive=True)
         try:
+            for root in roots:
+                self._watch(root)
             self._observer.start()
         except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                log.error(OUT_OF_WATCHES.format(which="none"))
-            elif exc.errno == errno.EMFILE:
-                log.error(OUT_OF_INSTANCES)
-            else:
-                log.error("cannot watch the library roots (%s); files copied into the library "
-                          "are not noticed until the daemon starts again", exc)  # fmt: skip
+            _said_why(exc, "none")
             return False
         if roots and _out_of_watches(roots[0]):
             log.error(OUT_OF_WATCHES.format(which="not all"))
             return False
         return True
 
+    def rewatch(self, root: Path) -> None:
+        """Watch `root` afresh (its disk came back), or stop watching it (it is not there)."""
+        with self._lock:
+            old = self._watches.pop(root, None)
+            if old is not None:
+                try:
+                    self._observer.unschedule(old)
+                except (KeyError, OSError) as exc:
+                    log.debug("%s: the old watch was already gone (%s)", root, exc)
+        if root.is_dir():
+            try:
+                self._watch(root)
+            except OSError as exc:
+                _said_why(exc, "not all")
+
+    def _watch(self, root: Path) -> None:
+        with self._lock:
+            self._watches[root] = self._observer.schedule(self, str(root), recursive=True)
+
     def stop(self) -> None:
         if self._observer.is_alive():
             self._observer.stop()
             self._observer.join(timeout=5)
-
-    def drain(self) -> list[Change]:
-        with self._lock:
-            changes, self._changes = self._changes, {}
-        return [(root, rel, folder) for (root, rel), folder in changes.items()]
 
     def _note(self, path: str | bytes, folder: bool) -> None:
         full = Path(os.fsdecode(path))
         root = next((r for r in self.roots if full == r or r in full.parents), None)
         if root is None or full == root:
             return
-        rel = os.fsencode(full.relative_to(root))
-        with self._lock:
-            self._changes[(root, rel)] = self._changes.get((root, rel), False) or folder
+        self.on_change(root, os.fsencode(full.relative_to(root)), folder)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if isinstance(event, FileMovedEvent | DirMovedEvent):
@@ -117,6 +127,16 @@ class Watcher(FileSystemEventHandler):
             | DirCreatedEvent | DirDeletedEvent,
         ):  # fmt: skip
             self._note(event.src_path, event.is_directory)
+
+
+def _said_why(exc: OSError, which: str) -> None:
+    if exc.errno == errno.ENOSPC:
+        log.error(OUT_OF_WATCHES.format(which=which))
+    elif exc.errno == errno.EMFILE:
+        log.error(OUT_OF_INSTANCES)
+    else:
+        log.error("cannot watch the library roots (%s); files copied into the library "
+                  "are not noticed until the daemon starts again", exc)  # fmt: skip
 
 
 def _out_of_watches(folder: Path) -> bool:

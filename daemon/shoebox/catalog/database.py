@@ -7,7 +7,12 @@ DOUBLE for floats (MariaDB's FLOAT is single precision: metres off on a GPS posi
 
 from __future__ import annotations
 
-from contextlib import suppress
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -101,6 +106,61 @@ class Catalog:
         row = cur.fetchone()
         if row and row[0] != "utf8mb4" and not self.db.get_tables():
             self.db.execute_sql("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+
+    @contextmanager
+    def exclusive(self, name: str, stop: threading.Event | None = None) -> Iterator[bool]:
+        """Hold a lock named `name` that every process of this catalog shares (GET_LOCK on
+        MariaDB, a lock file beside an SQLite catalog), waiting for it while another holds
+        it. Yields False if `stop` was set while waiting (then nothing is held)."""
+        if isinstance(self.db, MySQLDatabase):
+            lock = f"shoebox_{name}"
+            while not self.db.execute_sql("SELECT GET_LOCK(%s, 1)", (lock,)).fetchone()[0]:
+                if stop is not None and stop.is_set():
+                    yield False
+                    return
+            try:
+                yield True
+            finally:
+                self.db.execute_sql("SELECT RELEASE_LOCK(%s)", (lock,))
+            return
+        path = f"{self.db.database}.{name}.lock"
+        with open(path, "a") as fh:
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if stop is not None and stop.is_set():
+                        yield False
+                        return
+                    time.sleep(0.5)  # another process of this machine holds it
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def explain(self, exc: Exception) -> str:
+        """What a failed catalog operation means for a person, and what to do about it."""
+        text = str(exc)
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        if isinstance(self.db, MySQLDatabase):
+            if code in (1021, 1114, 3) or "is full" in text:
+                return f"the MariaDB server's disk is full ({text}): free some space there"
+            if code in (2003, 2006, 2013) or isinstance(exc, InterfaceError):
+                return f"the catalog's MariaDB server cannot be reached ({text})"
+            return f"the catalog cannot be written ({text})"
+        folder = os.path.dirname(self.db.database) or "."
+        with suppress(OSError):
+            st = os.statvfs(folder)
+            free = st.f_bavail * st.f_frsize
+            if free < 16 << 20 or "full" in text:
+                return (
+                    f"the catalog's disk is full ({free >> 20} MiB free in {folder}; "
+                    f"SQLite said: {text}): free some space there"
+                )
+        if "locked" in text:
+            return f"the catalog is busy in another process ({text})"
+        return f"the catalog cannot be written ({text})"
 
     def close(self) -> None:
         if not self.db.is_closed():

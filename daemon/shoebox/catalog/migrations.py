@@ -14,7 +14,16 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from peewee import CharField, DateTimeField, IntegerField, Model, MySQLDatabase, TextField
+from peewee import (
+    BigIntegerField,
+    CharField,
+    DateTimeField,
+    FixedCharField,
+    IntegerField,
+    Model,
+    MySQLDatabase,
+    TextField,
+)
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as run_migration
 
@@ -23,6 +32,7 @@ from shoebox.catalog.models import (
     Album,
     AlbumPhoto,
     BaseModel,
+    DaemonState,
     Enriched,
     Face,
     FaceRejection,
@@ -34,7 +44,6 @@ from shoebox.catalog.models import (
     PhotoText,
     Place,
     QueuedPath,
-    Root,
     Secret,
     Session,
     Share,
@@ -56,13 +65,21 @@ class _AccountV1(BaseModel):
         table_name = "account"
 
 
+class _RootV1(BaseModel):
+    path = TextField()
+    path_key = FixedCharField(32, unique=True)
+
+    class Meta:
+        table_name = "root"
+
+
 def _create(db: Any, models: tuple[type[Model], ...]) -> None:
     with db.bind_ctx(models):
         db.create_tables(models)
 
 
 def _0001_initial(db: Any) -> None:
-    _create(db, (Root, Photo, File, IngestError, QueuedPath, _AccountV1))
+    _create(db, (_RootV1, Photo, File, IngestError, QueuedPath, _AccountV1))
 
 
 def _0002_viewer(db: Any) -> None:
@@ -77,10 +94,21 @@ def _0003_later_stages(db: Any) -> None:
         text.rebuild()  # the photos of an older catalog
 
 
+def _0004_roots_and_daemons(db: Any) -> None:
+    migrator = SchemaMigrator.from_database(db)
+    run_migration(
+        migrator.add_column("root", "device", BigIntegerField(null=True)),
+        migrator.add_column("root", "fsid", CharField(16, null=True)),
+        migrator.add_column("root", "left_alone", TextField(null=True)),
+    )
+    _create(db, (DaemonState,))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
     (2, "viewer", _0002_viewer),
     (3, "later_stages", _0003_later_stages),
+    (4, "roots_and_daemons", _0004_roots_and_daemons),
 )
 LATEST = MIGRATIONS[-1][0]
 

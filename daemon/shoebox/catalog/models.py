@@ -41,10 +41,15 @@ class BaseModel(Model):
 
 
 class Root(BaseModel):
-    """A library root (a folder of originals), by absolute path."""
+    """A library root (a folder of originals), by absolute path, with the filesystem it was
+    on while the catalog knew files in it (see `shoebox.roots`) and, while it is left alone,
+    why."""
 
     path = TextField()
     path_key = FixedCharField(32, unique=True)
+    device = BigIntegerField(null=True)  # st_dev
+    fsid = CharField(16, null=True)  # statvfs f_fsid, hex ("0": the filesystem has none)
+    left_alone = TextField(null=True)  # why its photos are not touched now; null: it is fine
 
 
 class Photo(BaseModel):
@@ -177,6 +182,20 @@ class Upload(BaseModel):
 
     class Meta:
         indexes = ((("root", "path_key"), True),)
+
+
+class DaemonState(BaseModel):
+    """What one running daemon process last said of itself, for `shoebox status`: it writes
+    its row when its state changes and at least every minute, so a row that stops moving
+    belongs to a daemon that hangs or died."""
+
+    worker = CharField(64, unique=True)  # host/pid/random: the claims in the queue carry it
+    host = CharField(255)
+    pid = IntegerField()
+    started_at = DateTimeField(default=utcnow)
+    seen_at = DateTimeField(default=utcnow)
+    state = CharField(32)  # scanning, indexing, idle, waiting for the catalog, stopping
+    detail = TextField(default="{}")  # JSON: helpers' health, roots left alone, counts
 
 
 ROLES = ("admin", "member", "viewer")
@@ -365,4 +384,5 @@ MODELS: tuple[type[BaseModel], ...] = (
     Face,
     FaceRejection,
     Label,
+    DaemonState,
 )

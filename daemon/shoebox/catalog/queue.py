@@ -6,13 +6,21 @@ still being written is indexed once, when it has been quiet) and raises its gene
 path that changes while a daemon works on it is indexed once more afterwards. Several daemons
 may share one MariaDB queue: claims use `FOR UPDATE SKIP LOCKED`, so no job is taken twice.
 On SQLite an IMMEDIATE transaction does the same for the processes of one machine.
+
+A claim carries its daemon's worker id, `host/pid/random`, unique per process. A daemon that
+dies (`kill -9`) leaves its claims: a daemon starting on the same host gives back those of
+processes that no longer run there at once; any other daemon takes them once they are older
+than the stale-claim time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
+import socket
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from peewee import MySQLDatabase
 
@@ -77,11 +85,70 @@ def finish(db: Any, jobs: Iterable[QueuedPath]) -> None:
                 ).execute()
 
 
+def worker_id() -> str:
+    """A claim's owner: this host, this process and a random part (a pid is reused)."""
+    return f"{socket.gethostname()[:40]}/{os.getpid()}/{secrets.token_hex(4)}"
+
+
 def release(db: Any, worker: str) -> None:
-    """Give back every claim of `worker` (a daemon starting again after a crash)."""
+    """Give back every claim of `worker` (a batch that failed, to be tried again)."""
     QueuedPath.update(claimed_by=None, claimed_at=None, claimed_generation=None).where(
         QueuedPath.claimed_by == worker
     ).execute()
+
+
+def release_dead(db: Any, worker: str) -> int:
+    """Give back the claims of daemons on this host whose process is gone (a `kill -9`), or
+    whose pid this process now has; returns how many."""
+    host, pid, _ = worker.split("/")
+    owners = QueuedPath.select(QueuedPath.claimed_by).where(
+        QueuedPath.claimed_by.startswith(host + "/")
+    )
+    dead = {
+        owner
+        for (owner,) in cast(Iterable[tuple[str]], owners.distinct().tuples())
+        if owner != worker and not _alive(owner.split("/")[1], pid)
+    }
+    if not dead:
+        return 0
+    return int(
+        QueuedPath.update(claimed_by=None, claimed_at=None, claimed_generation=None)
+        .where(QueuedPath.claimed_by.in_(list(dead)))
+        .execute()
+    )
+
+
+def _alive(pid: str, mine: str) -> bool:
+    if not pid.isdigit() or pid == mine:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def next_due(worker: str, stale_after: float) -> dt.datetime | None:
+    """When `worker` may next find a job to claim: the earliest due time of those not
+    claimed, or the time another daemon's claim turns stale (None: nothing to wait for)."""
+    free = (
+        QueuedPath.select(QueuedPath.due_at)
+        .where(QueuedPath.claimed_by.is_null())
+        .order_by(QueuedPath.due_at)
+        .limit(1)
+        .scalar()
+    )
+    held = (
+        QueuedPath.select(QueuedPath.claimed_at)
+        .where(QueuedPath.claimed_by != worker)
+        .order_by(QueuedPath.claimed_at)
+        .limit(1)
+        .scalar()
+    )
+    times = [t for t in (free, held and held + dt.timedelta(seconds=stale_after)) if t]
+    return min(times) if times else None
 
 
 def length() -> int:

@@ -11,6 +11,7 @@ import json
 import logging
 import multiprocessing
 import os
+import random
 import threading
 import time
 from collections import deque
@@ -21,6 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from peewee import fn
+
+from shoebox import roots
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import File, IngestError, Photo, Root, Upload, utcnow
 from shoebox.config import Settings
@@ -34,6 +38,7 @@ log = logging.getLogger("shoebox.ingest")
 _BATCH = 200  # results per database transaction
 _BATCH_SECONDS = 2.0
 _MAX_ATTEMPTS = 3  # a file that crashes a worker this often is recorded as failed
+_MASS_VANISH = 10  # this many files of a root, and most of it, gone at once: left alone
 
 
 @dataclass
@@ -103,8 +108,9 @@ class _Run:
     """What one index run keeps track of besides its jobs."""
 
     summary: Summary
-    # Files the walk no longer found, by id: (their root, what the catalog knew).
-    vanished: dict[int, tuple[bytes, Known]] = field(default_factory=dict)
+    walked: bool  # the run walks folders (else: it looks at paths the daemon was given)
+    # Files the walk no longer found, by id: (their root's row and path, what was known).
+    vanished: dict[int, tuple[Root, bytes, Known]] = field(default_factory=dict)
     # (root id, path key) of the files that have error rows, so others need no DELETE.
     erred: set[tuple[int, str]] = field(default_factory=set)
 
@@ -129,6 +135,7 @@ class Indexer:
         stop: threading.Event | None = None,
         beat: Callable[[], None] | None = None,
         keep_open: bool = False,
+        mark_missing: bool = False,
     ):
         self.settings = settings
         self.catalog = catalog
@@ -137,6 +144,8 @@ class Indexer:
         self.beat = beat  # called at least once a second while files are indexed
         # Keep the process pool and exiftool between runs (a daemon's batches) until close().
         self.keep_open = keep_open
+        # Mark vanished files missing even when most of a root vanished at once.
+        self.mark_missing = mark_missing
         self._kept_pool: ProcessPoolExecutor | None = None
         self._kept_exiftool: metadata.ExifTool | None = None
         ing, ren = settings.ingest, settings.renditions
@@ -265,20 +274,8 @@ class Indexer:
                 continue
             if any(old.rel.startswith(bad + b"/") or old.rel == bad for bad in scope.unreadable):
                 continue  # its folder could not be read: we do not know that it is gone
-            run.vanished[old.id] = (scope.root_path, old)
+            run.vanished[old.id] = (scope.root, scope.root_path, old)
         return jobs
-
-    def _available(self, root: Path, root_row: Any) -> str | None:
-        """Why a root must be left alone this run, or None when it can be indexed."""
-        if not root.is_dir():
-            return f"library root {root} is missing (not mounted?)"
-        try:
-            empty = not any(os.scandir(root))
-        except OSError as exc:
-            return f"library root {root} cannot be read ({exc.strerror})"
-        if empty and File.select().where(File.root == root_row, File.status == "present").exists():
-            return f"library root {root} is empty but the catalog knows files in it (not mounted?)"
-        return None
 
     # --- running -------------------------------------------------------------------------
 
@@ -323,16 +320,25 @@ class Indexer:
         erred = IngestError.select(IngestError.root, IngestError.path_key)
         if keys is not None:
             erred = erred.where(IngestError.path_key.in_(keys))
-        return _Run(Summary(), erred={(e.root_id, e.path_key) for e in erred})
+        walked = keys is None
+        return _Run(Summary(), walked, erred={(e.root_id, e.path_key) for e in erred})
 
     def _scope(self, root: Path, prefix: bytes, run: _Run) -> _Scope | None:
         row = root_row(root)
-        reason = self._available(root, row)
+        reason = roots.check(root, row)
         if reason is not None:
-            log.warning("%s: its photos are left alone this run", reason)
-            run.summary.roots_left_alone.append(reason)
+            self._leave_alone(row, reason, run)
             return None
+        if row.left_alone is not None and prefix == b"" and roots.note(row, None):
+            log.info("library root %s is back", root)
         return _Scope(row, os.fsencode(root), prefix)
+
+    def _leave_alone(self, row: Root, reason: str, run: _Run) -> None:
+        """Touch none of the root's photos this run, and say why (in the log when it is
+        news, in the summary and, for `shoebox status`, in the catalog)."""
+        if roots.note(row, reason) or self.interactive is not False:
+            log.warning("%s; its photos are left alone", reason)
+        run.summary.roots_left_alone.append(reason)
 
     def _finish(self, jobs: list[Job], run: _Run, started: float) -> Summary:
         with Reporter("indexing", interactive=self.interactive) as progress:
@@ -547,7 +553,7 @@ class Indexer:
         """The catalog row of a file with this content that is gone from where it was: it has
         moved here. Gone means vanished in this run, marked missing earlier, or (when the
         watcher reports the new name before the old one) no longer on disk in this root."""
-        for fid, (_, known) in run.vanished.items():
+        for fid, (_, _, known) in run.vanished.items():
             if known.hash == content_hash:
                 del run.vanished[fid]
                 return File.get_by_id(fid)
@@ -589,6 +595,7 @@ class Indexer:
             run.erred.add((root.id, key))
 
     def _mark_missing(self, run: _Run) -> None:
+        self._spare_mass_vanishings(run)
         ids = list(run.vanished)
         if not ids:
             return
@@ -599,9 +606,66 @@ class Indexer:
                 photos = {f.photo_id for f in File.select(File.photo).where(File.id.in_(chunk))}
                 for photo in Photo.select().where(Photo.id.in_([p for p in photos if p])):
                     grouping.refresh(photo)
-        for root_path, known in run.vanished.values():
+        for _, root_path, known in run.vanished.values():
             log.info("%s: gone; marked missing", scan.display(os.path.join(root_path, known.rel)))
         run.summary.missing += len(ids)
+
+    def _spare_mass_vanishings(self, run: _Run) -> None:
+        """A root from which most known files vanished at once is more likely a disk that
+        went away than a family that deleted its photos: its files are not marked missing
+        (unless `mark_missing` says they were deleted on purpose). A run over a few paths
+        (the daemon's) looks at a sample of the root's other files to tell."""
+        if self.mark_missing or not run.vanished:
+            return
+        by_root: dict[int, tuple[Root, list[int]]] = {}
+        for fid, (row, _, _) in run.vanished.items():
+            by_root.setdefault(row.id, (row, []))[1].append(fid)
+        for row, fids in by_root.values():
+            if run.walked:
+                present = File.select().where(File.root == row, File.status == "present").count()
+                mass = len(fids) >= _MASS_VANISH and 2 * len(fids) > present
+                told = f"{len(fids)} of {present}"
+            else:
+                gone, looked = _sample_gone(row, set(fids))
+                mass = looked >= 4 and 2 * gone > looked
+                told = f"{gone} of {looked} looked at"
+            if not mass:
+                continue
+            for fid in fids:
+                del run.vanished[fid]
+            self._leave_alone(
+                row,
+                f"most files of library root {row.path} vanished at once ({told}): none is "
+                f"marked missing (is its disk mounted?); if they were deleted on purpose, run "
+                f"`shoebox index --mark-missing {row.path}`",
+                run,
+            )
+
+
+def _sample_gone(row: Root, skip: set[int], want: int = 32) -> tuple[int, int]:
+    """Of up to `want` present files of the root picked at random (besides `skip`), how
+    many are gone from disk, and how many were looked at. Random ids keep it one indexed
+    lookup at any catalog size."""
+    low, high = (
+        File.select(fn.MIN(File.id), fn.MAX(File.id)).where(File.root == row).scalar(as_tuple=True)
+    )
+    if low is None:
+        return 0, 0
+    base = os.fsencode(row.path)
+    rng = random.Random()  # noqa: S311 - a sample of files, not a secret
+    gone = looked = 0
+    for _ in range(4):
+        ids = {rng.randint(low, high) for _ in range(want * 2)} - skip
+        query = File.select(File.id, File.rel_path_raw).where(
+            File.id.in_(list(ids)), File.root == row, File.status == "present"
+        )
+        for fid, rel in cast(Iterable[tuple[int, bytes]], query.tuples()):
+            skip.add(fid)
+            looked += 1
+            gone += not os.path.lexists(os.path.join(base, bytes(rel)))
+        if looked >= want:
+            break
+    return gone, looked
 
 
 def root_row(root: Path) -> Root:

@@ -4,9 +4,10 @@
 symbolic links already on disk) and refused if it lands outside; clients cannot make links;
 setstat changes only the times. Writes are held to the size and free-space limits. When the
 client closes a handle it wrote through (an SFTP close request on a live session) or renames
-a sync tool's temporary name to a final one, `on_upload` hears the file's absolute path;
-before a file (other than a temporary name) is opened for writing, `on_open` hears of it and
-is awaited, so a listener can note the upload as under way before any byte is on disk.
+a sync tool's temporary name to a final one, the listener's `completed` hears the file's
+absolute path before the client hears OK; before a file (other than a temporary name) is
+opened for writing, its `opening` is awaited, so the upload is noted as under way before any
+byte is on disk.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import logging
 import os
 import posixpath
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 from asyncssh import (
@@ -31,6 +32,9 @@ from asyncssh import (
 )
 
 from shoebox.ingest.scan import is_temporary
+
+if TYPE_CHECKING:
+    from shoebox.sftp.server import UploadListener
 
 log = logging.getLogger("shoebox.sftp")
 
@@ -60,16 +64,15 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         chan: asyncssh.SSHServerChannel[bytes],
         folder: Path,
         limits: Limits,
-        on_upload: Callable[[Path], None],
+        listener: UploadListener,
+        account: str,
         writing: Counter[Path] | None = None,
-        *,
-        on_open: Callable[[Path], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(chan, chroot=os.fsencode(folder))
         self._root = os.fsencode(os.path.realpath(folder))
         self._limits = limits
-        self._on_upload = on_upload
-        self._on_open = on_open
+        self._listener = listener
+        self._account = account
         self._writes: dict[object, _Write] = {}
         self._writing = writing if writing is not None else Counter()  # shared by sessions
 
@@ -128,8 +131,11 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         local = self.map_path(path)
         if pflags & FXF_WRITE:
             self._check_free_space()
-            if self._on_open is not None and not is_temporary(os.path.basename(local)):
-                await self._on_open(Path(os.fsdecode(local)))
+            if not is_temporary(os.path.basename(local)):
+                try:
+                    await self._listener.opening(Path(os.fsdecode(local)), self._account)
+                except Exception as exc:  # noqa: BLE001 - any refusal reaches the client
+                    raise SFTPFailure(f"cannot take the upload now: {exc}") from None
                 if self.channel.is_closing():  # gone while we waited: nobody would close it
                     raise SFTPFailure("the session is ending")
         file_obj: Any = super().open(path, pflags, self._times(attrs))
@@ -156,7 +162,7 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         result: int = super().write(file_obj, offset, data)  # type: ignore[assignment]
         return result
 
-    def close(self, file_obj: object) -> None:
+    async def close(self, file_obj: object) -> None:
         write = self._writes.pop(file_obj, None)
         super().close(file_obj)
         if write is None:
@@ -167,22 +173,23 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         if self.channel.is_closing():
             # asyncssh closes a dead or ended session's handles itself: not the client's doing
             log.info("upload of %s was cut off; it stays unindexed until completed", write.path)
+            await self._listener.cut_off(write.path)
         elif write.refused:
             log.info("upload of %s was refused part-way; not indexing it", write.path)
         elif not is_temporary(os.fsencode(write.path.name)):
-            self._report(write.path)
+            await self._report(write.path)
 
-    def rename(self, oldpath: bytes, newpath: bytes) -> None:
+    async def rename(self, oldpath: bytes, newpath: bytes) -> None:
         old = self.map_path(oldpath)
         super().rename(oldpath, newpath)
-        self._renamed(old, newpath)
+        await self._renamed(old, newpath)
 
-    def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
+    async def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
         old = self.map_path(oldpath)
         super().posix_rename(oldpath, newpath)
-        self._renamed(old, newpath)
+        await self._renamed(old, newpath)
 
-    def _renamed(self, old: bytes, newpath: bytes) -> None:
+    async def _renamed(self, old: bytes, newpath: bytes) -> None:
         before = Path(os.fsdecode(old))
         after = Path(os.fsdecode(self.map_path(newpath)))
         still_open = [w for w in self._writes.values() if w.path == before]
@@ -198,13 +205,16 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
             and not is_temporary(os.fsencode(after.name))
             and after.is_file()
         ):
-            self._report(after)
+            await self._report(after)
 
-    def _report(self, path: Path) -> None:
+    async def _report(self, path: Path) -> None:
+        """A complete upload: recorded before the client hears OK, or the client hears of
+        the failure (and sends the file again)."""
         try:
-            self._on_upload(path)
-        except Exception:  # the upload itself succeeded; a listener's bug must not undo that
-            log.exception("on_upload failed for %s", path)
+            await self._listener.completed(path)
+        except Exception as exc:  # noqa: BLE001 - the client must hear of any failure
+            log.warning("%s: the upload could not be recorded (%s)", path, exc)
+            raise SFTPFailure(f"the upload could not be recorded ({exc}); send it again") from None
 
     def _check_free_space(self) -> None:
         if self._limits.min_free <= 0:

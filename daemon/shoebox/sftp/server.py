@@ -3,21 +3,18 @@ accounts (read fresh at each login), applies the login guard and the per-account
 limit, and hands each session a `ConfinedSFTPServer` on the account's folder. No shell, exec,
 scp or forwarding is offered.
 
-What a listener hears about uploads (`on_open`, `on_upload`) runs in one bookkeeping thread of
-the endpoint's own, one call at a time and in the order things happened, so a listener may
-write to a database without stalling the event loop, and a file opened, closed and opened
-again is told in that order."""
+What happens to uploads is told to an `UploadListener`, whose coroutines the endpoint awaits
+before it answers the client: a file is opened only once `opening` returned, and a client
+hears OK for its close only once `completed` returned, so an upload the client was told is
+complete has been recorded."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import asyncssh
 import peewee
@@ -38,17 +35,30 @@ PASSWORD_CHECKS = 4  # password hashes checked at the same time
 MAX_UNAUTHENTICATED = 32  # connections not yet logged in (like sshd's MaxStartups)
 
 
+class UploadListener(Protocol):
+    """What the endpoint tells of uploads; each coroutine runs on the event loop, awaited."""
+
+    async def opening(self, path: Path, account: str) -> None:
+        """Before a file (not a sync tool's temporary name) is opened for writing; the client
+        waits for it. Raising refuses the open: the client gets SSH_FX_FAILURE with the
+        error's message and nothing is written."""
+
+    async def completed(self, path: Path) -> None:
+        """The client's own close of a handle it wrote through, every write accepted (or a
+        sync tool's temporary name renamed to a final name). Awaited before the close (or
+        rename) status is sent: the client hears OK only once this returned. Raising sends
+        SSH_FX_FAILURE, so the client sends the file again."""
+
+    async def cut_off(self, path: Path) -> None:
+        """A write handle closed by the server because the session ended: a partial file."""
+
+
 class SFTPEndpoint:
     """The SFTP server, run on the caller's event loop between `await start()` and
     `await stop()`.
 
     - `settings`: the `[sftp]` section as `config.load` returns it.
-    - `on_upload(path)`: called with the absolute path of each upload once it is complete
-      (the client closed its write handle, or renamed a temporary name to a final one); never
-      for a cut-off transfer. It runs in the bookkeeping thread (see above).
-    - `on_open(path, account)`: called in the bookkeeping thread when a client opens a file
-      (not a sync tool's temporary name) for writing, before the file is opened; the client
-      waits for it. An exception is logged and the upload goes on.
+    - `listener`: hears of uploads (see `UploadListener`).
     - `lookup(name)`: the account, read afresh at each login (default: the catalog's Account
       table, so a `Catalog` must be open; the query runs on the loop's thread).
     - `guard`: the per-IP back-off (default: `LoginGuard()`).
@@ -58,16 +68,14 @@ class SFTPEndpoint:
     def __init__(
         self,
         settings: SftpSettings,
-        on_upload: Callable[[Path], None],
+        listener: UploadListener,
         *,
-        on_open: Callable[[Path, str], None] | None = None,
         lookup: AccountLookup = accounts.lookup,
         guard: LoginGuard | None = None,
         max_unauthenticated: int = MAX_UNAUTHENTICATED,
     ) -> None:
         self.settings = settings
-        self.on_upload = on_upload
-        self.on_open = on_open
+        self.listener = listener
         self.lookup = lookup
         self.guard = guard or LoginGuard(logger=log)
         self.max_unauthenticated = max_unauthenticated
@@ -79,7 +87,6 @@ class SFTPEndpoint:
         self._per_account: Counter[str] = Counter()
         self._hashing = asyncio.Semaphore(PASSWORD_CHECKS)
         self._writing: Counter[Path] = Counter()  # paths open for writing, by all sessions
-        self._bookkeeping: ThreadPoolExecutor | None = None  # runs on_open and on_upload
 
     def is_uploading(self, path: Path) -> bool:
         """Whether an SFTP client has `path` (absolute, resolved) open for writing now; a
@@ -101,7 +108,6 @@ class SFTPEndpoint:
         host, port = config.parse_listen(self.settings.listen)
         key = hostkey.load_or_create(self.settings.host_key)
         keepalive = self.settings.keepalive_seconds
-        self._bookkeeping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sftp-uploads")
         try:
             self._server = await asyncssh.create_server(
                 lambda: _Session(self),
@@ -119,7 +125,6 @@ class SFTPEndpoint:
                 encoding=None,
             )
         except OSError as exc:
-            self._bookkeeping.shutdown()
             raise ConfigError(f"SFTP cannot listen on {self.settings.listen}: {exc}") from None
         log.info(
             "SFTP listening on port %d (address %s, host key %s)",
@@ -138,35 +143,12 @@ class SFTPEndpoint:
             await asyncio.wait(
                 [asyncio.ensure_future(c.wait_closed()) for c in self._connections], timeout=5
             )
-        if self._bookkeeping is not None:  # what was told before the stop is heard out
-            await asyncio.to_thread(self._bookkeeping.shutdown)
-            self._bookkeeping = None
-
-    def _report(self, path: Path) -> None:
-        """A complete upload: tell `on_upload` in the bookkeeping thread."""
-        assert self._bookkeeping is not None, "not started"
-        self._bookkeeping.submit(_logged, self.on_upload, path)
-
-    async def _opening(self, account: str, path: Path) -> None:
-        """A file is about to be opened for writing: tell `on_open` and wait for it."""
-        if self.on_open is not None and self._bookkeeping is not None:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._bookkeeping, _logged, self.on_open, path, account)
 
     def _sftp_session(self, chan: asyncssh.SSHServerChannel[bytes]) -> ConfinedSFTPServer:
         account: AccountRecord = chan.get_extra_info(_ACCOUNT)
         return ConfinedSFTPServer(
-            chan, account.folder, self.limits, self._report, self._writing,
-            on_open=functools.partial(self._opening, account.name),
-        )  # fmt: skip
-
-
-def _logged(fn: Callable[..., None], *args: Any) -> None:
-    """Call a listener; its bug is logged, not passed on (the upload itself went well)."""
-    try:
-        fn(*args)
-    except Exception:
-        log.exception("%s failed for %s", getattr(fn, "__name__", fn), args[0])
+            chan, account.folder, self.limits, self.listener, account.name, self._writing
+        )
 
 
 class _Session(asyncssh.SSHServer):
