@@ -13,7 +13,6 @@ from shoebox.catalog.keys import catalog_key
 from shoebox.catalog.models import MODELS, Account, Photo
 from shoebox.errors import CatalogError
 
-
 ALL = [f"{number:04d}_{name}" for number, name, _ in migrations.MIGRATIONS]
 
 

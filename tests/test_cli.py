@@ -84,9 +84,17 @@ def test_sample_library_end_to_end(library: Library) -> None:
     status = shoebox("--config", cfg, "status")
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()
-    assert lines[:3] == ["queue:    0 paths waiting", "files:    7 indexed", "photos:   7"]
-    assert lines[3].startswith("last:     20") and lines[3].endswith("Z")
-    assert lines[4] == "errors:   0 files (shoebox errors lists them)"
+    assert lines[:4] == [
+        "daemons:  none running",
+        "queue:    0 paths waiting (0 due now, 0 being indexed)",
+        "files:    7 indexed",
+        "photos:   7",
+    ]
+    assert lines[4].startswith("last:     20") and lines[4].endswith(" UTC")
+    assert lines[5:] == [
+        "uploads:  0 partial, waiting for their clients to resume them",
+        "errors:   0 files (shoebox errors lists them)",
+    ]
 
 
 def test_migrate_reports_what_it_did(library: Library) -> None:

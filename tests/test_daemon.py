@@ -60,6 +60,19 @@ class Running:
     def logged(self, text: str) -> int:
         return self.log.read_text().count(text)
 
+    def port(self) -> int | None:
+        """The SFTP port it listens on, once it said so."""
+        found = re.search(r"SFTP listening on port (\d+)", self.log.read_text())
+        return int(found[1]) if found else None
+
+    def worker(self) -> str:
+        """The worker id its claims in the queue carry."""
+        return str(
+            wait_for(
+                "its worker id", lambda: re.search(r"started as (\S+);", self.log.read_text())
+            )[1]
+        )
+
     def ready(self) -> None:
         wait_for("READY=1", lambda: self.notified("READY=1"))
         wait_for("the start-up scan", lambda: self.logged("start-up scan:"))

@@ -83,9 +83,7 @@ class Server:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.endpoint = SFTPEndpoint(
-            settings, self.listener, lookup=lookup, guard=guard, **options
-        )
+        self.endpoint = SFTPEndpoint(settings, self.listener, lookup=lookup, guard=guard, **options)
         self.call(self.endpoint.start())
         self.port = self.endpoint.port
 

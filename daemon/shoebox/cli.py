@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import peewee
 from shoebox import __version__
 from shoebox import config as config_mod
 from shoebox.catalog.database import Catalog
-from shoebox.catalog.models import ROLES
+from shoebox.catalog.models import ROLES, utcnow
 from shoebox.config import Settings
 from shoebox.errors import CatalogError, ShoeboxError, UsageError
 
@@ -69,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="index the library roots, or folders inside them")
     index.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     index.add_argument("--plain", action="store_true", help="log lines instead of a progress bar")
+    index.add_argument(
+        "--mark-missing",
+        action="store_true",
+        help="mark vanished files missing even when most of a root vanished at once (they "
+        "were deleted on purpose; otherwise the root is taken for a disk that is not mounted)",
+    )
 
     photos = sub.add_parser("photos", help="print the photos in the catalog")
     photos.add_argument("query", nargs="*", help="words and filters such as type:video year:2023")
@@ -77,7 +84,19 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("errors", help="list files that could not be indexed, and why")
 
     sub.add_parser("daemon", help="watch the library and index what arrives, until stopped")
-    sub.add_parser("status", help="the queue, what is indexed, the last ingest, recent errors")
+    sub.add_parser(
+        "status",
+        help="the daemons, the queue, partial uploads, roots left alone, what is indexed, errors",
+    )
+    root = sub.add_parser("root", help="the library roots").add_subparsers(
+        dest="root_command", required=True, metavar="ACTION"
+    )
+    root.add_parser("list", help="each root, its filesystem, and whether it is left alone")
+    root_accept = root.add_parser(
+        "accept",
+        help="take the filesystem a root is on now as its own (the library moved to a new disk)",
+    )
+    root_accept.add_argument("path", type=Path)
     sub.add_parser("viewer", help="serve the web viewer, until stopped")
 
     user = sub.add_parser("user", help="manage the household's accounts").add_subparsers(
@@ -196,8 +215,14 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "index":
             from shoebox.ingest.run import Indexer
 
-            indexer = Indexer(settings, catalog, interactive=False if args.plain else None)
-            summary = indexer.index(args.paths)
+            indexer = Indexer(
+                settings,
+                catalog,
+                interactive=False if args.plain else None,
+                mark_missing=args.mark_missing,
+            )
+            with catalog.exclusive("index") as _:
+                summary = indexer.index(args.paths)
             print(f"indexed: {summary.line()}")
             for reason in summary.roots_left_alone:
                 print(f"left alone: {reason}")
@@ -206,7 +231,9 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "photos":
             return _photos(" ".join(args.query), as_json=args.json)
         if args.command == "status":
-            return _status()
+            return _status(settings)
+        if args.command == "root":
+            return _root(args, settings)
         if args.command == "user":
             return _user(args, settings)
         if args.command == "sftp":
@@ -353,20 +380,81 @@ def _photos(query: str, *, as_json: bool) -> int:
     return 0
 
 
-def _status() -> int:
-    from shoebox.catalog import queue
-    from shoebox.catalog.models import File, IngestError, Photo, Root
+def _status(settings: Settings) -> int:
+    from shoebox.catalog.status import report
 
-    last = File.select(File.indexed_at).order_by(File.indexed_at.desc()).first()
-    print(f"queue:    {queue.length()} paths waiting")
-    print(f"files:    {File.select().where(File.status == 'present').count()} indexed")
-    print(f"photos:   {Photo.select().where(Photo.missing == False).count()}")  # noqa: E712
-    print(f"last:     {last.indexed_at.isoformat(timespec='seconds') + 'Z' if last else 'never'}")
-    recent = IngestError.select(IngestError, Root).join(Root).order_by(IngestError.id.desc())
-    errors = list(recent.limit(5))
-    print(f"errors:   {IngestError.select().count()} files (shoebox errors lists them)")
-    for row in errors:
-        print(f"  {row.root.path}/{row.rel_path}: {row.stage}: {row.message}")
+    r = report(settings.sftp.resume_days)
+    running = [d for d in r.daemons if d.state != "stopped"]
+    print(f"daemons:  {len(running)} running" if running else "daemons:  none running")
+    for d in r.daemons:
+        if d.state == "stopped":
+            print(f"  {d.worker}: stopped at {_when(d.seen_at)}")
+            continue
+        ago = (utcnow() - d.seen_at).total_seconds()
+        line = f"  {d.worker}: {d.state}, last heard {ago:.0f} s ago (since {_when(d.started_at)})"
+        if d.silent:
+            line += ": silent for too long; it hangs, or was killed without a word"
+        print(line)
+        busy, quiet = d.detail.get("busy_seconds", 0), d.detail.get("silent_seconds", 0)
+        if quiet > 60:
+            print(f"    the index call in hand has given no sign of life for {quiet} s")
+        elif busy > 60:
+            print(f"    in one index call for {busy} s")
+        for helper, health in sorted(d.detail.get("helpers", {}).items()):
+            print(f"    {helper}: {health}")
+    print(f"queue:    {r.queued} paths waiting ({r.due} due now, {r.claimed} being indexed)")
+    print(f"files:    {r.files} indexed")
+    print(f"photos:   {r.photos}")
+    print(f"last:     {_when(r.last_indexed) if r.last_indexed else 'never'}")
+    overdue = sum(p.overdue for p in r.partial_uploads)
+    print(
+        f"uploads:  {len(r.partial_uploads)} partial, waiting for their clients to resume them"
+        + (f" ({overdue} for more than {settings.sftp.resume_days} days)" if overdue else "")
+    )
+    for p in r.partial_uploads[:10]:
+        late = ": complete it, or delete it" if p.overdue else ""
+        print(f"  {p.path}: by {p.account} since {_when(p.started_at)}{late}")
+    if r.roots_left_alone:
+        print(f"roots:    {len(r.roots_left_alone)} left alone (none of their photos is touched)")
+        for _, why in r.roots_left_alone:
+            print(f"  {why}")
+    print(f"errors:   {r.errors} files (shoebox errors lists them)")
+    for path, stage, message in r.recent_errors:
+        print(f"  {path}: {stage}: {message}")
+    return 0
+
+
+def _when(moment: dt.datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds") + " UTC"
+
+
+def _root(args: argparse.Namespace, settings: Settings) -> int:
+    from shoebox import roots
+    from shoebox.ingest.run import root_row
+
+    if args.root_command == "list":
+        for path in settings.library.originals:
+            row = root_row(path)
+            known = (
+                "unknown"
+                if row.device is None
+                else roots.Identity(row.device, row.fsid or "0").describe()
+            )
+            print(f"{path}: {known}; {row.left_alone or 'indexed as usual'}")
+        return 0
+    target = Path(os.path.abspath(args.path))
+    if target not in settings.library.originals:
+        raise UsageError(
+            f"{target} is not a library root ([library] originals in {settings.source})"
+        )
+    try:
+        ident = roots.identify(target)
+    except OSError as exc:
+        raise UsageError(f"{target} cannot be read ({exc.strerror})") from None
+    row = root_row(target)
+    roots.record(row, ident)
+    roots.note(row, None)
+    print(f"{target}: now on {ident.describe()}; the next index run or daemon start reconciles it")
     return 0
 
 

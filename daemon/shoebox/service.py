@@ -467,11 +467,12 @@ class Daemon:
                     log.warning("%s; its photos are left alone until it is back", reason)
                 if self._first_scan:  # its summary says so
                     self._rescan.add(root)
+                self._watched.pop(root, None)  # watched again when it is back
                 continue
             ident = roots.identify(root)
             if self._watched.get(root) != ident:
-                if root in self._watched:
-                    log.info("library root %s is back: watching and reconciling it", root)
+                if not self._first_scan:
+                    log.info("library root %s is there: watching and reconciling it", root)
                     self.watcher.rewatch(root)
                 self._watched[root] = ident
                 self._rescan.add(root)
