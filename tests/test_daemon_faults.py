@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import random
 import shutil
@@ -22,8 +23,10 @@ import pytest
 from conftest import Library, wait_for, write_config
 from shoebox import config
 from shoebox.catalog.database import Catalog
-from shoebox.catalog.models import File, Photo, QueuedPath, Root
+from shoebox.catalog.models import File, Photo, QueuedPath, Root, Upload, utcnow
+from shoebox.ingest import scan
 from shoebox.ingest.identify import hash_file
+from shoebox.ingest.run import root_row
 from shoebox.sample import Shot, write_jpeg
 from test_daemon import Running, add_alice, files_named
 
@@ -389,3 +392,40 @@ def _new_in(running: Running) -> int:
     import re
 
     return sum(int(n) for n in re.findall(r"indexed (\d+) new", running.log.read_text()))
+
+
+# -- partial uploads that nobody resumes -----------------------------------------------------------
+
+
+def test_a_partial_upload_nobody_resumes_is_reported_never_deleted(
+    library: Library, tmp_path: Path
+) -> None:
+    folder = library.root / "alice"
+    folder.mkdir()
+    (folder / "half.jpg").write_bytes(b"\xff\xd8\xff" + os.urandom(5000))
+    (folder / "fresh.jpg").write_bytes(b"\xff\xd8\xff" + os.urandom(5000))
+    row = root_row(library.root)
+    for name, days in (("half.jpg", 9), ("fresh.jpg", 1)):
+        Upload.create(
+            root=row, rel_path_raw=f"alice/{name}".encode(), account="alice",
+            path_key=scan.key(f"alice/{name}".encode()),
+            started_at=utcnow() - dt.timedelta(days=days),
+        )  # fmt: skip
+    status = _status(library)
+    assert (
+        "uploads:  2 partial, waiting for their clients to resume them (1 for more than 7 days)"
+        in status
+    )
+    assert "alice/half.jpg: by alice since" in status and "complete it, or delete it" in status
+    running = Running(library, tmp_path)
+    try:
+        running.ready()
+        assert running.logged("2 partial SFTP uploads wait for their clients")
+        assert (
+            running.logged("alice/half.jpg: a partial SFTP upload by alice, not resumed since") == 1
+        )
+        assert not running.logged("alice/fresh.jpg: a partial SFTP upload")
+        assert files_named("half.jpg") == files_named("fresh.jpg") == []
+    finally:
+        assert running.stop() == 0
+    assert (folder / "half.jpg").exists() and Upload.select().count() == 2
