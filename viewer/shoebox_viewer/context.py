@@ -1,5 +1,5 @@
 """What every part of the viewer is handed when its routes are installed: the settings, the
-templates, the login guard. Passed down explicitly; there are no module-level globals."""
+templates, the password guard. Passed down explicitly; there are no module-level globals."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import bottle
 import jinja2
 
 from shoebox.config import Settings
-from shoebox.guard import LoginGuard
+from shoebox.guard import Guard
 from shoebox_viewer.front import Network, networks
 
 WHO = "shoebox.who"  # environ key: the access.Who of this request
@@ -46,7 +46,7 @@ NOBODY = Who(None, "", None, "none")
 class Context:
     settings: Settings
     templates: jinja2.Environment
-    guard: LoginGuard
+    guard: Guard
     trusted: tuple[Network, ...] = field(init=False)
 
     def __post_init__(self) -> None:
