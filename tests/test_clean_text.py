@@ -8,18 +8,23 @@ import json
 import logging
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import webtest
 
 from conftest import Library, wait_for
+from shoebox.catalog import shares
 from shoebox.catalog.models import IngestError
 from shoebox.logs import TRACE_INDENT, SafeFormatter
 from shoebox.printable import json_line, printable, shorten
 from shoebox.sample import Shot, write_jpeg
+from shoebox_viewer.context import PAGE_TEXT, SHORT_TEXT
 from test_cli import shoebox
 from test_daemon import Running
+from test_viewer_media import log_in, viewer
 
 FORGED = "WARNING shoebox.sftp: failed login for admin from 203.0.113.9"
 NAME = f"a\n{FORGED}\n.jpg"
@@ -126,3 +131,38 @@ def test_a_running_daemon_logs_no_forged_line(library: Library, tmp_path: Path) 
     finally:
         if running.proc.poll() is None:
             running.stop(signal.SIGKILL)
+
+
+def test_a_1_mb_xmp_title_is_cut_where_it_is_shown(library: Library, tmp_path: Path) -> None:
+    """exiftool writes the title (as extended XMP); the real index keeps it whole; the pages
+    show at most SHORT_TEXT of it in attributes and PAGE_TEXT on the photo's own page."""
+    words = tmp_path / "title.txt"
+    words.write_text("Sunset over the bay " * 52_429)  # 1 MiB
+    long = write_jpeg(library.root / "long.jpg", Shot())
+    done = subprocess.run(
+        ["exiftool", "-q", "-overwrite_original", f"-XMP-dc:Title<={words}", str(long)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    write_jpeg(library.root / "short.jpg", Shot())
+    library.index()
+    photo = library.photo_of("long.jpg")
+    assert len(photo["title"]) > 1_000_000  # kept whole: the API and search still have it
+
+    member = log_in(viewer(library))
+    timeline = member.get("/")
+    assert len(timeline.body) < 30_000, len(timeline.body)
+    alts = [img.get("alt", "") for img in timeline.html.select(".tile img")]
+    assert len(alts) == 2 and max(len(alt) for alt in alts) <= SHORT_TEXT
+    assert any(alt.startswith("Sunset over the bay") and alt.endswith("…") for alt in alts)
+    grid = member.get("/", {"part": "grid"})  # what infinite scroll fetches
+    assert len(grid.body) < 30_000
+
+    page = member.get(f"/photo/{photo['id']}")
+    heading = page.html.select_one("h1").get_text()
+    assert len(heading) == PAGE_TEXT and heading.endswith("…")
+    assert len(page.body) < 3 * PAGE_TEXT, len(page.body)
+
+    share = shares.create("photo", photo_id=photo["id"])
+    visitor = webtest.TestApp(member.app, extra_environ={"REMOTE_ADDR": "192.0.2.8"})
+    assert len(visitor.get(f"/s/{share.token}").body) < 3 * PAGE_TEXT
