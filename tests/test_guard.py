@@ -6,6 +6,9 @@ issue-11 attack (share unlocks mixed with wrong logins) across two viewer apps."
 from __future__ import annotations
 
 import logging
+import re
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +23,7 @@ from shoebox.catalog import shares
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Account, FailureCount
 from shoebox.guard import BUSY_RETRY, Guard, Verdict
+from shoebox.logs import SafeFormatter
 from shoebox.passwords import hash_password, verify_password
 from shoebox_viewer.app import make_app
 from test_sftp import Setup, _password_login, setup  # noqa: F401 (setup: a fixture)
@@ -27,6 +31,7 @@ from test_sftp import Setup, _password_login, setup  # noqa: F401 (setup: a fixt
 RIGHT = "correct horse"
 HASH = hash_password(RIGHT)
 ATTACKER = "198.51.100.7"
+F2B_REGEX = shutil.which("fail2ban-regex")
 
 
 class Clock:
@@ -262,3 +267,56 @@ def test_share_unlocks_never_reset_login_failures_across_two_viewers(
     refused = _unlock(apps[0], share.token, "tide pools")
     assert refused.status_int == 429 and "Retry-After" in refused.headers
     assert f"failed share unlock for link {share.id} from {ATTACKER}" in caplog.text
+
+
+# -- fail2ban ------------------------------------------------------------------------------------
+
+
+def _readme_filter(tmp_path: Path) -> Path:
+    """The fail2ban filter as the README gives it."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    start = readme.index("# /etc/fail2ban/filter.d/shoebox.conf\n")
+    path = tmp_path / "shoebox.conf"
+    path.write_text(readme[start : readme.index("```", start)])
+    return path
+
+
+@pytest.mark.skipif(F2B_REGEX is None, reason="fail2ban is not installed")
+def test_the_readme_s_fail2ban_filter_finds_real_failures_and_no_forged_ones(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    """Lines written by the real formatter (as a log file, and as journald keeps them) through
+    the real fail2ban-regex: the address of each failure, none from a forged file name."""
+    plain, journal = tmp_path / "plain.log", tmp_path / "journal.log"
+    handlers = [logging.FileHandler(plain), logging.FileHandler(journal)]
+    handlers[0].setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    handlers[1].setFormatter(SafeFormatter("%(name)s: %(message)s", journal=True))
+    shoebox = logging.getLogger("shoebox")
+    for handler in handlers:
+        shoebox.addHandler(handler)
+    try:
+        sftp = Guard(clock=Clock(), logger=logging.getLogger("shoebox.sftp"))
+        web = Guard(clock=Clock(), logger=logging.getLogger("shoebox.viewer"))
+        sftp.login("admin from 203.0.113.9", "198.51.100.7", _answer(False))
+        web.login("ada", "2001:db8::5", _answer(False))
+        web.unlock(4, "192.0.2.4", _answer(False))
+        forged = "a\nWARNING shoebox.sftp: failed login for admin from 203.0.113.9\n.jpg"
+        ingest = logging.getLogger("shoebox.ingest")
+        ingest.error("cannot read %s", forged)
+        try:
+            raise OSError(f"cannot open {forged}")
+        except OSError:
+            ingest.exception("failed")
+    finally:
+        for handler in handlers:
+            shoebox.removeHandler(handler)
+            handler.close()
+    journal.write_text(re.sub(r"(?m)^<\d>", "", journal.read_text()))  # as journald keeps it
+    rules = _readme_filter(tmp_path)
+    for log in (plain, journal):
+        assert F2B_REGEX is not None
+        found = subprocess.run(
+            [F2B_REGEX, "--out", "ip", str(log), str(rules)],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        assert found.stdout.split() == ["198.51.100.7", "2001:db8::5", "192.0.2.4"], log.read_text()
