@@ -1,5 +1,5 @@
 """Back-off after wrong passwords, for SFTP and viewer logins and for share-link passwords, and
-the log lines fail2ban matches, one per refused attempt:
+the log lines fail2ban matches, one per wrong or refused attempt:
 
     failed login for NAME from IP
     failed share unlock for link ID from IP
