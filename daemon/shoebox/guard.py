@@ -80,7 +80,9 @@ class _Turn:
 
 class Guard:
     """The back-off for one process (see the module's docstring); thread-safe. The catalog must
-    be open. `clock` gives seconds since the epoch (every process of a catalog shares it)."""
+    be open. Its methods block (on the catalog, and while the address's earlier attempts are
+    checked): call them from a thread, never on an event loop. `clock` gives seconds since the
+    epoch (every process of a catalog shares it)."""
 
     def __init__(
         self,
