@@ -27,7 +27,7 @@ from shoebox import cli, config
 from shoebox.catalog.database import Catalog
 from shoebox.config import SftpSettings
 from shoebox.errors import ConfigError
-from shoebox.guard import LoginGuard
+from shoebox.guard import Guard, Policy
 from shoebox.passwords import hash_password
 from shoebox.sftp import SFTPEndpoint, accounts, hostkey
 from shoebox.sftp.accounts import AccountRecord
@@ -74,7 +74,7 @@ class Server:
         self,
         settings: SftpSettings,
         lookup: Callable[[str], AccountRecord | None],
-        guard: LoginGuard | None = None,
+        guard: Guard | None = None,
         listener: Recorder | None = None,
         **options: Any,
     ) -> None:
@@ -143,7 +143,7 @@ class Setup:
         )
         return folder
 
-    def server(self, guard: LoginGuard | None = None, **changes: Any) -> Server:
+    def server(self, guard: Guard | None = None, **changes: Any) -> Server:
         options = {k: changes.pop(k) for k in ("max_unauthenticated",) if k in changes}
         settings = dataclasses.replace(self.settings, **changes)
         return Server(settings, self.accounts.get, guard, **options)
@@ -158,7 +158,7 @@ def _client_key(path: Path) -> Path:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Setup:
+def setup(tmp_path: Path) -> Iterator[Setup]:
     root = tmp_path / "originals"
     root.mkdir()
     settings = SftpSettings(
@@ -168,7 +168,8 @@ def setup(tmp_path: Path) -> Setup:
         min_free_mb=0,
         keepalive_seconds=5,
     )
-    return Setup(root, settings, _client_key(tmp_path / "id_ed25519"), {})
+    with Catalog(f"sqlite:///{tmp_path / 'catalog.db'}", tmp_path):  # the guard counts in it
+        yield Setup(root, settings, _client_key(tmp_path / "id_ed25519"), {})
 
 
 @pytest.fixture
@@ -511,18 +512,21 @@ def test_wrong_passwords_back_off_and_are_logged(
     caplog.set_level(logging.INFO, logger="shoebox.sftp")
     setup.account("dave", password="right", key=False)  # noqa: S106
     now = [1000.0]
-    srv = setup.server(guard=LoginGuard(free=3, base=30, clock=lambda: now[0]))
+    srv = setup.server(guard=Guard(address=Policy(free=3, base=30), clock=lambda: now[0]))
     try:
         results = [_password_login(srv.port, "dave", "wrong") for _ in range(5)]
         assert results[:3] == ["denied"] * 3
-        assert all(r.startswith("refused") and "try again" in r for r in results[3:]), results
+        assert all(r.startswith("refused") and "try again in 30 s" in r for r in results[3:])
         assert _password_login(srv.port, "dave", "right").startswith("refused")  # backing off
         failed = [
             r.getMessage() for r in caplog.records if r.getMessage().startswith("failed login")
         ]
-        assert failed == ["failed login for dave from 127.0.0.1"] * 3
+        assert failed == ["failed login for dave from 127.0.0.1"] * 6  # wrong or refused
         now[0] += 31  # the back-off has passed
         assert _password_login(srv.port, "dave", "right") == "ok"
+        # dave's success clears dave's count, not the address's (it gives back its own try)
+        assert _password_login(srv.port, "nobody", "x").startswith("refused")
+        now[0] += 31
         assert _password_login(srv.port, "nobody", "x") == "denied"
         assert "failed login for nobody from 127.0.0.1" in caplog.text
     finally:

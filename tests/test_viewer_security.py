@@ -232,7 +232,7 @@ def test_a_password_protected_link(world: World, caplog: pytest.LogCaptureFixtur
 
     for _ in range(3):
         assert attempt(guest, "wrong").status_int == 401
-    assert f"failed login for share {share.id} from {VISITOR_IP}" in caplog.text
+    assert f"failed share unlock for link {share.id} from {VISITOR_IP}" in caplog.text
     assert attempt(guest, "tide pools").status_int == 429  # right, but too soon
     friend = visitor(world.library, "192.0.2.99")
     opened = attempt(friend, "tide pools")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 import os
 import sys
@@ -13,45 +12,21 @@ from pathlib import Path
 
 import peewee
 
-from shoebox import __version__
+from shoebox import __version__, logs
 from shoebox import config as config_mod
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import ROLES, utcnow
 from shoebox.config import Settings
 from shoebox.errors import CatalogError, ShoeboxError, UsageError
+from shoebox.printable import json_line, printable
 
 log = logging.getLogger("shoebox")
 
 
-class _StderrHandler(logging.Handler):
-    """Writes to whatever sys.stderr is at the time, so log lines print above a progress bar."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-        except (OSError, ValueError):
-            self.handleError(record)
-
-
-class _JournalFormatter(logging.Formatter):
-    """Prefixes each line with its syslog priority (<3> error ... <7> debug) for journald."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        priority = {"CRITICAL": 2, "ERROR": 3, "WARNING": 4, "INFO": 6}.get(record.levelname, 7)
-        return f"<{priority}>{super().format(record)}"
-
-
-def _setup_logging(level: str) -> None:
-    handler = _StderrHandler()
-    if "JOURNAL_STREAM" in os.environ:  # under systemd: journald reads the priority prefix
-        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
-    else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("peewee").setLevel(logging.WARNING)
-    logging.getLogger("asyncssh").setLevel(logging.WARNING)  # shoebox.sftp logs what matters
+def _say(line: str, *, err: bool = False) -> None:
+    """Print one line of output; what came from outside (file names, tags, names) cannot make
+    it more than one line or send a terminal escape (see `shoebox.printable`)."""
+    print(printable(line), file=sys.stderr if err else sys.stdout)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -161,23 +136,23 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _setup_logging("debug" if args.verbose else "info")
+    logs.setup("debug" if args.verbose else "info")
     try:
         if args.command == "sample":
             from shoebox.sample import make_library
 
             made = make_library(args.target)
-            print(f"wrote {len(made)} sample files to {args.target}")
+            _say(f"wrote {len(made)} sample files to {args.target}")
             return 0
         settings = config_mod.load(config_mod.locate(args.config))
         if not args.verbose:
-            _setup_logging(settings.log.level)
+            logs.setup(settings.log.level)
         return _run(args, settings)
     except ShoeboxError as exc:
-        print(f"shoebox: {exc}", file=sys.stderr)
+        _say(f"shoebox: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("shoebox: interrupted", file=sys.stderr)
+        _say("shoebox: interrupted", err=True)
         return 130
     except BrokenPipeError:  # `shoebox photos | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -208,9 +183,9 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
     with Catalog(settings.database.url, settings.source.parent) as catalog:
         if args.command == "migrate":
             if catalog.applied:
-                print("applied: " + ", ".join(catalog.applied))
+                _say("applied: " + ", ".join(catalog.applied))
             else:
-                print("the catalog is up to date")
+                _say("the catalog is up to date")
             return 0
         if args.command == "index":
             from shoebox.ingest.run import Indexer
@@ -223,9 +198,9 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
             )
             with catalog.exclusive("index") as _:
                 summary = indexer.index(args.paths)
-            print(f"indexed: {summary.line()}")
+            _say(f"indexed: {summary.line()}")
             for reason in summary.roots_left_alone:
-                print(f"left alone: {reason}")
+                _say(f"left alone: {reason}")
             _enrich(settings, interactive=False if args.plain else None)
             return 0
         if args.command == "photos":
@@ -251,7 +226,7 @@ def _enrich(settings: Settings, *, interactive: bool | None) -> None:
 
     loaded, off = stages.load(settings)
     for reason in off:
-        print(f"off: {reason}")
+        _say(f"off: {reason}")
     enricher = Enricher(loaded)
     try:
         waiting = sum(enricher.waiting().values())
@@ -260,7 +235,7 @@ def _enrich(settings: Settings, *, interactive: bool | None) -> None:
         with Reporter("places, faces, labels", interactive=interactive) as progress:
             progress.start(waiting)
             counts = enricher.run_all(tick=progress.advance)
-        print(f"later stages: {counts.line()}")
+        _say(f"later stages: {counts.line()}")
     finally:
         enricher.close()
 
@@ -278,11 +253,11 @@ def _user(args: argparse.Namespace, settings: Settings) -> int:
                 raise UsageError(f"cannot read the key file {args.key}: {exc}") from None
             keys = accounts.parse_keys(text, args.key)
             account = accounts.add(settings, args.name, keys=keys, role=args.role)
-        print(f"added {account.name}; uploads go to {account.folder}")
+        _say(f"added {account.name}; uploads go to {account.folder}")
         return 0
     if args.user_command == "remove":
         account = accounts.remove(args.name)
-        print(f"removed {account.name}; the folder {account.folder} and its photos stay")
+        _say(f"removed {account.name}; the folder {account.folder} and its photos stay")
         return 0
     found = accounts.all_accounts()
     for account in found:
@@ -290,8 +265,8 @@ def _user(args: argparse.Namespace, settings: Settings) -> int:
         count = len(account.authorized_keys.splitlines())
         if count:
             ways.append(f"{count} key{'s' if count > 1 else ''}")
-        print(f"{account.name:16}  {account.role:7}  {', '.join(ways):20}  {account.folder}")
-    print(f"{len(found)} accounts", file=sys.stderr)
+        _say(f"{account.name:16}  {account.role:7}  {', '.join(ways):20}  {account.folder}")
+    _say(f"{len(found)} accounts", err=True)
     return 0
 
 
@@ -321,21 +296,21 @@ def _share(args: argparse.Namespace, settings: Settings) -> int:
             max_views=args.max_views,
             allow_download=args.allow_download,
         )
-        print(shares.link(base, share))
+        _say(shares.link(base, share))
         return 0
     if args.share_command == "revoke":
         share = shares.revoke(shares.lookup(args.share))
-        print(f"revoked share {share.id} ({shares.target(share)})")
+        _say(f"revoked share {share.id} ({shares.target(share)})")
         return 0
     found = shares.listing(None, everyone=True)
     for share in found:
         expires = f"{share.expires_at:%Y-%m-%d %H:%M}Z" if share.expires_at else "never"
         views = f"{share.views}/{share.max_views}" if share.max_views else f"{share.views}/-"
-        print(
+        _say(
             f"{share.id:>5}  {share.kind:6}  {shares.target(share)[:32]:32}  "
             f"{shares.link(base, share)}  {expires:17}  {views:>9}  {shares.state(share)}"
         )
-    print(f"{len(found)} shares", file=sys.stderr)
+    _say(f"{len(found)} shares", err=True)
     return 0
 
 
@@ -354,7 +329,7 @@ def _sftp_info(settings: Settings) -> int:
 
     names = [account.name for account in accounts.all_accounts()]
     for line in info.describe(settings.sftp, names):
-        print(line)
+        _say(line)
     return 0
 
 
@@ -366,17 +341,17 @@ def _photos(query: str, *, as_json: bool) -> int:
     for photo in search.iterate(search.parse(query, everything=True)):
         count += 1
         if as_json:
-            print(json.dumps(photo, ensure_ascii=False))
+            _say(json_line(photo))
             continue
         where = f"{photo['lat']:.4f},{photo['lng']:.4f}" if photo["lat"] is not None else ""
         camera = " ".join(x for x in (photo["camera_make"], photo["camera_model"]) if x)
         first = photo["files"][0]["path"] if photo["files"] else ""
-        print(
+        _say(
             f"{photo['id']:>7}  {photo['taken_at_local'][:19]} {photo['timezone'] or '':6}  "
             f"{photo['type']:8}  {camera[:24]:24}  {where:20}  {first}"
         )
     if not as_json:
-        print(f"{count} photos", file=sys.stderr)
+        _say(f"{count} photos", err=True)
     return 0
 
 
@@ -385,42 +360,42 @@ def _status(settings: Settings) -> int:
 
     r = report(settings.sftp.resume_days)
     running = [d for d in r.daemons if d.state != "stopped"]
-    print(f"daemons:  {len(running)} running" if running else "daemons:  none running")
+    _say(f"daemons:  {len(running)} running" if running else "daemons:  none running")
     for d in r.daemons:
         if d.state == "stopped":
-            print(f"  {d.worker}: stopped at {_when(d.seen_at)}")
+            _say(f"  {d.worker}: stopped at {_when(d.seen_at)}")
             continue
         ago = (utcnow() - d.seen_at).total_seconds()
         line = f"  {d.worker}: {d.state}, last heard {ago:.0f} s ago (since {_when(d.started_at)})"
         if d.silent:
             line += ": silent for too long; it hangs, or was killed without a word"
-        print(line)
+        _say(line)
         busy, quiet = d.detail.get("busy_seconds", 0), d.detail.get("silent_seconds", 0)
         if quiet > 60:
-            print(f"    the index call in hand has given no sign of life for {quiet} s")
+            _say(f"    the index call in hand has given no sign of life for {quiet} s")
         elif busy > 60:
-            print(f"    in one index call for {busy} s")
+            _say(f"    in one index call for {busy} s")
         for helper, health in sorted(d.detail.get("helpers", {}).items()):
-            print(f"    {helper}: {health}")
-    print(f"queue:    {r.queued} paths waiting ({r.due} due now, {r.claimed} being indexed)")
-    print(f"files:    {r.files} indexed")
-    print(f"photos:   {r.photos}")
-    print(f"last:     {_when(r.last_indexed) if r.last_indexed else 'never'}")
+            _say(f"    {helper}: {health}")
+    _say(f"queue:    {r.queued} paths waiting ({r.due} due now, {r.claimed} being indexed)")
+    _say(f"files:    {r.files} indexed")
+    _say(f"photos:   {r.photos}")
+    _say(f"last:     {_when(r.last_indexed) if r.last_indexed else 'never'}")
     overdue = sum(p.overdue for p in r.partial_uploads)
-    print(
+    _say(
         f"uploads:  {len(r.partial_uploads)} partial, waiting for their clients to resume them"
         + (f" ({overdue} for more than {settings.sftp.resume_days} days)" if overdue else "")
     )
     for p in r.partial_uploads[:10]:
         late = ": complete it, or delete it" if p.overdue else ""
-        print(f"  {p.path}: by {p.account} since {_when(p.started_at)}{late}")
+        _say(f"  {p.path}: by {p.account} since {_when(p.started_at)}{late}")
     if r.roots_left_alone:
-        print(f"roots:    {len(r.roots_left_alone)} left alone (none of their photos is touched)")
+        _say(f"roots:    {len(r.roots_left_alone)} left alone (none of their photos is touched)")
         for _, why in r.roots_left_alone:
-            print(f"  {why}")
-    print(f"errors:   {r.errors} files (shoebox errors lists them)")
+            _say(f"  {why}")
+    _say(f"errors:   {r.errors} files (shoebox errors lists them)")
     for path, stage, message in r.recent_errors:
-        print(f"  {path}: {stage}: {message}")
+        _say(f"  {path}: {stage}: {message}")
     return 0
 
 
@@ -440,7 +415,7 @@ def _root(args: argparse.Namespace, settings: Settings) -> int:
                 if row.device is None
                 else roots.Identity(row.device, row.fsid or "0").describe()
             )
-            print(f"{path}: {known}; {row.left_alone or 'indexed as usual'}")
+            _say(f"{path}: {known}; {row.left_alone or 'indexed as usual'}")
         return 0
     target = Path(os.path.abspath(args.path))
     if target not in settings.library.originals:
@@ -454,7 +429,7 @@ def _root(args: argparse.Namespace, settings: Settings) -> int:
     row = root_row(target)
     roots.record(row, ident)
     roots.note(row, None)
-    print(f"{target}: now on {ident.describe()}; the next index run or daemon start reconciles it")
+    _say(f"{target}: now on {ident.describe()}; the next index run or daemon start reconciles it")
     return 0
 
 
@@ -465,6 +440,6 @@ def _errors() -> int:
     query = IngestError.select(IngestError, Root).join(Root).order_by(IngestError.id)
     for row in query:
         count += 1
-        print(f"{row.root.path}/{row.rel_path}: {row.stage}: {row.message}")
-    print(f"{count} files with errors", file=sys.stderr)
+        _say(f"{row.root.path}/{row.rel_path}: {row.stage}: {row.message}")
+    _say(f"{count} files with errors", err=True)
     return 0

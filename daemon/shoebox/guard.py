@@ -1,68 +1,188 @@
-"""Per-IP back-off after failed logins, and the `failed login for NAME from IP` log lines that
-fail2ban matches. Used by the SFTP endpoint and the viewer, each with its own logger."""
+"""Back-off after wrong passwords, for SFTP and viewer logins and for share-link passwords, and
+the log lines fail2ban matches, one per wrong or refused attempt:
+
+    failed login for NAME from IP
+    failed share unlock for link ID from IP
+
+The rules:
+- Attempts are counted per address and per account (logins), or per address and per link
+  (share passwords), in the catalog (`shoebox.catalog.failures`), so every viewer process and
+  the SFTP endpoint see the same counts. Logins and share passwords are counted apart:
+  unlocking a share never touches a login's count. An IPv6 address counts as its /64.
+- A record that counts `free` failures (`ADDRESS`: 3; `SUBJECT`, an account or a link: 10)
+  lets the next attempt through only `base` seconds after the last, doubling per failure up
+  to `cap`; a record quiet for `forget` seconds starts afresh.
+- Counting and checking are one step: an attempt is counted *before* its password is checked,
+  in one transaction that refuses it if any of its records must still wait. A right password
+  then gives the address's count back and clears the account's (or link's) record: only a
+  successful login of an account clears that account's failures. Thirty parallel guesses
+  from one address get `free` checks, not thirty.
+- In one process, the attempts of one address are checked one at a time (a phone opening four
+  connections with the right password gets in four times), and at most `max_waiting` of them
+  may be under way at once; more are refused at once.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import logging
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from shoebox.catalog import failures
+from shoebox.catalog.failures import Key
+from shoebox.printable import shorten
+
+BUSY_RETRY = 1.0  # seconds a client refused for too many attempts at once is told to wait
+TURN_TIMEOUT = 30.0  # seconds an attempt waits for its address's turn before it is refused
+
+
+@dataclass(frozen=True)
+class Policy:
+    """After `free` failures, wait `base` seconds after the last, doubling up to `cap`."""
+
+    free: int
+    base: float = 1.0
+    cap: float = 300.0
+
+    def wait(self, failures: int, last: float, now: float) -> float:
+        if failures < self.free:
+            return 0.0
+        delay = min(self.base * 2.0 ** min(failures - self.free, 32), self.cap)
+        return max(0.0, last + delay - now)
+
+
+ADDRESS = Policy(free=3)
+SUBJECT = Policy(free=10)  # an account or a share link, from whatever address
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What became of an attempt: `ok` when the password was right; `retry_after` > 0 when it
+    was not checked (backing off, or too many at once) and may be tried after that many s."""
+
+    ok: bool
+    retry_after: float = 0.0
+
+
+class _Busy(Exception):
+    """Too many attempts of one address under way in this process."""
 
 
 @dataclass
-class _Record:
-    failures: int
-    last: float
+class _Turn:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    holders: int = 0  # attempts checking or waiting
 
 
-class LoginGuard:
-    """After `free` failures from one address, each further attempt must wait `base` seconds,
-    doubling per failure up to `cap`; an address quiet for `forget` seconds starts afresh."""
+class Guard:
+    """The back-off for one process (see the module's docstring); thread-safe. The catalog must
+    be open. Its methods block (on the catalog, and while the address's earlier attempts are
+    checked): call them from a thread, never on an event loop. `clock` gives seconds since the
+    epoch (every process of a catalog shares it)."""
 
     def __init__(
         self,
         *,
-        free: int = 3,
-        base: float = 1.0,
-        cap: float = 300.0,
+        address: Policy = ADDRESS,
+        subject: Policy = SUBJECT,
         forget: float = 900.0,
-        clock: Callable[[], float] = time.monotonic,
+        max_waiting: int = 4,
+        clock: Callable[[], float] = time.time,
         logger: logging.Logger | None = None,
     ) -> None:
-        self.free, self.base, self.cap, self.forget = free, base, cap, forget
+        self.address, self.subject = address, subject
+        self.forget, self.max_waiting = forget, max_waiting
         self._clock = clock
         self._log = logger or logging.getLogger("shoebox")
-        self._records: dict[str, _Record] = {}
+        self._mutex = threading.Lock()
+        self._turns: dict[str, _Turn] = {}
 
-    def failed(self, name: str, ip: str) -> None:
-        self._log.warning("failed login for %s from %s", name, ip)
-        now = self._clock()
-        record = self._live(ip, now)
-        if record is None:
-            self._records[ip] = _Record(1, now)
-        else:
-            record.failures += 1
-            record.last = now
+    def login(self, name: str, ip: str, check: Callable[[], bool]) -> Verdict:
+        """Run `check` (the password check of account `name` from `ip`) if the back-off allows,
+        counting it; a failure or a refusal is logged as `failed login for NAME from IP`."""
+        what = f"failed login for {shorten(name, 64)} from {ip}"
+        return self._attempt(
+            ("login-address", _network(ip)), ("login-account", name.strip().casefold()), check, what
+        )
 
-    def succeeded(self, ip: str) -> None:
-        self._records.pop(ip, None)
+    def unlock(self, link_id: int, ip: str, check: Callable[[], bool]) -> Verdict:
+        """The same for the password of share link `link_id`, counted apart from logins; logged
+        as `failed share unlock for link ID from IP`."""
+        what = f"failed share unlock for link {link_id} from {ip}"
+        return self._attempt(
+            ("share-address", _network(ip)), ("share-link", str(link_id)), check, what
+        )
 
-    def wait(self, ip: str) -> float:
-        """Seconds until `ip` may try again (0 when it may try now)."""
-        now = self._clock()
-        record = self._live(ip, now)
-        if record is None or record.failures < self.free:
-            return 0.0
-        delay = min(self.base * 2.0 ** (record.failures - self.free), self.cap)
-        return max(0.0, record.last + delay - now)
+    def failed_login(self, name: str, ip: str) -> None:
+        """A login that failed without a password check (SFTP: keys offered, none accepted):
+        counted, and logged as `failed login for NAME from IP`."""
+        self._attempt(
+            ("login-address", _network(ip)),
+            ("login-account", name.strip().casefold()),
+            lambda: False,
+            f"failed login for {shorten(name, 64)} from {ip}",
+        )
 
-    def failures(self, ip: str) -> int:
-        record = self._live(ip, self._clock())
-        return record.failures if record else 0
+    def _attempt(self, address: Key, subject: Key, check: Callable[[], bool], what: str) -> Verdict:
+        try:
+            with self._turn(address[1]):
+                now = self._clock()
+                policies = {address: self.address, subject: self.subject}
+                wait = failures.reserve(
+                    (address, subject),
+                    now,
+                    fresh_after=now - self.forget,
+                    wait=lambda key, count, last: policies[key].wait(count, last, now),
+                )
+                if wait > 0:
+                    self._log.warning(what)
+                    return Verdict(ok=False, retry_after=wait)
+                if check():
+                    failures.give_back(address)
+                    failures.clear(subject)
+                    return Verdict(ok=True)
+                self._log.warning(what)
+                failures.prune(now - self.forget)
+                return Verdict(ok=False)
+        except _Busy:
+            self._log.warning(what)
+            return Verdict(ok=False, retry_after=BUSY_RETRY)
 
-    def _live(self, ip: str, now: float) -> _Record | None:
-        record = self._records.get(ip)
-        if record is not None and now - record.last > self.forget:
-            del self._records[ip]
-            return None
-        return record
+    @contextlib.contextmanager
+    def _turn(self, address: str) -> Iterator[None]:
+        """Wait until the attempts of `address` before this one are done (raises _Busy when
+        `max_waiting` are already under way, or the wait is too long)."""
+        with self._mutex:
+            turn = self._turns.setdefault(address, _Turn())
+            if turn.holders >= self.max_waiting:
+                raise _Busy
+            turn.holders += 1
+        try:
+            if not turn.lock.acquire(timeout=TURN_TIMEOUT):
+                raise _Busy
+            try:
+                yield
+            finally:
+                turn.lock.release()
+        finally:
+            with self._mutex:
+                turn.holders -= 1
+                if not turn.holders:
+                    del self._turns[address]
+
+
+def _network(ip: str) -> str:
+    """What an address is counted as: itself, or for IPv6 its /64 (one subscriber's)."""
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)

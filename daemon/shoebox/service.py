@@ -331,8 +331,14 @@ class Daemon:
                     self._changes.task_done()
 
     def _write(self, waited: list[Change], seen: list[Change]) -> int:
-        """In the catalog thread: record uploads and queue what changed, in one transaction;
-        returns the queue's length."""
+        """In the catalog thread: record uploads and queue what changed, in one transaction
+        (paths in one order, so two daemons writing the same paths do not deadlock; when
+        MariaDB still finds a deadlock, the transaction is tried again); returns the queue's
+        length."""
+        seen = sorted(seen, key=lambda c: (c.root, c.rel))
+        return _retrying(self._write_once, waited, seen)
+
+    def _write_once(self, waited: list[Change], seen: list[Change]) -> int:
         db = self.catalog.db
         accounts = [Path(a.folder) for a in Account.select(Account.folder)] if seen else []
         delay = self.settings.watch.quiet_seconds
@@ -375,6 +381,10 @@ class Daemon:
                 self._set_state("idle")
                 await self._sleep(idle_since)
             except CATALOG_ERRORS as exc:
+                if _transient(exc):  # another daemon won a lock: take the batch again at once
+                    log.info("a batch met another daemon's lock (%s); taking it again", exc)
+                    await self.indexing.run(self._give_back)
+                    continue
                 backoff = min(max(backoff * 2, _BACKOFF[0]), _BACKOFF[1])
                 log.error("%s; indexing again in %.0f s", self.catalog.explain(exc), backoff)
                 self._set_state("waiting for the catalog")
@@ -397,6 +407,7 @@ class Daemon:
                 raise
             return True
         jobs = await self.indexing.run(
+            _retrying,
             queue.claim,
             self.catalog.db,
             self.worker,
@@ -511,7 +522,7 @@ class Daemon:
                 summary = self.indexer.index_files(root, ready)
                 log.info("indexed %s", summary.line())
                 self._after(summary)
-        queue.finish(self.catalog.db, jobs)
+        _retrying(queue.finish, self.catalog.db, jobs)
         self._set_status(queue.length())
 
     def _after(self, summary: Summary) -> None:
@@ -642,6 +653,24 @@ def _close_connection(catalog: Catalog) -> None:
     may have dropped this one)."""
     with suppress(*CATALOG_ERRORS):
         catalog.db.close()
+
+
+def _retrying(call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)`, tried again (up to three times) when MariaDB ends its transaction for a
+    deadlock or a lock wait timeout, as it asks; other errors are raised at once."""
+    for attempt in range(3):
+        try:
+            return call(*args)
+        except OperationalError as exc:
+            if attempt == 2 or not _transient(exc):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _transient(exc: Exception) -> bool:
+    """MariaDB ended the transaction for a deadlock or a lock wait timeout: try it again."""
+    return bool(exc.args) and exc.args[0] in (1205, 1213)
 
 
 def _note_upload(db: Any, row: Root, rel: bytes, account: str) -> None:

@@ -19,6 +19,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -111,20 +112,19 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         name = request.forms.getunicode("name", default="").strip().lower()
         password = request.forms.getunicode("password", default="")
         target = _safe_next(request.forms.getunicode("next", default=""))
-        wait = ctx.guard.wait(ip)
-        if wait > 0:
-            ctx.guard.failed(name, ip)
-            bottle.response.status = 429
-            bottle.response.set_header("Retry-After", str(int(wait) + 1))
-            message = f"Too many failed logins from your address; try again in {int(wait) + 1} s."
-            return ctx.render("login.html", next=url(target), error=message)
         account = Account.get_or_none(Account.name == name) if name else None
-        if not verify_password(account.password_hash if account else None, password):
-            ctx.guard.failed(name or "-", ip)
+        stored = account.password_hash if account else None
+        verdict = ctx.guard.login(name or "-", ip, lambda: verify_password(stored, password))
+        if verdict.retry_after > 0:
+            seconds = math.ceil(verdict.retry_after)
+            bottle.response.status = 429
+            bottle.response.set_header("Retry-After", str(seconds))
+            message = f"Too many failed logins from your address; try again in {seconds} s."
+            return ctx.render("login.html", next=url(target), error=message)
+        if not verdict.ok:
             bottle.response.status = 401
             return ctx.render("login.html", next=url(target), error="Wrong name or password.")
         assert account is not None  # verify_password is False without a hash
-        ctx.guard.succeeded(ip)
         token = secrets.token_urlsafe(32)
         days = ctx.settings.viewer.session_days
         Session.delete().where(Session.expires_at < utcnow()).execute()

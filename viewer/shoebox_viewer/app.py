@@ -22,7 +22,7 @@ import bottle
 
 from shoebox.config import Settings
 from shoebox.errors import UsageError
-from shoebox.guard import LoginGuard
+from shoebox.guard import Guard
 from shoebox_viewer import access, api, labels, media, pages, people, places, shares
 from shoebox_viewer.context import Context, make_templates
 from shoebox_viewer.front import Front, WSGIApp
@@ -32,9 +32,10 @@ log = logging.getLogger("shoebox.viewer")
 STATIC = str(Path(__file__).with_name("static"))
 
 
-def make_app(settings: Settings) -> WSGIApp:
-    """The viewer for these settings. The catalog must be open (`shoebox.catalog.Catalog`)."""
-    ctx = Context(settings, make_templates(), LoginGuard(logger=log))
+def make_app(settings: Settings, *, guard: Guard | None = None) -> WSGIApp:
+    """The viewer for these settings. The catalog must be open (`shoebox.catalog.Catalog`).
+    `guard`: the back-off after wrong passwords (default: `Guard` with its usual rules)."""
+    ctx = Context(settings, make_templates(), guard or Guard(logger=log))
     app = bottle.Bottle()
     app.config["catchall"] = True
     # Ids are at most 18 digits: a longer one matches no route (404) instead of overflowing

@@ -1,5 +1,5 @@
 """What every part of the viewer is handed when its routes are installed: the settings, the
-templates, the login guard. Passed down explicitly; there are no module-level globals."""
+templates, the password guard. Passed down explicitly; there are no module-level globals."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import bottle
 import jinja2
 
 from shoebox.config import Settings
-from shoebox.guard import LoginGuard
+from shoebox.guard import Guard
+from shoebox.printable import shorten
 from shoebox_viewer.front import Network, networks
 
+SHORT_TEXT = 120  # characters of a title, tag or query in an attribute, a tile or a list cell
+PAGE_TEXT = 10_000  # of a photo's title or description on its own page
 WHO = "shoebox.who"  # environ key: the access.Who of this request
 CSRF = "shoebox.csrf"  # environ key: this browser's CSRF token
 
@@ -46,7 +49,7 @@ NOBODY = Who(None, "", None, "none")
 class Context:
     settings: Settings
     templates: jinja2.Environment
-    guard: LoginGuard
+    guard: Guard
     trusted: tuple[Network, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -76,5 +79,12 @@ def make_templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals["url"] = url
+    env.globals.update(url=url, PAGE_TEXT=PAGE_TEXT)
+    env.filters["shorten"] = _shorten
     return env
+
+
+def _shorten(text: object, limit: int = SHORT_TEXT) -> str:
+    """The `shorten` filter: text from photos (titles, descriptions, keywords) or from people
+    (queries) cut to `limit` characters, so a 1 MB XMP title does not go into every page."""
+    return shorten(str(text), limit)

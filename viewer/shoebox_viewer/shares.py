@@ -5,7 +5,8 @@ Visitors (no login needed), everything under `/s/<token>`:
   it counts a view;
 - `GET /s/<token>/photo/<id>`, `/tile/<id>`, `/preview/<id>`, `/video/<id>`,
   `/original/<file_id>` (only when the share allows downloads), `/api/photos?offset&limit`;
-- `POST /s/<token>/unlock`: the password form (back-off per address after wrong ones).
+- `POST /s/<token>/unlock`: the password form (back-off per link and per address after
+  wrong ones, counted apart from logins: `shoebox.guard`).
 
 Every id is checked to belong to the share; one that does not and one that does not exist get
 the same 404. An unknown token is 404; an expired, revoked or used-up share is 410; a
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from typing import Any
 
 import bottle
@@ -147,17 +149,17 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if share is None:
             raise not_found()
         ip: str = bottle.request.environ[CLIENT_IP]
-        wait = ctx.guard.wait(ip)
-        if wait > 0:
-            ctx.guard.failed(f"share {share.id}", ip)
-            bottle.response.set_header("Retry-After", str(int(wait) + 1))
-            message = f"Too many wrong passwords from your address; try again in {int(wait) + 1} s."
-            return locked(token, share, message, 429)
         given = bottle.request.forms.getunicode("password", default="")
-        if not share.password_hash or not shares.check_password(share, given):
-            ctx.guard.failed(f"share {share.id}", ip)
+        verdict = ctx.guard.unlock(
+            share.id, ip, lambda: bool(share.password_hash) and shares.check_password(share, given)
+        )
+        if verdict.retry_after > 0:
+            seconds = math.ceil(verdict.retry_after)
+            bottle.response.set_header("Retry-After", str(seconds))
+            message = f"Too many wrong passwords from your address; try again in {seconds} s."
+            return locked(token, share, message, 429)
+        if not verdict.ok:
             return locked(token, share, "Wrong password.")
-        ctx.guard.succeeded(ip)
         _set_share_cookie(share, UNLOCK_COOKIE, shares.unlock_key(share))
         return bottle.redirect(url(f"s/{token}"), 303)
 

@@ -4,6 +4,8 @@
 models it creates; once a later migration changes one of them, the earlier migration gets a
 frozen copy of that model as it was (`_AccountV1`). The test `test_fresh_schema_matches_models`
 proves that the migrations, applied in order, end where `models` is today.
+Numbers are handed out ahead of the work, so the list may skip one for a while: `_apply`
+applies each missing one, in the order listed.
 A lock (GET_LOCK on MariaDB, an IMMEDIATE transaction on SQLite) keeps two processes that start
 together from migrating twice.
 """
@@ -36,6 +38,7 @@ from shoebox.catalog.models import (
     Enriched,
     Face,
     FaceRejection,
+    FailureCount,
     File,
     IngestError,
     Label,
@@ -104,11 +107,16 @@ def _0004_roots_and_daemons(db: Any) -> None:
     _create(db, (DaemonState,))
 
 
+def _0005_failure_counts(db: Any) -> None:
+    _create(db, (FailureCount,))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
     (2, "viewer", _0002_viewer),
     (3, "later_stages", _0003_later_stages),
     (4, "roots_and_daemons", _0004_roots_and_daemons),
+    (5, "failure_counts", _0005_failure_counts),
 )
 LATEST = MIGRATIONS[-1][0]
 

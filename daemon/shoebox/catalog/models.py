@@ -364,6 +364,18 @@ class Label(BaseModel):
         indexes = ((("photo", "name"), True), (("name", "confidence"), False))
 
 
+class FailureCount(BaseModel):
+    """Password attempts counted for back-off (`shoebox.guard`): one row per address, account
+    or share link, kept in the catalog so that every viewer process and the SFTP endpoint count
+    together. Rows quiet for long are deleted."""
+
+    key = FixedCharField(64, unique=True)  # SHA-256 of scope and subject
+    scope = CharField(16)  # login-address, login-account, share-address, share-link
+    subject = CharField(255)  # the address, account name or link id, cut to fit
+    failures = IntegerField(default=0)
+    last_at = FloatField(index=True)  # seconds since the epoch of the last attempt counted
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     Root,
     Photo,
@@ -385,4 +397,5 @@ MODELS: tuple[type[BaseModel], ...] = (
     FaceRejection,
     Label,
     DaemonState,
+    FailureCount,
 )

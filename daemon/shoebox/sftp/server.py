@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -22,7 +24,7 @@ import peewee
 from shoebox import config
 from shoebox.config import SftpSettings
 from shoebox.errors import ConfigError
-from shoebox.guard import LoginGuard
+from shoebox.guard import Guard
 from shoebox.passwords import verify_password
 from shoebox.sftp import accounts, hostkey
 from shoebox.sftp.accounts import AccountLookup, AccountRecord
@@ -33,6 +35,7 @@ log = logging.getLogger("shoebox.sftp")
 _ACCOUNT = "shoebox_account"  # extra-info key under which a connection keeps its account
 PASSWORD_CHECKS = 4  # password hashes checked at the same time
 MAX_UNAUTHENTICATED = 32  # connections not yet logged in (like sshd's MaxStartups)
+MAX_UNAUTHENTICATED_PER_ADDRESS = 8  # of those, from one address (a phone opens a few)
 
 
 class UploadListener(Protocol):
@@ -61,8 +64,10 @@ class SFTPEndpoint:
     - `listener`: hears of uploads (see `UploadListener`).
     - `lookup(name)`: the account, read afresh at each login (default: the catalog's Account
       table, so a `Catalog` must be open; the query runs on the loop's thread).
-    - `guard`: the per-IP back-off (default: `LoginGuard()`).
-    - `max_unauthenticated`: connections still logging in beyond this are dropped at once.
+    - `guard`: the back-off after wrong passwords (default: a `Guard` counting in the
+      catalog, so a `Catalog` must be open).
+    - `max_unauthenticated`: connections still logging in beyond this are dropped at once, and
+      so are those beyond `MAX_UNAUTHENTICATED_PER_ADDRESS` from one address.
     """
 
     def __init__(
@@ -71,13 +76,13 @@ class SFTPEndpoint:
         listener: UploadListener,
         *,
         lookup: AccountLookup = accounts.lookup,
-        guard: LoginGuard | None = None,
+        guard: Guard | None = None,
         max_unauthenticated: int = MAX_UNAUTHENTICATED,
     ) -> None:
         self.settings = settings
         self.listener = listener
         self.lookup = lookup
-        self.guard = guard or LoginGuard(logger=log)
+        self.guard = guard or Guard(logger=log)
         self.max_unauthenticated = max_unauthenticated
         self.limits = Limits(
             max_file_size=settings.max_file_size_mb * MiB, min_free=settings.min_free_mb * MiB
@@ -151,6 +156,19 @@ class SFTPEndpoint:
         )
 
 
+def _logged(fn: Callable[..., object], *args: object) -> None:
+    """Run a call whose caller does not wait for it; its failure is logged, not lost."""
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("%s failed", getattr(fn, "__name__", fn))
+
+
+def _address(conn: asyncssh.SSHServerConnection) -> str:
+    peer = conn.get_extra_info("peername")
+    return str(peer[0]) if peer else "?"
+
+
 class _Session(asyncssh.SSHServer):
     """One SSH connection: authentication and bookkeeping."""
 
@@ -162,14 +180,22 @@ class _Session(asyncssh.SSHServer):
         self.authenticated = False
         self.username: str | None = None
         self.keys_offered = False
+        self.password_tried = False
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
-        peer = conn.get_extra_info("peername")
-        self.ip = str(peer[0]) if peer else "?"
+        self.ip = _address(conn)
         waiting = len(self.endpoint._connections) - sum(self.endpoint._per_account.values())
-        if waiting >= self.endpoint.max_unauthenticated:
-            log.warning("dropping a connection from %s: %d others are logging in", self.ip, waiting)
+        here = sum(
+            1
+            for c in self.endpoint._connections
+            if c.get_extra_info(_ACCOUNT) is None and _address(c) == self.ip
+        )
+        if waiting >= self.endpoint.max_unauthenticated or here >= MAX_UNAUTHENTICATED_PER_ADDRESS:
+            log.warning(
+                "dropping a connection from %s: %d others (%d from there) are logging in",
+                self.ip, waiting, here,
+            )  # fmt: skip
             conn.abort()
             return
         self.endpoint._connections.add(conn)
@@ -181,8 +207,11 @@ class _Session(asyncssh.SSHServer):
             self.endpoint._per_account[self.account.name] -= 1
             if self.endpoint._per_account[self.account.name] <= 0:
                 del self.endpoint._per_account[self.account.name]
-        elif self.keys_offered and self.username is not None:
-            self.endpoint.guard.failed(self.username, self.ip)  # keys tried, none accepted
+        elif self.keys_offered and not self.password_tried and self.username is not None:
+            # keys tried, none accepted: counted too, in a thread (it writes to the catalog)
+            asyncio.get_running_loop().run_in_executor(
+                None, _logged, self.endpoint.guard.failed_login, self.username, self.ip
+            )
         self.conn = None
 
     def begin_auth(self, username: str) -> bool:
@@ -191,20 +220,6 @@ class _Session(asyncssh.SSHServer):
         self.username, self.account = username, None
         if self.conn is not None:
             self.conn.set_authorized_keys(None)
-        wait = self.endpoint.guard.wait(self.ip)
-        if wait > 0 and self.conn is not None:  # said after key exchange, so the client shows it
-            log.warning(
-                "refusing %s from %s: backing off for %.0f s after %d failures",
-                username,
-                self.ip,
-                wait,
-                self.endpoint.guard.failures(self.ip),
-            )
-            self.conn.disconnect(
-                asyncssh.DISC_HOST_NOT_ALLOWED_TO_CONNECT,
-                f"too many failed logins from {self.ip}; try again in {wait:.0f} s",
-            )
-            return True
         try:
             self.account = self.endpoint.lookup(username)
         except (peewee.PeeweeException, OSError) as exc:
@@ -243,25 +258,39 @@ class _Session(asyncssh.SSHServer):
         return False
 
     async def validate_password(self, username: str, password: str) -> bool:
-        guard = self.endpoint.guard
-        if guard.wait(self.ip) > 0:
-            guard.failed(username, self.ip)
+        """The guard counts the attempt and checks the password in one step (`shoebox.guard`);
+        a client told to back off is disconnected with the reason, so that it shows it."""
+        self.password_tried = True
+        stored = self.account.password_hash if self.account else None
+
+        def check() -> bool:
+            return verify_password(stored, password)
+
+        try:
+            async with self.endpoint._hashing:  # argon2 takes 64 MiB a check: a few at a time
+                verdict = await asyncio.to_thread(
+                    self.endpoint.guard.login, username, self.ip, check
+                )
+        except (peewee.PeeweeException, OSError) as exc:
+            log.error("cannot count the login of %s from %s: %s", username, self.ip, exc)
+            if self.conn is not None:
+                self.conn.disconnect(
+                    asyncssh.DISC_SERVICE_NOT_AVAILABLE, "the server cannot check logins now"
+                )
             return False
-        account = self.account
-        async with self.endpoint._hashing:  # argon2 takes 64 MiB a check: a few at a time
-            ok = await asyncio.to_thread(
-                verify_password, account.password_hash if account else None, password
+        if verdict.retry_after > 0 and self.conn is not None:
+            self.conn.disconnect(
+                asyncssh.DISC_HOST_NOT_ALLOWED_TO_CONNECT,
+                f"too many failed logins from {self.ip}; try again in "
+                f"{math.ceil(verdict.retry_after)} s",
             )
-        if not ok:
-            guard.failed(username, self.ip)
-        return ok
+        return verdict.ok
 
     def auth_completed(self) -> None:
         assert self.conn is not None and self.account is not None
         if self._over_limit():  # others logged in while this one authenticated
             return
         name = self.account.name
-        self.endpoint.guard.succeeded(self.ip)
         self.authenticated = True
         self.endpoint._per_account[name] += 1
         self.conn.set_extra_info(**{_ACCOUNT: self.account})
