@@ -147,7 +147,6 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             {"id": face.id, "person_id": face.person_id, "confirmed": bool(face.confirmed)}
         )
 
-
     @app.post("/api/faces/<face_id:int>/not-a-face")
     @access.change
     def api_not_a_face(face_id: int) -> str:
