@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ViewerClient
 from shoebox.catalog import people
-from shoebox.catalog.models import Face, FaceRejection, Person
+from shoebox.catalog.models import Face, FaceRejection, NotFace, Person
 from shoebox.enrich.clusters import DIMENSIONS, place
 
 T = 0.5  # match_distance
@@ -233,3 +233,141 @@ def test_viewers_look_but_do_not_change(viewer_client: ViewerClient) -> None:
     _post(c, f"/api/faces/{faces[0]}", {"unassign": True}, status=403, app=vic)
     c.app.post_json(f"/api/people/{p}", {"name": "X"}, status=403)  # no CSRF header
     assert Person.get_by_id(p).name is None
+
+
+def test_two_alike_faces_are_a_suggestion_that_becomes_a_person(
+    viewer_client: ViewerClient,
+) -> None:
+    c = viewer_client
+    pair = [_face(c, _vector(50, 0.2, i)) for i in range(2)]
+    place(pair, T, 3)
+    assert [_person(f) for f in pair] == [None, None]  # too few for a person by themselves
+    offered = c.app.get("/api/suggestions").json["items"]
+    assert [sorted(f["id"] for f in s["faces"]) for s in offered] == [sorted(pair)]
+    page = c.app.get("/people").text
+    assert "Same person?" in page and page.count('class="accept-suggestion"') == 1
+    who = _post(c, f"/api/suggestions/{offered[0]['id']}/accept", {"name": "Grandpa"}).json
+    assert who["name"] == "Grandpa" and who["faces"] == 2
+    assert {_person(f) for f in pair} == {who["id"]}
+    assert all(Face.get_by_id(f).confirmed for f in pair)
+    assert c.app.get("/api/suggestions").json["items"] == []
+    third = _face(c, _vector(50, 0.2, 2))  # the grouping then grows the person as usual
+    place([third], T, 3)
+    assert _person(third) == who["id"]
+
+
+def test_a_dismissed_suggestion_is_not_offered_again(viewer_client: ViewerClient) -> None:
+    c = viewer_client
+    pair = [_face(c, _vector(51, 0.2, i)) for i in range(2)]
+    place(pair, T, 3)
+    (offered,) = c.app.get("/api/suggestions").json["items"]
+    _post(c, f"/api/suggestions/{offered['id']}/dismiss", {})
+    assert c.app.get("/api/suggestions").json["items"] == []
+    place(pair, T, 3)  # placed again (a re-run): still not offered
+    assert c.app.get("/api/suggestions").json["items"] == []
+    assert "Same person?" not in c.app.get("/people").text
+    _post(c, f"/api/suggestions/{offered['id']}/accept", {}, status=400)
+
+
+def test_suggestions_grow_and_do_not_outlive_their_faces(viewer_client: ViewerClient) -> None:
+    c = viewer_client
+    first = _face(c, _vector(52, 0.2, 0))
+    second = _face(c, _vector(52, 0.2, 1))
+    place([first, second], T, 4)
+    third = _face(c, _vector(52, 0.2, 2))
+    place([third], T, 4)  # three alike, min_cluster 4: one suggestion of three
+    (offered,) = c.app.get("/api/suggestions").json["items"]
+    assert sorted(f["id"] for f in offered["faces"]) == sorted([first, second, third])
+    fourth = _face(c, _vector(52, 0.2, 3))
+    place([fourth], T, 4)  # now a person: nothing left to suggest
+    assert _person(first) is not None
+    assert c.app.get("/api/suggestions").json["items"] == []
+
+
+def test_not_a_face_goes_and_teaches_the_grouping_nothing(viewer_client: ViewerClient) -> None:
+    c = viewer_client
+    owner, _, faces = _two_people(c)
+    wrong = faces[0]
+    photo = Face.get_by_id(wrong).photo_id
+    crop = people.crop_path(c.library.settings.library.cache, wrong)
+    crop.parent.mkdir(parents=True, exist_ok=True)
+    crop.write_bytes(b"\xff\xd8 a jpeg")
+    people.reject(Face.get_by_id(faces[1]), people.person(owner))  # memory that must go too
+    assert _post(c, f"/api/faces/{wrong}/not-a-face", {}).json == {"id": wrong, "deleted": True}
+    assert Face.get_or_none(Face.id == wrong) is None and not crop.exists()
+    (box,) = NotFace.select().where(NotFace.photo == photo)
+    assert (box.x, box.y, box.width, box.height) == (0.1, 0.2, 0.2, 0.25)
+    assert c.app.get(f"/api/photos/{photo}/faces").json["faces"] == []
+    c.app.get(f"/face/{wrong}", status=404)
+    _post(c, f"/api/faces/{wrong}/not-a-face", {}, status=404)
+    assert Person.get_by_id(owner)  # two faces left: still a person
+    _post(c, f"/api/faces/{faces[2]}/not-a-face", {"extra": 1}, status=400)
+
+
+def test_not_a_face_empties_an_unnamed_person(viewer_client: ViewerClient) -> None:
+    c = viewer_client
+    photo = c.add_photo("cat.jpg", WHEN)
+    cat = _face(c, _vector(60), photo)
+    whiskers = Person.create(name=None)
+    Face.update(person=whiskers.id).where(Face.id == cat).execute()
+    _post(c, f"/api/faces/{cat}/not-a-face", {})
+    assert Person.get_or_none(Person.id == whiskers.id) is None
+
+
+def test_only_members_say_not_a_face_or_answer_suggestions(viewer_client: ViewerClient) -> None:
+    c = viewer_client
+    pair = [_face(c, _vector(53, 0.2, i)) for i in range(2)]
+    place(pair, T, 3)
+    (offered,) = c.app.get("/api/suggestions").json["items"]
+    vic = c.client("vic")
+    assert "Same person?" in vic.get("/people").text
+    assert "accept-suggestion" not in vic.get("/people").text  # viewers see no buttons
+    assert 'data-action="not-a-face"' not in vic.get("/people").text
+    for path in (
+        f"/api/faces/{pair[0]}/not-a-face",
+        f"/api/suggestions/{offered['id']}/accept",
+        f"/api/suggestions/{offered['id']}/dismiss",
+    ):
+        _post(c, path, {}, status=403, app=vic)
+        c.app.post_json(path, {}, status=403)  # no CSRF header
+    c.client(None).get("/api/suggestions", status=401)
+    assert Face.select().where(Face.id.in_(pair)).count() == 2
+    max_ = c.client("max")
+    _post(c, f"/api/faces/{pair[0]}/not-a-face", {}, app=max_)  # a member may
+    assert Face.get_or_none(Face.id == pair[0]) is None
+    _post(c, "/api/suggestions/99999/accept", {}, status=404)
+    _post(c, "/api/suggestions/abc/accept", {}, status=404)
+
+
+def test_menus_say_which_extras_are_off_and_how_to_turn_them_on(
+    viewer_client: ViewerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import importlib.util
+
+    import webtest
+
+    from shoebox_viewer.app import make_app
+
+    c = viewer_client
+    on = c.app.get("/people").text
+    assert 'class="off"' not in on and "is off" not in on  # this install has both extras
+    settings = c.library.settings
+    settings = dataclasses.replace(
+        settings, faces=dataclasses.replace(settings.faces, enabled=False)
+    )
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "onnxruntime" else real(n, *a)
+    )
+    app = webtest.TestApp(make_app(settings))
+    form = app.get("/login").forms[0]
+    form["name"], form["password"] = "vic", c.PASSWORD
+    form.submit()
+    page = app.get("/people").text
+    assert page.count('class="off"') == 2  # People and Labels, in the menu
+    assert "Faces is off" in page and "enabled = false" in page and "No people yet" not in page
+    assert f"--config {settings.source} index" in page
+    labels = app.get("/labels").text
+    assert "Labels is off" in labels and "the labels extra is not installed" in labels
+    assert "pip install" in labels and "[labels]" in labels and "No labels yet" not in labels

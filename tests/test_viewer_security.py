@@ -129,6 +129,7 @@ def test_no_route_shows_a_visitor_anything_the_share_does_not(world: World) -> N
             "share_id": [str(s.id) for s in world.by_kind.values()],
             "person_id": [str(p) for p in world.people],
             "face_id": [str(f) for f in world.faces],
+            "suggestion_id": ["1"],
             "path": ["2022/Beach", "2023"],
             "name": ["app.css"],
         }
@@ -254,6 +255,7 @@ def test_every_state_changing_route_needs_the_csrf_token(world: World) -> None:
         "share_id": [str(world.by_kind["photo"].id)],
         "person_id": [str(world.people[0])],
         "face_id": [str(world.faces[0])],
+        "suggestion_id": ["1"],
     }
     unsafe = [(m, r) for m, r in world.routes() if m in ("POST", "PUT", "PATCH", "DELETE")]
     assert len(unsafe) >= 5
@@ -312,6 +314,7 @@ def test_path_tricks_in_every_parameter_never_500_and_never_leave_the_roots(
         "share_id": str(world.by_kind["album"].id),
         "person_id": str(world.people[0]),
         "face_id": str(world.faces[0]),
+        "suggestion_id": "1",
         "path": "2023",
         "name": "app.css",
     }

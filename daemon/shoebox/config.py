@@ -247,8 +247,17 @@ class FacesSettings:
     min_cluster: int = field(
         default=3,
         metadata=_key(
-            "Unknown faces that must be alike before they become a new (unnamed) person.",
+            "Unknown faces that must be alike before they become a new (unnamed) person; "
+            "fewer alike faces are offered as a suggestion on the People page.",
             minimum=2,
+        ),
+    )
+    smallest_face: int = field(
+        default=40,
+        metadata=_key(
+            "The smallest face to look for, in pixels of the original photo. Smaller costs "
+            "more time: the detector looks at large photos in more pieces.",
+            minimum=12,
         ),
     )
 

@@ -10,6 +10,7 @@ import bottle
 import jinja2
 
 from shoebox.config import Settings
+from shoebox.enrich.stages import Off, optional_off
 from shoebox.guard import Guard
 from shoebox.printable import shorten
 from shoebox_viewer.front import Network, networks
@@ -51,14 +52,18 @@ class Context:
     templates: jinja2.Environment
     guard: Guard
     trusted: tuple[Network, ...] = field(init=False)
+    off: dict[str, Off] = field(init=False)  # optional stages that are off (faces, labels)
 
     def __post_init__(self) -> None:
         self.trusted = networks(self.settings.viewer.trusted_networks)
+        self.off = optional_off(self.settings)
 
     def render(self, name: str, **values: Any) -> str:
-        """A page from templates/, with `who` (see `access.Who`), `csrf_token` and `base` (the
-        URL prefix, ending in /) always available."""
+        """A page from templates/, with `who` (see `access.Who`), `csrf_token`, `base` (the
+        URL prefix, ending in /) and `off` (the optional stages that are off) always
+        available."""
         environ = bottle.request.environ
+        values.setdefault("off", self.off)
         values.setdefault("who", environ.get(WHO, NOBODY))
         values.setdefault("csrf_token", environ.get(CSRF, ""))
         values.setdefault("base", url(""))

@@ -1,6 +1,7 @@
-"""People in the viewer: the people page, a person's page (their photos, their faces, rename,
-merge, hide), face crops by face id, and the JSON API behind them and the face boxes on the
-photo page.
+"""People in the viewer: the people page (people, "same person?" suggestions, unknown faces),
+a person's page (their photos, their faces, rename, merge, hide), face crops by face id, and
+the JSON API behind them and the face boxes on the photo page, "not a face" included. With the
+faces stage off, the people page says what it does and how to turn it on.
 
 The faces stage writes crops to `<cache>/faces/<face id>.jpg`; this module only sends them,
 so the viewer decodes no images and never imports the face models. What a person may do with
@@ -40,6 +41,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             hidden=hidden,
             unknown=unknown,
             waiting=waiting,
+            suggestions=[] if hidden else people.suggestions(),
+            min_cluster=ctx.settings.faces.min_cluster,
             can_change=access.who().can_change,
         )
 
@@ -143,6 +146,33 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         return jsonio.answer(
             {"id": face.id, "person_id": face.person_id, "confirmed": bool(face.confirmed)}
         )
+
+    @app.post("/api/faces/<face_id:int>/not-a-face")
+    @access.change
+    def api_not_a_face(face_id: int) -> str:
+        jsonio.body(set(), limit=MAX_BODY)
+        people.not_a_face(_face(face_id), cache)
+        return jsonio.answer({"id": face_id, "deleted": True})
+
+    @app.get("/api/suggestions")
+    @access.browse
+    def api_suggestions() -> str:
+        found = people.suggestions()
+        return jsonio.answer({"total": len(found), "items": found})
+
+    @app.post("/api/suggestions/<suggestion_id:int>/accept")
+    @access.change
+    def api_accept(suggestion_id: int) -> str:
+        body = jsonio.body({"name"}, limit=MAX_BODY)
+        who = people.accept(_lookup(people.suggestion, suggestion_id), body.get("name"))
+        return jsonio.answer(people.as_dict(who))
+
+    @app.post("/api/suggestions/<suggestion_id:int>/dismiss")
+    @access.change
+    def api_dismiss(suggestion_id: int) -> str:
+        jsonio.body(set(), limit=MAX_BODY)
+        people.dismiss(_lookup(people.suggestion, suggestion_id))
+        return jsonio.answer({"id": suggestion_id, "dismissed": True})
 
 
 def _person(person_id: int) -> Any:

@@ -42,6 +42,7 @@ from shoebox.catalog.models import (
     File,
     IngestError,
     Label,
+    NotFace,
     Person,
     Photo,
     PhotoText,
@@ -50,6 +51,8 @@ from shoebox.catalog.models import (
     Secret,
     Session,
     Share,
+    Suggestion,
+    SuggestionFace,
     Upload,
     utcnow,
 )
@@ -111,12 +114,19 @@ def _0005_failure_counts(db: Any) -> None:
     _create(db, (FailureCount,))
 
 
+def _0008_people_suggestions(db: Any) -> None:
+    _create(db, (NotFace, Suggestion, SuggestionFace))
+
+
+# Numbers may have gaps while branches that add migrations are merged: each one is applied
+# once, by number, whatever else has been applied.
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
     (2, "viewer", _0002_viewer),
     (3, "later_stages", _0003_later_stages),
     (4, "roots_and_daemons", _0004_roots_and_daemons),
     (5, "failure_counts", _0005_failure_counts),
+    (8, "people_suggestions", _0008_people_suggestions),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -352,6 +352,37 @@ class FaceRejection(BaseModel):
         indexes = ((("face", "person"), True),)
 
 
+class NotFace(BaseModel):
+    """A box on a photo that a person said is not a face (a cat, a pattern): its face was
+    deleted, and the faces stage never makes a face there again."""
+
+    photo = ForeignKeyField(Photo, on_delete="CASCADE", index=True)
+    x = FloatField()
+    y = FloatField()
+    width = FloatField()
+    height = FloatField()
+    created_at = DateTimeField(default=utcnow)
+    photo_id: int
+
+
+class Suggestion(BaseModel):
+    """Unknown faces alike enough to be one person but too few for the clustering to make one
+    (`[faces] min_cluster`): offered as "same person?". A person's "no" is kept
+    (`dismissed`), so the same faces are not offered again."""
+
+    dismissed = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+
+
+class SuggestionFace(BaseModel):
+    """A face of a suggestion (a face is in one suggestion at most)."""
+
+    suggestion = ForeignKeyField(Suggestion, on_delete="CASCADE", index=True)
+    face = ForeignKeyField(Face, on_delete="CASCADE", unique=True)
+    suggestion_id: int
+    face_id: int
+
+
 class Label(BaseModel):
     """What a photo shows, in a family's words (beach, dog, snow), with the confidence."""
 
@@ -398,4 +429,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Label,
     DaemonState,
     FailureCount,
+    NotFace,
+    Suggestion,
+    SuggestionFace,
 )

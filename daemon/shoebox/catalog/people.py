@@ -9,7 +9,11 @@ household's word, which always wins over the clustering:
   clustering never puts that face there again) and `remove_face` (the same, for the person
   the face is with now);
 - `assign` a face to a person, or `name_face` (to the person of that name, made if new): both
-  confirmed, so re-running the stage keeps them.
+  confirmed, so re-running the stage keeps them;
+- `not_a_face`: the face is deleted and its box remembered (`NotFace`), so the faces stage
+  never makes a face there again and the grouping never sees it;
+- `suggestions` ("same person?": unknown faces alike but too few to become a person by
+  themselves), `accept` one (a new person, confirmed) or `dismiss` it (never offered again).
 
 A person left with no faces and no name is deleted. Nothing here imports numpy or the models:
 the viewer uses this module. Bad input is a `UsageError`, an unknown id a `NotFound`.
@@ -22,7 +26,15 @@ from typing import Any
 
 from peewee import JOIN, fn
 
-from shoebox.catalog.models import Face, FaceRejection, Person, Photo
+from shoebox.catalog.models import (
+    Face,
+    FaceRejection,
+    NotFace,
+    Person,
+    Photo,
+    Suggestion,
+    SuggestionFace,
+)
 from shoebox.errors import UsageError
 
 MAX_NAME = 100  # Person.name's column width
@@ -146,6 +158,91 @@ def name_face(the_face: Any, name: Any) -> Any:
     who = by_name(text) or Person.create(name=text)
     assign(the_face, who)
     return who
+
+
+def not_a_face(the_face: Any, cache: Path) -> None:
+    """ "Not a face": the face goes, with its crop, its "not this person" memory and its place
+    in a suggestion; its box is remembered for the faces stage. A person left with no faces
+    and no name goes too."""
+    owner = the_face.person_id
+    db = Face._meta.database
+    with db.atomic():
+        NotFace.create(
+            photo=the_face.photo_id, x=the_face.x, y=the_face.y, width=the_face.width,
+            height=the_face.height,
+        )  # fmt: skip
+        FaceRejection.delete().where(FaceRejection.face == the_face.id).execute()
+        SuggestionFace.delete().where(SuggestionFace.face == the_face.id).execute()
+        the_face.delete_instance()
+    crop_path(cache, the_face.id).unlink(missing_ok=True)
+    if owner is not None:
+        left = Person.get_or_none(Person.id == owner)
+        if left is not None:
+            _drop_if_empty(left)
+
+
+def suggestion(suggestion_id: Any) -> Any:
+    found = Suggestion.get_or_none(Suggestion.id == _id(suggestion_id, "suggestion"))
+    if found is None:
+        raise NotFound(f"no suggestion {suggestion_id}")
+    return found
+
+
+def suggestions(limit: int = 12) -> list[dict[str, Any]]:
+    """Open "same person?" suggestions, newest first: each with its faces that still belong
+    to nobody (two or more)."""
+    unknown = fn.COUNT(SuggestionFace.id)
+    found: list[Any] = list(
+        SuggestionFace.select(SuggestionFace.suggestion)
+        .join(Face)
+        .switch(SuggestionFace)
+        .join(Suggestion)
+        .where(Face.person.is_null() & (Suggestion.dismissed == False))  # noqa: E712
+        .group_by(SuggestionFace.suggestion)
+        .having(unknown >= 2)
+        .order_by(SuggestionFace.suggestion.desc())
+        .limit(limit)
+        .tuples()
+    )
+    ids = [int(row[0]) for row in found]
+    faces: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    rows = (
+        SuggestionFace.select(SuggestionFace, Face)
+        .join(Face)
+        .where(SuggestionFace.suggestion.in_(ids) & Face.person.is_null())
+        .order_by(Face.id)
+    )
+    for row in rows:
+        faces[row.suggestion_id].append(_face_dict(row.face))
+    return [{"id": i, "faces": faces[i]} for i in ids]
+
+
+def accept(the_suggestion: Any, name: Any = None) -> Any:
+    """A suggestion's faces (those still nobody's) are one person, as a person said: a new
+    one, or the person of that name."""
+    if the_suggestion.dismissed:
+        raise UsageError(f"suggestion {the_suggestion.id} was refused")
+    text = clean_name(name)
+    faces = list(
+        Face.select()
+        .join(SuggestionFace)
+        .where((SuggestionFace.suggestion == the_suggestion.id) & Face.person.is_null())
+    )
+    if len(faces) < 2:
+        raise UsageError("this suggestion holds fewer than two unknown faces now")
+    db = Face._meta.database
+    with db.atomic():
+        who = (by_name(text) if text else None) or Person.create(name=text)
+        for the_face in faces:
+            assign(the_face, who)
+        the_suggestion.delete_instance()
+    return who
+
+
+def dismiss(the_suggestion: Any) -> None:
+    """ "Not the same person": the suggestion is kept as refused, so it is not offered again."""
+    the_suggestion.dismissed = True
+    the_suggestion.save()
 
 
 def by_name(name: str) -> Any:

@@ -18,6 +18,9 @@ For each new face, in order:
    from C), a member stays only if it is within `threshold` of at least half of the others.
    The largest such group that holds the new face, if it has `min_cluster` faces or more,
    becomes a new unnamed person.
+3. **Or a suggestion.** A smaller group of two or more is offered on the People page as
+   "same person?" (`Suggestion`): a person's yes makes it a person (which then grows as any
+   other), a no is remembered and its faces are not offered again.
 
 Faces without an embedding (too small to describe: see `faces.MIN_EMBED_PX`) never take part;
 a person can still name them. Confirmed faces (a person's word) are never moved.
@@ -35,7 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from shoebox.catalog.models import Face, FaceRejection, Person
+from shoebox.catalog.models import Face, FaceRejection, Person, Suggestion, SuggestionFace
 
 DIMENSIONS = 128
 _READ = 5000  # faces per query when reading the index
@@ -102,6 +105,7 @@ def place(face_ids: Iterable[int], threshold: float, min_cluster: int) -> None:
     rejected: dict[int, set[int]] = {}
     for row in FaceRejection.select().where(FaceRejection.face.in_(wanted)):
         rejected.setdefault(row.face_id, set()).add(row.person_id)
+    placed: list[int] = []
     for face_id in wanted:
         i = index.position(face_id)
         if i is None or index.owners[i] != _NOBODY:
@@ -111,15 +115,49 @@ def place(face_ids: Iterable[int], threshold: float, min_cluster: int) -> None:
         if owner is not None:
             Face.update(person=owner).where(Face.id == face_id).execute()
             index.owners[i] = owner
+            placed.append(face_id)
             continue
         members = new_group(index, i, distances, threshold)
+        member_ids = [int(index.ids[m]) for m in members]
         if len(members) >= min_cluster:
             created = Person.create(name=None)
-            member_ids = [int(index.ids[m]) for m in members]
             Face.update(person=created.id).where(
                 Face.id.in_(member_ids) & Face.person.is_null()
             ).execute()
             index.owners[members] = created.id
+            placed.extend(member_ids)
+        elif len(members) >= 2:
+            suggest(member_ids)
+    if placed:  # faces with a person are no one's suggestion any more
+        SuggestionFace.delete().where(SuggestionFace.face.in_(placed)).execute()
+
+
+def suggest(face_ids: list[int]) -> None:
+    """Offer these unknown faces as one person: with the faces of the open suggestions they
+    are in already, as one suggestion. Faces of a dismissed suggestion are left out."""
+    rows = list(
+        SuggestionFace.select(SuggestionFace, Suggestion)
+        .join(Suggestion)
+        .where(SuggestionFace.face.in_(face_ids))
+    )
+    refused = {r.face_id for r in rows if r.suggestion.dismissed}
+    open_ids = {r.suggestion_id for r in rows if not r.suggestion.dismissed}
+    faces = {f for f in face_ids if f not in refused}
+    if open_ids:
+        faces |= {
+            r.face_id
+            for r in SuggestionFace.select().where(SuggestionFace.suggestion.in_(list(open_ids)))
+        }
+    if len(faces) < 2:
+        return
+    db = Suggestion._meta.database
+    with db.atomic():
+        if open_ids:
+            Suggestion.delete().where(Suggestion.id.in_(list(open_ids))).execute()
+        created = Suggestion.create()
+        SuggestionFace.insert_many(
+            [{"suggestion": created.id, "face": f} for f in sorted(faces)]
+        ).execute()
 
 
 def nearest_person(

@@ -1,5 +1,6 @@
 // shoebox people: face boxes over the photo (placed from their data-box fractions), naming a
-// face, "not this person", and the person page's rename, hide and merge, through the JSON API.
+// face, "not this person", "not a face", "same person?" suggestions (yes, with an optional
+// name, or no), and the person page's rename, hide and merge, through the JSON API.
 "use strict";
 
 (function () {
@@ -56,6 +57,19 @@
       button.addEventListener("click", () =>
         act(() => api(`api/faces/${button.dataset.face}`, { reject_person_id: Number(button.dataset.person) }))
       );
+    }
+    for (const button of document.querySelectorAll('[data-action="not-a-face"]')) {
+      button.addEventListener("click", () => act(() => api(`api/faces/${button.dataset.face}/not-a-face`, {})));
+    }
+    for (const form of document.querySelectorAll("form.accept-suggestion")) {
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const name = form.elements.name.value.trim();
+        act(() => api(`api/suggestions/${form.dataset.suggestion}/accept`, name ? { name } : {}));
+      });
+    }
+    for (const button of document.querySelectorAll('[data-action="dismiss-suggestion"]')) {
+      button.addEventListener("click", () => act(() => api(`api/suggestions/${button.dataset.suggestion}/dismiss`, {})));
     }
     const head = document.querySelector(".person-head");
     if (!head) return;
