@@ -364,6 +364,19 @@ class Label(BaseModel):
         indexes = ((("photo", "name"), True), (("name", "confidence"), False))
 
 
+class PendingWrite(BaseModel):
+    """Something the family changed (a photo's flags or faces, an album) that the daemon has
+    yet to write beside the library: the durable "to write" list of `shoebox.catalog.outbox`.
+    `target` is a photo's or an album's id; an album that is gone has its files removed."""
+
+    kind = CharField(8)  # photo, album
+    target = BigIntegerField()
+    marked_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("kind", "target"), True),)
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     Root,
     Photo,
@@ -385,4 +398,5 @@ MODELS: tuple[type[BaseModel], ...] = (
     FaceRejection,
     Label,
     DaemonState,
+    PendingWrite,
 )
