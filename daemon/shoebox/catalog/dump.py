@@ -175,7 +175,7 @@ def _write_table(db: Any, conn: Any, table: str, emit: Callable[[bytes], None]) 
     emit(header)
     convert = _converters(types)
     keys = db.get_primary_keys(table) or names[:1]
-    sql = (  # noqa: S608 - names through `_quote`
+    sql = (
         f"SELECT {', '.join(_quote(db, n) for n in names)} FROM {_quote(db, table)} "
         f"ORDER BY {', '.join(_quote(db, k) for k in keys)}"
     )
