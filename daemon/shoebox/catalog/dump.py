@@ -175,10 +175,9 @@ def _write_table(db: Any, conn: Any, table: str, emit: Callable[[bytes], None]) 
     emit(header)
     convert = _converters(types)
     keys = db.get_primary_keys(table) or names[:1]
-    sql = (
-        f"SELECT {', '.join(_quote(db, n) for n in names)} FROM {_quote(db, table)} "
-        f"ORDER BY {', '.join(_quote(db, k) for k in keys)}"
-    )
+    columns = ", ".join(_quote(db, n) for n in names)
+    order = ", ".join(_quote(db, k) for k in keys)
+    sql = f"SELECT {columns} FROM {_quote(db, table)} ORDER BY {order}"  # noqa: S608
     rows = 0
     for found in _stream(db, conn, sql):
         row = list(found)
