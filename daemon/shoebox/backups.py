@@ -98,6 +98,8 @@ def make(db: Any, folder: Path, now: dt.datetime | None = None) -> Backup:
             fh.write(json.dumps(record, indent=1).encode() + b"\n")
     except OSError as exc:
         raise BackupError(f"cannot write a backup in {folder} ({exc.strerror or exc})") from None
+    except dump.DATABASE_ERRORS as exc:
+        raise BackupError(f"cannot read the catalog ({exc})") from exc
     return Backup(final, taken, record)
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import peewee
 
@@ -492,10 +493,42 @@ def _status(settings: Settings) -> int:
         print(f"roots:    {len(r.roots_left_alone)} left alone (none of their photos is touched)")
         for _, why in r.roots_left_alone:
             print(f"  {why}")
+    _backup_status(settings, r.daemons)
     print(f"errors:   {r.errors} files (shoebox errors lists them)")
     for path, stage, message in r.recent_errors:
         print(f"  {path}: {stage}: {message}")
     return 0
+
+
+def _backup_status(settings: Settings, daemons: list[Any]) -> None:
+    """The newest good backup, and a warning when it is old or a daemon's last one failed."""
+    from shoebox import backups
+    from shoebox.errors import BackupError
+
+    folder = settings.backup.folder
+    try:
+        last = backups.newest(folder)
+    except BackupError as exc:
+        print(f"backups:  {exc}")
+        return
+    if last is None:
+        print(f"backups:  none in {folder} (`shoebox backup` makes one now)")
+    else:
+        print(
+            f"backups:  last good {_when(last.taken_at)} in {folder} "
+            f"({last.size / 1e6:.1f} MB, {last.rows('photo')} photos)"
+        )
+    if last is None or utcnow() - last.taken_at > backups.OVERDUE:
+        print(
+            "  warning: no backup for more than two days; the daemon makes one every day at "
+            f"{settings.backup.hour:02d}:00 (is it running? see its log)"
+        )
+    for d in daemons:
+        failed = d.detail.get("backup", {})
+        if d.state != "stopped" and "error" in failed:
+            print(
+                f"  {d.worker}: its daily backup failed at {failed['failed_at']}: {failed['error']}"
+            )
 
 
 def _when(moment: dt.datetime) -> str:

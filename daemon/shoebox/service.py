@@ -17,10 +17,13 @@ saw, a mount that came or went) becomes one `Change` on one `asyncio.Queue`:
 - the **state keeper** writes this process's `DaemonState` row (for `shoebox status`) when
   its state changes and once a minute, and says once a day which partial uploads have
   waited longer than `[sftp] resume_days`.
+- the **backup** task sleeps until `[backup] hour`, copies the catalog into the backup
+  folder, prunes the old copies, and records how it went (the log, this daemon's state).
 
-Catalog access runs in two threads of our own, each with its own connection: one for the
+Catalog access runs in three threads of our own, each with its own connection: one for the
 writer and the bookkeeping (short transactions, so an upload never waits for an index
-batch), one for the indexer. The watcher's and the mount table's threads only hand events to
+batch), one for the indexer, and one for the copies (a backup reads for a minute at most on
+a million photos; uploads and indexing go on meanwhile). The watcher's and the mount table's threads only hand events to
 the loop (`call_soon_threadsafe`).
 
 An SFTP upload under way has an `Upload` row, written before the file is opened and deleted in
@@ -53,14 +56,14 @@ from typing import Any, Literal, TypeVar
 
 from peewee import DatabaseError, InterfaceError, MySQLDatabase, OperationalError
 
-from shoebox import config, roots
+from shoebox import backups, config, roots
 from shoebox.catalog import queue
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Account, DaemonState, File, QueuedPath, Root, Upload, utcnow
 from shoebox.config import Settings
 from shoebox.enrich import stages
 from shoebox.enrich.runner import Enricher
-from shoebox.errors import CatalogError, ConfigError
+from shoebox.errors import BackupError, CatalogError, ConfigError
 from shoebox.ingest import scan
 from shoebox.ingest.run import Indexer, Summary, root_row
 from shoebox.mounts import MountWatcher
@@ -153,6 +156,8 @@ class Daemon:
         self.mounts = MountWatcher(self._mounts_changed)
         self.bookkeeping = _Lane("catalog")  # the writer and the state keeper
         self.indexing = _Lane("indexer")
+        self.copies = _Lane("copies")  # backups
+        self._backup: dict[str, str] = {}  # how the last daily backup went
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changes: asyncio.Queue[Change] = asyncio.Queue()
         self._work = asyncio.Event()  # the queue may hold due jobs, or roots want a look
@@ -191,6 +196,7 @@ class Daemon:
             loop.create_task(self._writer(), name="writer"),
             loop.create_task(self._indexer(), name="indexer"),
             loop.create_task(self._keep_state(), name="state"),
+            loop.create_task(self._back_up_daily(), name="backup"),
         ]
         if self._watchdog_every is not None:
             tasks.append(loop.create_task(self._watchdog(), name="watchdog"))
@@ -582,6 +588,34 @@ class Daemon:
                 log.debug("cannot write the daemon's state: %s", exc)
             await asyncio.sleep(1.0)  # at most one row a second, however busy
 
+    async def _back_up_daily(self) -> None:
+        """At `[backup] hour` every day: a backup in the copies' thread."""
+        while True:
+            due = backups.next_run(backups.local_now(), self.settings.backup.hour)
+            while (wait := (due - backups.local_now()).total_seconds()) > 0:
+                await asyncio.sleep(min(wait, 3600.0))  # the wall clock may be set meanwhile
+            self._backup = await self.copies.run(self._make_backup)
+            self._state_changed.set()
+
+    def _make_backup(self) -> dict[str, str]:
+        """In the copies' thread: one backup, then retention; how it went, for the state."""
+        wanted = self.settings.backup
+        started = time.monotonic()
+        try:
+            made = backups.make(self.catalog.db, wanted.folder)
+            removed = backups.prune(wanted.folder, wanted.keep_daily, wanted.keep_weekly)
+        except BackupError as exc:
+            log.error("the daily backup failed: %s; next try at %02d:00", exc, wanted.hour)
+            return {"failed_at": utcnow().isoformat(), "error": str(exc)}
+        finally:
+            _close_connection(self.catalog)  # this thread's: not kept open for a day
+        log.info(
+            "daily backup %s: %.1f MB, %d photos, in %.1f s; %d old files removed",
+            made.path, made.size / 1e6, made.rows("photo"), time.monotonic() - started,
+            len(removed),
+        )  # fmt: skip
+        return {"made_at": utcnow().isoformat(), "path": str(made.path)}
+
     def _set_state(self, state: str) -> None:
         if state != self._state:
             self._state = state
@@ -591,6 +625,7 @@ class Daemon:
         detail = {
             "busy_seconds": round(time.monotonic() - self._busy_since) if self._busy_since else 0,
             "silent_seconds": round(time.monotonic() - self._beat_at) if self._busy_since else 0,
+            "backup": self._backup,
         }
         values = {
             "host": socket.gethostname(),

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import pymysql.cursors  # type: ignore[import-untyped]
-from peewee import DatabaseError, MySQLDatabase
+from peewee import DatabaseError, InterfaceError, MySQLDatabase
 
 from shoebox.catalog import migrations
 from shoebox.errors import BackupError
@@ -54,6 +54,8 @@ _INSERT = 1000  # rows an INSERT
 _TRANSACTION = 20_000  # rows a transaction, loading into MariaDB
 _FLUSH = 1 << 20  # bytes handed to gzip at once
 _NAME = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+# What reading or writing the catalog raises here: through our own cursors, the drivers' own.
+DATABASE_ERRORS = (sqlite3.Error, pymysql.err.Error, DatabaseError, InterfaceError)
 
 
 @dataclass
@@ -501,7 +503,7 @@ def _load(db: Any, path: Path, sha256: str | None) -> None:
     except BackupError:
         loader.conn.rollback()
         raise
-    except (sqlite3.Error, pymysql.err.Error, DatabaseError) as exc:
+    except DATABASE_ERRORS as exc:
         loader.conn.rollback()
         raise BackupError(
             f"restoring table {loader.table} failed ({exc}); the catalog may be left "
