@@ -76,7 +76,7 @@ def fill() -> None:
         name="ada",
         password_hash="$argon2id$v=19$x",
         folder="/srv/ada",
-        role="admin",  # noqa: S106
+        role="admin",
     )
     first = add_photo(
         root.id, "2024/a.jpg", dt.datetime(2024, 5, 1, 12, 30, 45, 123456), favorite=True,
