@@ -74,7 +74,7 @@ def fill() -> None:
     root = Root.create(path="/srv/photos", path_key="r" * 32, device=2**40 + 7, fsid="abcd")
     ada = Account.create(
         name="ada",
-        password_hash="$argon2id$v=19$x",
+        password_hash="$argon2id$v=19$x",  # noqa: S106 - a made-up hash
         folder="/srv/ada",
         role="admin",
     )
