@@ -19,11 +19,14 @@ saw, a mount that came or went) becomes one `Change` on one `asyncio.Queue`:
   waited longer than `[sftp] resume_days`.
 - the **backup** task sleeps until `[backup] hour`, copies the catalog into the backup
   folder, prunes the old copies, and records how it went (the log, this daemon's state).
+- with `[library] write_sidecars`, the **beside** task looks at the to-write list once a
+  minute (the viewers that add to it are other processes) and writes the XMP sidecars and
+  album files it names (`shoebox.sidecars`, `shoebox.albumfiles`).
 
 Catalog access runs in three threads of our own, each with its own connection: one for the
 writer and the bookkeeping (short transactions, so an upload never waits for an index
 batch), one for the indexer, and one for the copies (a backup reads for a minute at most on
-a million photos; uploads and indexing go on meanwhile). The watcher's and the mount table's threads only hand events to
+a million photos; uploads and indexing go on meanwhile) and the files beside the library. The watcher's and the mount table's threads only hand events to
 the loop (`call_soon_threadsafe`).
 
 An SFTP upload under way has an `Upload` row, written before the file is opened and deleted in
@@ -56,8 +59,8 @@ from typing import Any, Literal, TypeVar
 
 from peewee import DatabaseError, InterfaceError, MySQLDatabase, OperationalError
 
-from shoebox import backups, config, roots
-from shoebox.catalog import queue
+from shoebox import albumfiles, backups, config, roots, sidecars
+from shoebox.catalog import outbox, queue
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Account, DaemonState, File, QueuedPath, Root, Upload, utcnow
 from shoebox.config import Settings
@@ -84,6 +87,9 @@ _STATE_EVERY = 60.0  # seconds between two DaemonState rows when nothing changes
 _STUCK_SECONDS = 120.0  # an index call silent this long is stuck: systemd's watchdog hears it
 _STOP_SECONDS = 9.0  # SIGTERM: what is still running after this is left behind
 _DAY = 86_400.0
+_BESIDE_EVERY = 60.0  # seconds between two looks at the to-write list
+_BESIDE_LONGEST = 3600.0  # the longest wait after writing beside the library failed
+_BESIDE_BATCH = 100  # photos and albums written a turn
 
 
 @dataclass(frozen=True)
@@ -156,7 +162,7 @@ class Daemon:
         self.mounts = MountWatcher(self._mounts_changed)
         self.bookkeeping = _Lane("catalog")  # the writer and the state keeper
         self.indexing = _Lane("indexer")
-        self.copies = _Lane("copies")  # backups
+        self.copies = _Lane("copies")  # backups, sidecars and album files
         self._backup: dict[str, str] = {}  # how the last daily backup went
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changes: asyncio.Queue[Change] = asyncio.Queue()
@@ -198,6 +204,8 @@ class Daemon:
             loop.create_task(self._keep_state(), name="state"),
             loop.create_task(self._back_up_daily(), name="backup"),
         ]
+        if self.settings.library.write_sidecars:
+            tasks.append(loop.create_task(self._write_beside(), name="beside"))
         if self._watchdog_every is not None:
             tasks.append(loop.create_task(self._watchdog(), name="watchdog"))
         stopped = loop.create_task(self._stopping.wait())
@@ -615,6 +623,48 @@ class Daemon:
             len(removed),
         )  # fmt: skip
         return {"made_at": utcnow().isoformat(), "path": str(made.path)}
+
+    async def _write_beside(self) -> None:
+        """The to-write list into sidecars and album files, a batch at a time; once it is
+        empty, a look again in a minute (longer after failures)."""
+        wait = _BESIDE_EVERY
+        while True:
+            try:
+                more = await self.copies.run(self._write_some)
+                wait = _BESIDE_EVERY
+            except (OSError, *CATALOG_ERRORS) as exc:
+                wait = min(wait * 2, _BESIDE_LONGEST)
+                log.warning(
+                    "cannot write beside the library (%s); trying again in %.0f s", exc, wait
+                )
+                more = False
+            if not more:
+                await asyncio.sleep(wait)
+
+    def _write_some(self) -> bool:
+        """In the copies' thread: one batch of the to-write list; whether more may wait. A
+        photo or album whose root is left alone goes to the back of the list."""
+        rows = outbox.take(_BESIDE_BATCH)
+        writer = sidecars.Writer(self.settings.ingest.exiftool)
+        written, later = [], []
+        try:
+            for row in rows:
+                try:
+                    if row.kind == "photo":
+                        writer.write(row.target)
+                    else:
+                        albumfiles.write(row.target)
+                    written.append(row)
+                except sidecars.LeftAlone:
+                    later.append(row)
+        finally:
+            writer.close()
+            outbox.done(written)
+        for kind in ("photo", "album"):
+            outbox.mark(kind, [r.target for r in later if r.kind == kind])
+        if written:
+            log.info("wrote beside the library the files of %d photos and albums", len(written))
+        return len(rows) == _BESIDE_BATCH and len(later) < len(rows)
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
