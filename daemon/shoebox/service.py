@@ -21,7 +21,7 @@ saw, a mount that came or went) becomes one `Change` on one `asyncio.Queue`:
   folder, prunes the old copies, and records how it went (the log, this daemon's state).
 - with `[library] write_sidecars`, the **beside** task looks at the to-write list once a
   minute (the viewers that add to it are other processes) and writes the XMP sidecars and
-  album files it names (`shoebox.sidecars`, `shoebox.albumfiles`).
+  album files it names (`shoebox.beside`).
 
 Catalog access runs in three threads of our own, each with its own connection: one for the
 writer and the bookkeeping (short transactions, so an upload never waits for an index
@@ -59,8 +59,8 @@ from typing import Any, Literal, TypeVar
 
 from peewee import DatabaseError, InterfaceError, MySQLDatabase, OperationalError
 
-from shoebox import albumfiles, backups, config, roots, sidecars
-from shoebox.catalog import outbox, queue
+from shoebox import backups, beside, config, roots
+from shoebox.catalog import queue
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Account, DaemonState, File, QueuedPath, Root, Upload, utcnow
 from shoebox.config import Settings
@@ -630,7 +630,9 @@ class Daemon:
         wait = _BESIDE_EVERY
         while True:
             try:
-                more = await self.copies.run(self._write_some)
+                _, more = await self.copies.run(
+                    beside.write_batch, self.settings.ingest.exiftool, _BESIDE_BATCH
+                )
                 wait = _BESIDE_EVERY
             except (OSError, *CATALOG_ERRORS) as exc:
                 wait = min(wait * 2, _BESIDE_LONGEST)
@@ -640,31 +642,6 @@ class Daemon:
                 more = False
             if not more:
                 await asyncio.sleep(wait)
-
-    def _write_some(self) -> bool:
-        """In the copies' thread: one batch of the to-write list; whether more may wait. A
-        photo or album whose root is left alone goes to the back of the list."""
-        rows = outbox.take(_BESIDE_BATCH)
-        writer = sidecars.Writer(self.settings.ingest.exiftool)
-        written, later = [], []
-        try:
-            for row in rows:
-                try:
-                    if row.kind == "photo":
-                        writer.write(row.target)
-                    else:
-                        albumfiles.write(row.target)
-                    written.append(row)
-                except sidecars.LeftAlone:
-                    later.append(row)
-        finally:
-            writer.close()
-            outbox.done(written)
-        for kind in ("photo", "album"):
-            outbox.mark(kind, [r.target for r in later if r.kind == kind])
-        if written:
-            log.info("wrote beside the library the files of %d photos and albums", len(written))
-        return len(rows) == _BESIDE_BATCH and len(later) < len(rows)
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
