@@ -13,9 +13,9 @@ its file there removed.
 
 An index run over whole roots reads them back (`apply`): an album not in the catalog is made
 (with its id when that is free, so its files stay its own), and photos the catalog knows are
-put in it; nothing is taken out. An album on the to-write list is left alone: its files are
-older than the catalog then. An album in the catalog with the file's id but another creation
-time is another album: the file's becomes a new album.
+put in it; nothing is taken out. An album in the catalog with the file's id but another
+creation time is another album: the file's becomes a new album. Otherwise an album on the
+to-write list is left alone: its files are older than the catalog then.
 """
 
 from __future__ import annotations
@@ -183,17 +183,16 @@ def apply(wanted: Iterable[Path]) -> int:
     if not found:
         return 0
     waiting = outbox.pending("album", found)
-    added = 0
-    for album_id, files in sorted(found.items()):
-        if album_id not in waiting:
-            added += _take(album_id, files)
-    return added
+    return sum(_take(album_id, files, album_id in waiting) for album_id, files in found.items())
 
 
-def _take(album_id: int, files: list[tuple[Root, dict[str, Any]]]) -> int:
+def _take(album_id: int, files: list[tuple[Root, dict[str, Any]]], waiting: bool) -> int:
     first = files[0][1]
     created = _when(first.get("created_at"))
     album = Album.get_or_none(Album.id == album_id)
+    other = album is not None and album.created_at != created
+    if waiting and not other:
+        return 0  # the catalog changed this album (or deleted it) since its files were written
     db = Album._meta.database
     with db.atomic():
         if album is None:
@@ -201,7 +200,7 @@ def _take(album_id: int, files: list[tuple[Root, dict[str, Any]]]) -> int:
                          updated_at=created).execute()  # fmt: skip
             album = Album.get_by_id(album_id)
             log.info("album %r taken back from the files beside the library", album.title)
-        elif album.created_at != created:  # another album took this id
+        elif other:  # another album took this id
             album = Album.create(title=first["title"][:255], created_at=created)
             outbox.mark("album", [album_id, album.id])  # both files written anew
         present = {row.photo_id for row in AlbumPhoto.select().where(AlbumPhoto.album == album.id)}
