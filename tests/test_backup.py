@@ -442,3 +442,38 @@ def test_backup_restore_and_status_on_the_command_line(
         == 0
     )
     library.catalog.db.bind(MODELS)
+
+
+# --- the daemon ------------------------------------------------------------------------------
+
+
+FAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
+
+
+@pytest.mark.skipif(FAKETIME is None, reason="faketime is not installed (scripts/setup --test)")
+def test_the_daemon_backs_up_at_its_hour(library: Library, tmp_path: Path) -> None:
+    """A daemon started (by faketime's clock) just before 03:00 makes its backup at 03:00,
+    prunes, and says so; uploads and indexing are not its business meanwhile."""
+    from conftest import wait_for
+    from test_daemon import Running
+
+    fill()
+    folder = library.settings.backup.folder
+    folder.mkdir(parents=True)
+    for days in (30, 31):  # old ones retention drops (keep_weekly = 0)
+        old = folder / backups.name_for(dt.datetime(2025, 5, 1) + dt.timedelta(days=days - 30))
+        old.write_bytes(b"copy")
+        backups.manifest_path(old).write_text("{}")
+    cfg = library.settings.source
+    cfg.write_text(cfg.read_text() + "[backup]\nhour = 3\nkeep_daily = 1\nkeep_weekly = 0\n")
+    clock = {"LD_PRELOAD": str(FAKETIME), "FAKETIME": "@2025-06-01 02:59:50"}
+    running = Running(library, tmp_path, **clock)
+    try:
+        running.ready()
+        wait_for("its line in the log", lambda: running.logged("daily backup "), timeout=60)
+    finally:
+        assert running.stop() == 0
+    (made,) = backups.listing(folder)  # the old ones pruned
+    assert dt.datetime(2025, 6, 1, 3) <= made.taken_at < dt.datetime(2025, 6, 1, 3, 1)
+    assert made.rows("photo") == 2
+    dump.verify(made.path, made.manifest["sha256"])
