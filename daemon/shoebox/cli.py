@@ -512,13 +512,16 @@ def _backup_status(settings: Settings, daemons: list[Any]) -> None:
         print(f"backups:  {exc}")
         return
     if last is None:
-        print(f"backups:  none in {folder} (`shoebox backup` makes one now)")
+        print(
+            f"backups:  none yet in {folder}; the daemon makes one every day at "
+            f"{settings.backup.hour:02d}:00 (`shoebox backup` makes one now)"
+        )
     else:
         print(
             f"backups:  last good {_when(last.taken_at)} in {folder} "
             f"({last.size / 1e6:.1f} MB, {last.rows('photo')} photos)"
         )
-    if last is None or utcnow() - last.taken_at > backups.OVERDUE:
+    if last is not None and utcnow() - last.taken_at > backups.OVERDUE:
         print(
             "  warning: no backup for more than two days; the daemon makes one every day at "
             f"{settings.backup.hour:02d}:00 (is it running? see its log)"
