@@ -196,17 +196,20 @@ def prune(folder: Path, daily: int, weekly: int, now: dt.datetime | None = None)
     removed = []
     backups = listing(folder)
     keep = kept((b.taken_at for b in backups), daily, weekly)
-    for backup in backups:
-        if backup.taken_at not in keep:
-            for path in (backup.path, manifest_path(backup.path)):
+    try:
+        for backup in backups:
+            if backup.taken_at not in keep:
+                for path in (backup.path, manifest_path(backup.path)):
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+        stale = (now or dt.datetime.now()).timestamp() - STALE_TEMP.total_seconds()
+        for name in os.listdir(folder):
+            path = folder / name
+            if _TEMP.fullmatch(name) and path.lstat().st_mtime < stale:
                 path.unlink(missing_ok=True)
                 removed.append(path)
-    stale = (now or dt.datetime.now()).timestamp() - STALE_TEMP.total_seconds()
-    for name in os.listdir(folder):
-        path = folder / name
-        if _TEMP.fullmatch(name) and path.lstat().st_mtime < stale:
-            path.unlink(missing_ok=True)
-            removed.append(path)
+    except OSError as exc:
+        raise BackupError(f"cannot remove old backups in {folder} ({exc.strerror})") from None
     return removed
 
 

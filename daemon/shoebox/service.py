@@ -25,9 +25,10 @@ saw, a mount that came or went) becomes one `Change` on one `asyncio.Queue`:
 
 Catalog access runs in three threads of our own, each with its own connection: one for the
 writer and the bookkeeping (short transactions, so an upload never waits for an index
-batch), one for the indexer, and one for the copies (a backup reads for a minute at most on
-a million photos; uploads and indexing go on meanwhile) and the files beside the library. The watcher's and the mount table's threads only hand events to
-the loop (`call_soon_threadsafe`).
+batch), one for the indexer, and one for the copies: backups (one reads for a minute or so
+on a million photos while uploads and indexing go on) and the files beside the library. The
+watcher's and the mount table's threads only hand events to the loop
+(`call_soon_threadsafe`).
 
 An SFTP upload under way has an `Upload` row, written before the file is opened and deleted in
 the transaction that queues the finished file, so a partial file left by a dropped connection

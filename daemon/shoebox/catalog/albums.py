@@ -1,7 +1,8 @@
 """Albums: making, renaming, choosing a cover, adding and removing photos, and reading them
 back as plain dicts (the shape the viewer's API serves). Every change puts the album on the
-to-write list (`outbox`), for its album files beside the library. Bad input is a UsageError; an album
-or photo that does not exist is `None` or a `LookupError`, for the caller to answer with 404.
+to-write list (`outbox`), for its album files beside the library. Bad input is a UsageError;
+an album or photo that does not exist is `None` or a `LookupError`, for the caller to answer
+with 404.
 """
 
 from __future__ import annotations
