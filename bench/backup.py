@@ -132,7 +132,7 @@ def main() -> None:
             url = url_of(target, work, f"shoebox_bench_restore_{target}")
             began = time.perf_counter()
             with Catalog(url, work, upgrade=False) as catalog:
-                dump.restore(catalog.db, Path(path), force=True, sha256=backups.restore_check(Path(path)),
+                dump.restore(catalog.db, Path(path), force=True, sha256=backups.manifest_sha256(Path(path)),
                              prepare=catalog.prepare)  # fmt: skip
             results.append(
                 (f"restore {source} -> {target}", f"{time.perf_counter() - began:.1f} s")

@@ -128,7 +128,7 @@ def restore(url: str, tmp: Path, path: Path, *, force: bool = False) -> dump.Res
             target.db,
             path,
             force=force,
-            sha256=backups.restore_check(path),
+            sha256=backups.manifest_sha256(path),
             prepare=target.prepare,
         )
 

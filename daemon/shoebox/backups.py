@@ -213,7 +213,7 @@ def prune(folder: Path, daily: int, weekly: int, now: dt.datetime | None = None)
     return removed
 
 
-def restore_check(path: Path) -> str | None:
+def manifest_sha256(path: Path) -> str | None:
     """The SHA-256 the manifest beside a copy gives for it, if there is one."""
     try:
         manifest = json.loads(manifest_path(path).read_text())

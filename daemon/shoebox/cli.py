@@ -304,7 +304,7 @@ def _restore(path: Path, settings: Settings, *, force: bool) -> int:
             catalog.db,
             path,
             force=force,
-            sha256=backups.restore_check(path),
+            sha256=backups.manifest_sha256(path),
             prepare=catalog.prepare,
         )
     m = done.manifest
