@@ -91,10 +91,9 @@ def test_sample_library_end_to_end(library: Library) -> None:
         "photos:   7",
     ]
     assert lines[4].startswith("last:     20") and lines[4].endswith(" UTC")
-    assert lines[5:] == [
-        "uploads:  0 partial, waiting for their clients to resume them",
-        "errors:   0 files (shoebox errors lists them)",
-    ]
+    assert lines[5] == "uploads:  0 partial, waiting for their clients to resume them"
+    assert lines[6].startswith("backups:  none yet in ") and lines[6].endswith("makes one now)")
+    assert lines[7:] == ["errors:   0 files (shoebox errors lists them)"]
 
 
 def test_migrate_reports_what_it_did(library: Library) -> None:

@@ -7,8 +7,10 @@ import datetime as dt
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import peewee
 
@@ -57,6 +59,24 @@ def _parser() -> argparse.ArgumentParser:
     photos.add_argument("--json", action="store_true", help="one JSON object per line")
 
     sub.add_parser("errors", help="list files that could not be indexed, and why")
+
+    backup = sub.add_parser(
+        "backup", help="copy the catalog into a backup now (the daemon and viewers may run)"
+    )
+    backup.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        metavar="DIR",
+        help="where to write it (default: [backup] folder, where old backups are then pruned)",
+    )
+    restore = sub.add_parser(
+        "restore", help="put a backup into an empty catalog (SQLite or MariaDB, either way round)"
+    )
+    restore.add_argument("file", type=Path, metavar="FILE")
+    restore.add_argument(
+        "--force", action="store_true", help="replace a catalog that is not empty, as a whole"
+    )
 
     sub.add_parser("daemon", help="watch the library and index what arrives, until stopped")
     sub.add_parser(
@@ -180,7 +200,11 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
 
         serve_viewer(settings)
         return 0
+    if args.command == "restore":  # before anything opens (and so migrates) the catalog
+        return _restore(args.file, settings, force=args.force)
     with Catalog(settings.database.url, settings.source.parent) as catalog:
+        if args.command == "backup":
+            return _backup(catalog, args.folder, settings)
         if args.command == "migrate":
             if catalog.applied:
                 _say("applied: " + ", ".join(catalog.applied))
@@ -216,6 +240,57 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "share":
             return _share(args, settings)
         return _errors()
+
+
+# What `backup` and `restore` count for a person, by table.
+_COUNTED = (
+    ("photo", "photos"), ("file", "files"), ("album", "albums"), ("person", "people"),
+    ("face", "faces"), ("account", "accounts"), ("share", "share links"),
+)  # fmt: skip
+
+
+def _counts(rows: Callable[[str], int]) -> str:
+    return ", ".join(f"{rows(table)} {label}" for table, label in _COUNTED)
+
+
+def _backup(catalog: Catalog, folder: Path | None, settings: Settings) -> int:
+    from shoebox import backups
+
+    started = time.monotonic()
+    made = backups.make(catalog.db, folder or settings.backup.folder)
+    print(
+        f"wrote {made.path} ({made.size / 1e6:.1f} MB in {time.monotonic() - started:.1f} s): "
+        + _counts(made.rows)
+    )
+    if folder is None:
+        backup = settings.backup
+        for path in backups.prune(backup.folder, backup.keep_daily, backup.keep_weekly):
+            print(f"removed {path} (older than retention keeps)")
+    return 0
+
+
+def _restore(path: Path, settings: Settings, *, force: bool) -> int:
+    from shoebox import backups
+    from shoebox.catalog import dump
+
+    started = time.monotonic()
+    with Catalog(settings.database.url, settings.source.parent, upgrade=False) as catalog:
+        done = dump.restore(
+            catalog.db,
+            path,
+            force=force,
+            sha256=backups.manifest_sha256(path),
+            prepare=catalog.prepare,
+        )
+    m = done.manifest
+    total = sum(t.rows for t in m.tables.values())
+    print(
+        f"restored {path.name} (taken {m.created_at} on {m.backend}) in "
+        f"{time.monotonic() - started:.1f} s: {_counts(m.count)}; {total} rows in all"
+    )
+    if done.migrated:
+        print("then migrated: " + ", ".join(done.migrated))
+    return 0
 
 
 def _enrich(settings: Settings, *, interactive: bool | None) -> None:
@@ -393,10 +468,45 @@ def _status(settings: Settings) -> int:
         _say(f"roots:    {len(r.roots_left_alone)} left alone (none of their photos is touched)")
         for _, why in r.roots_left_alone:
             _say(f"  {why}")
+    _backup_status(settings, r.daemons)
     _say(f"errors:   {r.errors} files (shoebox errors lists them)")
     for path, stage, message in r.recent_errors:
         _say(f"  {path}: {stage}: {message}")
     return 0
+
+
+def _backup_status(settings: Settings, daemons: list[Any]) -> None:
+    """The newest good backup, and a warning when it is old or a daemon's last one failed."""
+    from shoebox import backups
+    from shoebox.errors import BackupError
+
+    folder = settings.backup.folder
+    try:
+        last = backups.newest(folder)
+    except BackupError as exc:
+        print(f"backups:  {exc}")
+        return
+    if last is None:
+        print(
+            f"backups:  none yet in {folder}; the daemon makes one every day at "
+            f"{settings.backup.hour:02d}:00 (`shoebox backup` makes one now)"
+        )
+    else:
+        print(
+            f"backups:  last good {_when(last.taken_at)} in {folder} "
+            f"({last.size / 1e6:.1f} MB, {last.rows('photo')} photos)"
+        )
+    if last is not None and utcnow() - last.taken_at > backups.OVERDUE:
+        print(
+            "  warning: no backup for more than two days; the daemon makes one every day at "
+            f"{settings.backup.hour:02d}:00 (is it running? see its log)"
+        )
+    for d in daemons:
+        failed = d.detail.get("backup", {})
+        if d.state != "stopped" and "error" in failed:
+            print(
+                f"  {d.worker}: its daily backup failed at {failed['failed_at']}: {failed['error']}"
+            )
 
 
 def _when(moment: dt.datetime) -> str:

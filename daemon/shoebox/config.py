@@ -22,8 +22,14 @@ from shoebox.errors import ConfigError
 ENV_VAR = "SHOEBOX_CONFIG"
 
 
-def _key(help: str, *, minimum: int | None = None, choices: tuple[str, ...] = ()) -> Any:
-    return {"help": help, "minimum": minimum, "choices": choices}
+def _key(
+    help: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    choices: tuple[str, ...] = (),
+) -> Any:
+    return {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices}
 
 
 @dataclass(frozen=True)
@@ -32,12 +38,50 @@ class LibrarySettings:
         default=(),
         metadata=_key(
             "Library roots: folders that hold the originals. Indexing only reads them; "
-            "nothing under them is ever written."
+            "nothing under them is written but SFTP uploads and, if write_sidecars is on, "
+            "sidecars and album files."
         ),
     )
     cache: Path = field(
         default=Path("cache"),
         metadata=_key("Folder for renditions (grid tiles, previews). Must be outside the roots."),
+    )
+    write_sidecars: bool = field(
+        default=False,
+        metadata=_key(
+            "Let the daemon write what the family makes beside the photos, so that a catalog "
+            "can be rebuilt from the library alone: an XMP sidecar (IMG_1.jpg.xmp) for each "
+            "photo with a favourite or archive flag or named faces, and one JSON file per "
+            "album in .shoebox/albums/ in each root. Originals are never changed, and another "
+            "tool's sidecar keeps its content. Needs write access to the roots."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    folder: Path = field(
+        default=Path("backups"),
+        metadata=_key(
+            "Folder for the daily backups of the catalog (and `shoebox backup` without a "
+            "folder). Outside the library roots and the cache; best on another disk."
+        ),
+    )
+    hour: int = field(
+        default=3,
+        metadata=_key(
+            "Hour of the day (0-23, local time) at which the daemon makes its daily backup.",
+            minimum=0,
+            maximum=23,
+        ),
+    )
+    keep_daily: int = field(
+        default=7,
+        metadata=_key("Keep the newest backup of each of this many last days.", minimum=1),
+    )
+    keep_weekly: int = field(
+        default=4,
+        metadata=_key("Also keep the newest backup of each of this many last weeks.", minimum=0),
     )
 
 
@@ -291,6 +335,7 @@ class Settings:
     source: Path
     library: LibrarySettings = LibrarySettings()
     database: DatabaseSettings = DatabaseSettings()
+    backup: BackupSettings = BackupSettings()
     ingest: IngestSettings = IngestSettings()
     renditions: RenditionSettings = RenditionSettings()
     watch: WatchSettings = WatchSettings()
@@ -400,6 +445,8 @@ def _value(
             raise bad("a whole number")
         if meta["minimum"] is not None and value < meta["minimum"]:
             raise bad(f"a whole number of at least {meta['minimum']}")
+        if meta["maximum"] is not None and value > meta["maximum"]:
+            raise bad(f"a whole number from {meta['minimum']} to {meta['maximum']}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -424,7 +471,8 @@ def _check_layout(settings: Settings) -> None:
             f"{settings.source}: [library] originals is empty; list the folders that hold "
             'your photos, such as originals = ["/srv/photos"]'
         )
-    writable = [("[library] cache", lib.cache)]
+    backups = settings.backup.folder
+    writable = [("[library] cache", lib.cache), ("[backup] folder", backups)]
     db_path = sqlite_path(settings)
     if db_path is not None:
         writable.append(("[database] url", db_path))
@@ -435,6 +483,11 @@ def _check_layout(settings: Settings) -> None:
                     f"{settings.source}: {what} ({target}) lies inside the library root {root}; "
                     "shoebox never writes under a root, so put it elsewhere"
                 )
+    if backups == lib.cache or lib.cache in backups.parents or backups in lib.cache.parents:
+        raise ConfigError(
+            f"{settings.source}: [backup] folder ({backups}) and [library] cache ({lib.cache}) "
+            "overlap; the cache can be thrown away, the backups must not be: keep them apart"
+        )
 
 
 def _check_sftp(settings: Settings) -> Settings:

@@ -21,6 +21,10 @@ class CatalogError(ShoeboxError):
     """The catalog database cannot be opened, migrated or queried."""
 
 
+class BackupError(ShoeboxError):
+    """A backup cannot be made, is damaged, or cannot be restored into this catalog."""
+
+
 class UsageError(ShoeboxError):
     """The command line asked for something that cannot be done (for example a path outside
     every library root)."""

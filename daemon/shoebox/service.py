@@ -17,11 +17,18 @@ saw, a mount that came or went) becomes one `Change` on one `asyncio.Queue`:
 - the **state keeper** writes this process's `DaemonState` row (for `shoebox status`) when
   its state changes and once a minute, and says once a day which partial uploads have
   waited longer than `[sftp] resume_days`.
+- the **backup** task sleeps until `[backup] hour`, copies the catalog into the backup
+  folder, prunes the old copies, and records how it went (the log, this daemon's state).
+- with `[library] write_sidecars`, the **beside** task looks at the to-write list once a
+  minute (the viewers that add to it are other processes) and writes the XMP sidecars and
+  album files it names (`shoebox.beside`).
 
-Catalog access runs in two threads of our own, each with its own connection: one for the
+Catalog access runs in three threads of our own, each with its own connection: one for the
 writer and the bookkeeping (short transactions, so an upload never waits for an index
-batch), one for the indexer. The watcher's and the mount table's threads only hand events to
-the loop (`call_soon_threadsafe`).
+batch), one for the indexer, and one for the copies: backups (one reads for a minute or so
+on a million photos while uploads and indexing go on) and the files beside the library. The
+watcher's and the mount table's threads only hand events to the loop
+(`call_soon_threadsafe`).
 
 An SFTP upload under way has an `Upload` row, written before the file is opened and deleted in
 the transaction that queues the finished file, so a partial file left by a dropped connection
@@ -53,14 +60,14 @@ from typing import Any, Literal, TypeVar
 
 from peewee import DatabaseError, InterfaceError, MySQLDatabase, OperationalError
 
-from shoebox import config, roots
+from shoebox import backups, beside, config, roots
 from shoebox.catalog import queue
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Account, DaemonState, File, QueuedPath, Root, Upload, utcnow
 from shoebox.config import Settings
 from shoebox.enrich import stages
 from shoebox.enrich.runner import Enricher
-from shoebox.errors import CatalogError, ConfigError
+from shoebox.errors import BackupError, CatalogError, ConfigError
 from shoebox.ingest import scan
 from shoebox.ingest.run import Indexer, Summary, root_row
 from shoebox.mounts import MountWatcher
@@ -81,6 +88,9 @@ _STATE_EVERY = 60.0  # seconds between two DaemonState rows when nothing changes
 _STUCK_SECONDS = 120.0  # an index call silent this long is stuck: systemd's watchdog hears it
 _STOP_SECONDS = 9.0  # SIGTERM: what is still running after this is left behind
 _DAY = 86_400.0
+_BESIDE_EVERY = 60.0  # seconds between two looks at the to-write list
+_BESIDE_LONGEST = 3600.0  # the longest wait after writing beside the library failed
+_BESIDE_BATCH = 100  # photos and albums written a turn
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,8 @@ class Daemon:
         self.mounts = MountWatcher(self._mounts_changed)
         self.bookkeeping = _Lane("catalog")  # the writer and the state keeper
         self.indexing = _Lane("indexer")
+        self.copies = _Lane("copies")  # backups, sidecars and album files
+        self._backup: dict[str, str] = {}  # how the last daily backup went
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changes: asyncio.Queue[Change] = asyncio.Queue()
         self._work = asyncio.Event()  # the queue may hold due jobs, or roots want a look
@@ -191,7 +203,10 @@ class Daemon:
             loop.create_task(self._writer(), name="writer"),
             loop.create_task(self._indexer(), name="indexer"),
             loop.create_task(self._keep_state(), name="state"),
+            loop.create_task(self._back_up_daily(), name="backup"),
         ]
+        if self.settings.library.write_sidecars:
+            tasks.append(loop.create_task(self._write_beside(), name="beside"))
         if self._watchdog_every is not None:
             tasks.append(loop.create_task(self._watchdog(), name="watchdog"))
         stopped = loop.create_task(self._stopping.wait())
@@ -593,6 +608,53 @@ class Daemon:
                 log.debug("cannot write the daemon's state: %s", exc)
             await asyncio.sleep(1.0)  # at most one row a second, however busy
 
+    async def _back_up_daily(self) -> None:
+        """At `[backup] hour` every day: a backup in the copies' thread."""
+        while True:
+            due = backups.next_run(backups.local_now(), self.settings.backup.hour)
+            while (wait := (due - backups.local_now()).total_seconds()) > 0:
+                await asyncio.sleep(min(wait, 3600.0))  # the wall clock may be set meanwhile
+            self._backup = await self.copies.run(self._make_backup)
+            self._state_changed.set()
+
+    def _make_backup(self) -> dict[str, str]:
+        """In the copies' thread: one backup, then retention; how it went, for the state."""
+        wanted = self.settings.backup
+        started = time.monotonic()
+        try:
+            made = backups.make(self.catalog.db, wanted.folder)
+            removed = backups.prune(wanted.folder, wanted.keep_daily, wanted.keep_weekly)
+        except BackupError as exc:
+            log.error("the daily backup failed: %s; next try at %02d:00", exc, wanted.hour)
+            return {"failed_at": utcnow().isoformat(), "error": str(exc)}
+        finally:
+            _close_connection(self.catalog)  # this thread's: not kept open for a day
+        log.info(
+            "daily backup %s: %.1f MB, %d photos, in %.1f s; %d old files removed",
+            made.path, made.size / 1e6, made.rows("photo"), time.monotonic() - started,
+            len(removed),
+        )  # fmt: skip
+        return {"made_at": utcnow().isoformat(), "path": str(made.path)}
+
+    async def _write_beside(self) -> None:
+        """The to-write list into sidecars and album files, a batch at a time; once it is
+        empty, a look again in a minute (longer after failures)."""
+        wait = _BESIDE_EVERY
+        while True:
+            try:
+                _, more = await self.copies.run(
+                    beside.write_batch, self.settings.ingest.exiftool, _BESIDE_BATCH
+                )
+                wait = _BESIDE_EVERY
+            except (OSError, *CATALOG_ERRORS) as exc:
+                wait = min(wait * 2, _BESIDE_LONGEST)
+                log.warning(
+                    "cannot write beside the library (%s); trying again in %.0f s", exc, wait
+                )
+                more = False
+            if not more:
+                await asyncio.sleep(wait)
+
     def _set_state(self, state: str) -> None:
         if state != self._state:
             self._state = state
@@ -602,6 +664,7 @@ class Daemon:
         detail = {
             "busy_seconds": round(time.monotonic() - self._busy_since) if self._busy_since else 0,
             "silent_seconds": round(time.monotonic() - self._beat_at) if self._busy_since else 0,
+            "backup": self._backup,
         }
         values = {
             "host": socket.gethostname(),

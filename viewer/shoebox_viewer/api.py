@@ -14,7 +14,7 @@ from typing import Any
 
 import bottle
 
-from shoebox.catalog import albums, search
+from shoebox.catalog import albums, outbox, search
 from shoebox.catalog.models import Photo, utcnow
 from shoebox.errors import UsageError
 from shoebox_viewer import access, jsonio
@@ -56,6 +56,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if body:
             found.updated_at = utcnow()
             found.save()
+            outbox.mark("photo", [photo_id])  # its sidecars beside the library
         return jsonio.answer(_photo(photo_id))
 
     @app.get("/api/months")

@@ -1,6 +1,8 @@
 """Albums: making, renaming, choosing a cover, adding and removing photos, and reading them
-back as plain dicts (the shape the viewer's API serves). Bad input is a UsageError; an album
-or photo that does not exist is `None` or a `LookupError`, for the caller to answer with 404.
+back as plain dicts (the shape the viewer's API serves). Every change puts the album on the
+to-write list (`outbox`), for its album files beside the library. Bad input is a UsageError;
+an album or photo that does not exist is `None` or a `LookupError`, for the caller to answer
+with 404.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 from peewee import JOIN, fn
 
+from shoebox.catalog import outbox
 from shoebox.catalog.models import Album, AlbumPhoto, Photo, utcnow
 from shoebox.errors import UsageError
 
@@ -44,13 +47,13 @@ def get(album_id: int) -> Album | None:
 
 def create(title: object, account_id: int | None) -> Album:
     album: Album = Album.create(title=clean_title(title), created_by=account_id)
+    outbox.mark("album", [album.id])
     return album
 
 
 def rename(album: Album, title: object) -> None:
     album.title = clean_title(title)
-    album.updated_at = utcnow()
-    album.save()
+    _touch(album)
 
 
 def set_cover(album: Album, photo_id: object) -> None:
@@ -66,12 +69,12 @@ def set_cover(album: Album, photo_id: object) -> None:
         ):
             raise UsageError(f"photo {pid} is not in this album; add it first")
         album.cover_id = pid
-    album.updated_at = utcnow()
-    album.save()
+    _touch(album)
 
 
 def delete(album: Album) -> None:
-    """The album goes; its photos stay in the library."""
+    """The album goes; its photos stay in the library (and its files beside it go)."""
+    outbox.mark("album", [album.id])
     album.delete_instance()
 
 
@@ -118,8 +121,10 @@ def remove_photos(album: Album, ids: list[int]) -> int:
 
 
 def _touch(album: Album) -> None:
+    """The album changed: its time, and its files beside the library want writing."""
     album.updated_at = utcnow()
     album.save()
+    outbox.mark("album", [album.id])
 
 
 def albums_of(photo_id: int) -> list[Album]:

@@ -81,24 +81,30 @@ def _redact(url: str) -> str:
 class Catalog:
     """An open catalog: the database, bound to the models, at the latest schema."""
 
-    def __init__(self, url: str, base: Path, *, cache_mib: int = BIG_CACHE_MIB) -> None:
+    def __init__(
+        self, url: str, base: Path, *, cache_mib: int = BIG_CACHE_MIB, upgrade: bool = True
+    ) -> None:
+        """Open (and, with `upgrade`, migrate) the catalog at `url`. A restore opens it
+        without migrating: it makes the schema of the backup itself."""
         self.url = url
         self.applied: list[str] = []
         self.db = connect(url, base, cache_mib)
         try:
             self.db.connect(reuse_if_open=True)
-            if isinstance(self.db, MySQLDatabase):
-                self._prepare_mysql()
-            self.applied = migrate(self.db)
+            self.prepare()
+            if upgrade:
+                self.applied = migrate(self.db)
         except (OperationalError, InterfaceError, DatabaseError) as exc:
             with suppress(Exception):
                 self.db.close()
             raise CatalogError(f"cannot open the catalog at {_redact(url)}: {exc}") from exc
         self.db.bind(MODELS)
 
-    def _prepare_mysql(self) -> None:
-        # Tables inherit the database's character set; make sure it is full UTF-8 before
-        # the first table is created.
+    def prepare(self) -> None:
+        """Before the first table is made: MariaDB's tables inherit the database's character
+        set, so make sure it is full UTF-8."""
+        if not isinstance(self.db, MySQLDatabase):
+            return
         cur = self.db.execute_sql(
             "SELECT default_character_set_name FROM information_schema.schemata "
             "WHERE schema_name = DATABASE()"

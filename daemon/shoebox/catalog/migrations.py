@@ -13,7 +13,7 @@ together from migrating twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from peewee import (
@@ -43,6 +43,7 @@ from shoebox.catalog.models import (
     IngestError,
     Label,
     NotFace,
+    PendingWrite,
     Person,
     Photo,
     PhotoText,
@@ -114,18 +115,29 @@ def _0005_failure_counts(db: Any) -> None:
     _create(db, (FailureCount,))
 
 
+def _0007_written_beside(db: Any) -> None:
+    """The "to write" list for sidecars and album files, holding at first everything the
+    family made so far (written once `[library] write_sidecars` is on)."""
+    _create(db, (PendingWrite,))
+    with db.bind_ctx((Photo, Face, Person, Album, PendingWrite)):
+        from shoebox.catalog import outbox
+
+        outbox.mark_everything()
+
+
 def _0008_people_suggestions(db: Any) -> None:
     _create(db, (NotFace, Suggestion, SuggestionFace))
 
 
-# Numbers may have gaps while branches that add migrations are merged: each one is applied
-# once, by number, whatever else has been applied.
+# Each migration is applied once, by number, whatever else has been applied (numbers may
+# have gaps while branches that add migrations are merged).
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
     (2, "viewer", _0002_viewer),
     (3, "later_stages", _0003_later_stages),
     (4, "roots_and_daemons", _0004_roots_and_daemons),
     (5, "failure_counts", _0005_failure_counts),
+    (7, "written_beside", _0007_written_beside),
     (8, "people_suggestions", _0008_people_suggestions),
 )
 LATEST = MIGRATIONS[-1][0]
@@ -152,28 +164,39 @@ def current_version(db: Any) -> int:
         return int(found.version) if found else 0
 
 
-def migrate(db: Any) -> list[str]:
-    """Apply every pending migration; return the names applied (empty when up to date)."""
+def applied_versions(db: Any) -> list[int]:
+    """The numbers of the migrations applied to this catalog, in order (a gap is possible: a
+    catalog may have had a later number before an earlier one was written)."""
+    with db.bind_ctx([SchemaVersion]):
+        if not SchemaVersion.table_exists():
+            return []
+        query = SchemaVersion.select(SchemaVersion.version).order_by(SchemaVersion.version)
+        return [row.version for row in query]
+
+
+def migrate(db: Any, only: Collection[int] | None = None) -> list[str]:
+    """Apply every pending migration (or only those numbered in `only`, as a restore does to
+    remake the schema a backup was taken from); return the names applied."""
     applied: list[str] = []
     with db.bind_ctx([SchemaVersion]):
         if isinstance(db, MySQLDatabase):
             db.execute_sql("SELECT GET_LOCK('shoebox_migrate', 60)")
             try:
-                applied = _apply(db)
+                applied = _apply(db, only)
             finally:
                 db.execute_sql("SELECT RELEASE_LOCK('shoebox_migrate')")
         else:
             with db.atomic("IMMEDIATE"):
-                applied = _apply(db)
+                applied = _apply(db, only)
     return applied
 
 
-def _apply(db: Any) -> list[str]:
+def _apply(db: Any, only: Collection[int] | None) -> list[str]:
     SchemaVersion.create_table(safe=True)
     done = {row.version for row in SchemaVersion.select(SchemaVersion.version)}
     applied = []
     for number, name, step in MIGRATIONS:
-        if number in done:
+        if number in done or (only is not None and number not in only):
             continue
         with db.atomic():
             step(db)

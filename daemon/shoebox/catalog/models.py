@@ -407,6 +407,19 @@ class FailureCount(BaseModel):
     last_at = FloatField(index=True)  # seconds since the epoch of the last attempt counted
 
 
+class PendingWrite(BaseModel):
+    """Something the family changed (a photo's flags or faces, an album) that the daemon has
+    yet to write beside the library: the durable "to write" list of `shoebox.catalog.outbox`.
+    `target` is a photo's or an album's id; an album that is gone has its files removed."""
+
+    kind = CharField(8)  # photo, album
+    target = BigIntegerField()
+    marked_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("kind", "target"), True),)
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     Root,
     Photo,
@@ -432,4 +445,5 @@ MODELS: tuple[type[BaseModel], ...] = (
     NotFace,
     Suggestion,
     SuggestionFace,
+    PendingWrite,
 )

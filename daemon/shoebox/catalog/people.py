@@ -15,7 +15,8 @@ household's word, which always wins over the clustering:
 - `suggestions` ("same person?": unknown faces alike but too few to become a person by
   themselves), `accept` one (a new person, confirmed) or `dismiss` it (never offered again).
 
-A person left with no faces and no name is deleted. Nothing here imports numpy or the models:
+A person left with no faces and no name is deleted. The photos whose names change go on the
+to-write list (`outbox`), for their sidecars. Nothing here imports numpy or the models:
 the viewer uses this module. Bad input is a `UsageError`, an unknown id a `NotFound`.
 """
 
@@ -26,6 +27,7 @@ from typing import Any
 
 from peewee import JOIN, fn
 
+from shoebox.catalog import outbox
 from shoebox.catalog.models import (
     Face,
     FaceRejection,
@@ -81,6 +83,7 @@ def clean_name(name: Any) -> str | None:
 def rename(who: Any, name: Any) -> None:
     who.name = clean_name(name)
     who.save()
+    outbox.mark_person(who.id)
 
 
 def set_hidden(who: Any, hidden: Any) -> None:
@@ -108,6 +111,7 @@ def merge(source: Any, into: Any) -> None:
             into.name = source.name
             into.save()
         source.delete_instance()
+        outbox.mark_person(into.id)
 
 
 def reject(the_face: Any, who: Any) -> None:
@@ -124,6 +128,7 @@ def reject(the_face: Any, who: Any) -> None:
             the_face.person = None
             the_face.confirmed = False
             the_face.save()
+        outbox.mark_faces([the_face.id])
     _drop_if_empty(who)
 
 
@@ -146,6 +151,7 @@ def assign(the_face: Any, who: Any) -> None:
         the_face.person = who.id
         the_face.confirmed = True
         the_face.save()
+        outbox.mark_faces([the_face.id])
     if previous is not None and previous != who.id:
         _drop_if_empty(Person.get_by_id(previous))
 

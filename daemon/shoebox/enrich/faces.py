@@ -23,6 +23,10 @@ Children are not treated differently: there is no age or size filter beyond the 
 score. Faces under MIN_EMBED_PX (in the original) are kept, with a box a person can name, but
 with no embedding (one from so few pixels would mislead the clustering).
 
+A face that a named region overlaps (an MWG region in a sidecar or in the file: one shoebox
+wrote before the catalog was rebuilt, or digiKam's, Lightroom's) is that person's, confirmed.
+Photos that then show a named person want their sidecars written (`shoebox.sidecars`).
+
 Re-running a photo (a new stage version) matches the new boxes to the old ones by overlap:
 an old face that overlaps a new one keeps its id (and so its "not this person" memory) and,
 if a person confirmed it, its person; other old faces are replaced. Confirmed faces stay even
@@ -44,12 +48,14 @@ from typing import Any
 
 from PIL import Image
 
+from shoebox import sidecars
 from shoebox.catalog.cache import PREVIEW, rendition_path
 from shoebox.catalog.models import Face, File, NotFace, Root
 from shoebox.catalog.people import crop_path
 from shoebox.config import Settings
 from shoebox.enrich import tiles
 from shoebox.errors import StageError
+from shoebox.regions import iou
 
 log = logging.getLogger("shoebox.enrich")
 
@@ -318,10 +324,13 @@ class FacesStage:
                 failures[photo.id] = str(exc)
                 continue
             found = models.faces(picture, smallest)
-            new.extend(self._store(photo.id, picture, found))
+            stored = self._store(photo.id, picture, found)
+            named = sidecars.name_faces(photo, stored)  # names a sidecar or the file holds
+            new.extend(i for i in stored if i not in named)
         from shoebox.enrich import clusters  # numpy: only once there is work
 
         clusters.place(new, self.threshold, self.min_cluster)
+        sidecars.mark_named_faces(p.id for p in photos)
         return failures
 
     def picture(self, photo: Any) -> tuple[Image.Image, float]:
@@ -443,15 +452,10 @@ def _original(photo: Any) -> tuple[bytes | None, Any]:
 def _overlapping(face: Found, candidates: Sequence[Any]) -> Any:
     """The row (a face, or a box said not to be one) whose box overlaps this face most, if
     enough (SAME_FACE_IOU)."""
+    box = (face.x, face.y, face.width, face.height)
     best, best_iou = None, SAME_FACE_IOU
     for old in candidates:
-        left = max(face.x, old.x)
-        top = max(face.y, old.y)
-        right = min(face.x + face.width, old.x + old.width)
-        bottom = min(face.y + face.height, old.y + old.height)
-        inter = max(0.0, right - left) * max(0.0, bottom - top)
-        union = face.width * face.height + old.width * old.height - inter
-        iou = inter / union if union > 0 else 0.0
-        if iou >= best_iou:
-            best, best_iou = old, iou
+        overlap = iou(box, (old.x, old.y, old.width, old.height))
+        if overlap >= best_iou:
+            best, best_iou = old, overlap
     return best

@@ -8,7 +8,8 @@
 
 A photo's fields are merged from its files: the primary file's values first (a JPEG or HEIC
 over a RAW over a video), gaps filled from the others, and what a person wrote into an XMP
-sidecar (title, description, keywords, rating, ...) over all of them.
+sidecar (title, description, keywords, rating, ...) over all of them; the favourite and
+archive flags that shoebox writes into sidecars (`shoebox.sidecars`) come back from them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from shoebox.catalog import text
+from shoebox.catalog import outbox, text
 from shoebox.catalog.models import Enriched, File, Photo, utcnow
 
 MEDIA_ROLES = ("original", "raw", "live-video")
@@ -161,8 +162,12 @@ def _fill(photo: Photo, files: list[File]) -> None:
             if merged.get(name) in (None, []):
                 merged[name] = value
     keywords = list(merged.get("keywords") or [])
+    flags: dict[str, bool] = {}
     for sidecar in (f for f in present if f.role == "sidecar"):
         extra = meta_of(sidecar)
+        for name in ("favorite", "archived"):
+            if extra.get(name) is not None:
+                flags.setdefault(name, bool(extra[name]))
         for name in _SIDECAR_WINS:
             if extra.get(name) is not None:
                 merged[name] = extra[name]
@@ -178,6 +183,11 @@ def _fill(photo: Photo, files: list[File]) -> None:
     for name in _PHOTO_FIELDS:
         setattr(photo, name, merged.get(name))
     photo.keywords = json.dumps(keywords, ensure_ascii=False) if keywords else None
+    # The family's flags from a sidecar shoebox wrote (a rebuilt catalog), unless the catalog
+    # changed them since: then the photo waits on the to-write list and the file is old.
+    if flags and (photo.id is None or not outbox.pending("photo", [photo.id])):
+        for name, value in flags.items():
+            setattr(photo, name, value)
     taken = _datetime(merged.get("taken_at")) or photo.taken_at or utcnow()
     photo.taken_at = taken
     photo.taken_at_local = _datetime(merged.get("taken_at_local")) or taken

@@ -20,6 +20,7 @@ from typing import Any
 import exiftool
 from exiftool.exceptions import ExifToolException
 
+from shoebox import sidecars
 from shoebox.errors import StageError
 
 log = logging.getLogger(__name__)
@@ -418,6 +419,7 @@ def normalise(tags: dict[str, Any], path: Path, mtime_ns: int) -> Meta:
     rating = _number(tags, "XMP:Rating", "EXIF:Rating", positive=False)
     meta["rating"] = int(rating) if rating is not None and rating != 0 else None
     meta["content_id"] = _text(tags, "MakerNotes:ContentIdentifier", "QuickTime:ContentIdentifier")
+    meta.update(sidecars.from_tags(tags))  # favourite, archived, named face regions
     return meta
 
 

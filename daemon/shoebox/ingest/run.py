@@ -2,7 +2,8 @@
 what needs them (CPU work on every core, tags through one exiftool) and store the results in
 batched transactions. Bad files are recorded and logged; the run always goes on. A file an
 SFTP client is still uploading (it has an `Upload` row) is left alone: neither indexed nor
-marked missing.
+marked missing. A run over whole roots ends by reading their album files back
+(`shoebox.albumfiles`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, cast
 
 from peewee import fn
 
-from shoebox import roots
+from shoebox import albumfiles, roots
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import File, IngestError, Photo, Root, Upload, utcnow
 from shoebox.config import Settings
@@ -284,11 +285,17 @@ class Indexer:
         started = time.monotonic()
         run = self._new_run()
         jobs: list[Job] = []
+        whole: list[Path] = []  # roots walked whole: their album files are read back
         for root, prefix in self._scopes(paths):
             scope = self._scope(root, prefix, run)
             if scope is not None:
                 jobs += self._plan(scope, run)
-        return self._finish(jobs, run, started)
+                whole += [root] if not prefix else []
+        summary = self._finish(jobs, run, started)
+        if whole:
+            with self.catalog.db.atomic():
+                albumfiles.apply(whole)
+        return summary
 
     def index_files(self, root: Path, rels: Iterable[bytes]) -> Summary:
         """Index these files of one root, as the daemon's queue asks: each is new, changed,
