@@ -95,7 +95,7 @@ class Daemon:
         loop = asyncio.new_event_loop()
         sftp_thread = threading.Thread(target=loop.run_forever, name="sftp", daemon=True)
         sftp_thread.start()
-        endpoint = SFTPEndpoint(self.settings.sftp, self._on_upload, on_open=self._on_open)
+        endpoint = SFTPEndpoint(self.settings.sftp, _UploadEvents(self))
         asyncio.run_coroutine_threadsafe(endpoint.start(), loop).result(timeout=30)
         self.watcher.start()
         try:
@@ -195,8 +195,8 @@ class Daemon:
         return None if root is None else (root, os.fsencode(path.relative_to(root)))
 
     def _on_open(self, path: Path, account: str) -> None:
-        """An SFTP client opens `path` for writing (called in the endpoint's bookkeeping
-        thread, before the file is opened): note the upload as under way. A resumed upload
+        """An SFTP client opens `path` for writing (called in a worker thread, before the
+        file is opened): note the upload as under way. A resumed upload
         refreshes the row its dropped connection left."""
         located = self._locate(path)
         if located is None:
@@ -220,8 +220,8 @@ class Daemon:
                 db.close()
 
     def _on_upload(self, path: Path) -> None:
-        """A complete upload (called in the endpoint's bookkeeping thread): queue it; when the
-        catalog cannot be reached, the main loop tries again."""
+        """A complete upload (called in a worker thread): queue it; when the catalog cannot
+        be reached, the main loop tries again."""
         try:
             with self.catalog.db.atomic():
                 self._finished(path)
@@ -344,6 +344,23 @@ class Daemon:
             self._alive_at = now
         if lines:
             notify(*lines)
+
+
+class _UploadEvents:
+    """The SFTP endpoint's listener: its news handed to the daemon's catalog code in worker
+    threads (until the daemon is one event loop)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    async def opening(self, path: Path, account: str) -> None:
+        await asyncio.to_thread(self.daemon._on_open, path, account)
+
+    async def completed(self, path: Path) -> None:
+        await asyncio.to_thread(self.daemon._on_upload, path)
+
+    async def cut_off(self, path: Path) -> None:
+        pass  # its Upload row (written by `opening`) keeps it out of the index
 
 
 def _log_unreadable(rel: bytes, exc: OSError) -> None:

@@ -1,23 +1,18 @@
 """`SFTPEndpoint`: the asyncssh server on the daemon's event loop. It checks logins against the
 accounts (read fresh at each login), applies the login guard and the per-account connection
-limit, and hands each session a `ConfinedSFTPServer` on the account's folder. No shell, exec,
-scp or forwarding is offered.
-
-What a listener hears about uploads (`on_open`, `on_upload`) runs in one bookkeeping thread of
-the endpoint's own, one call at a time and in the order things happened, so a listener may
-write to a database without stalling the event loop, and a file opened, closed and opened
-again is told in that order."""
+limit, and hands each session a `ConfinedSFTPServer` on the account's folder, run by
+`compat.SFTPHandler` (asyncssh made to answer as OpenSSH's sftp-server). No shell, exec, scp
+or forwarding is offered. What sessions do to files is told to an `UploadListener`, on the
+event loop, each call awaited before the client hears the answer."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import weakref
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import asyncssh
 import peewee
@@ -27,7 +22,7 @@ from shoebox.config import SftpSettings
 from shoebox.errors import ConfigError
 from shoebox.guard import LoginGuard
 from shoebox.passwords import verify_password
-from shoebox.sftp import accounts, hostkey
+from shoebox.sftp import accounts, compat, hostkey
 from shoebox.sftp.accounts import AccountLookup, AccountRecord
 from shoebox.sftp.files import ConfinedSFTPServer, Limits, MiB
 
@@ -36,6 +31,30 @@ log = logging.getLogger("shoebox.sftp")
 _ACCOUNT = "shoebox_account"  # extra-info key under which a connection keeps its account
 PASSWORD_CHECKS = 4  # password hashes checked at the same time
 MAX_UNAUTHENTICATED = 32  # connections not yet logged in (like sshd's MaxStartups)
+STOP_SECONDS = 5  # how long `stop` waits for the sessions to end and tell their cut-offs
+
+
+class UploadListener(Protocol):
+    """What the endpoint tells about uploads; every call is awaited on the event loop."""
+
+    async def opening(self, path: Path, account: str) -> None:
+        """Before a file (not a sync tool's temporary name) is opened for writing, on the
+        event loop; the client waits for it. Raising shoebox.errors.ShoeboxError (or any
+        Exception) refuses the open: the client gets SSH_FX_FAILURE with the error's message
+        and nothing is written."""
+
+    async def completed(self, path: Path) -> None:
+        """The client's own SSH_FXP_CLOSE of a handle it wrote through, every write
+        accepted (or a sync tool's temporary name renamed to a final name). Awaited BEFORE
+        the close (or rename) status is sent: the client hears OK only once this returned.
+        Raising sends SSH_FX_FAILURE ("the upload could not be recorded; send it again").
+
+        Also told, the same way, of a final name that appeared, changed or went without a
+        write handle (a rename, a hard link, a truncation by name, a removal): `path` may
+        be gone; whatever is there now is what counts."""
+
+    async def cut_off(self, path: Path) -> None:
+        """A write handle closed by the server because the session ended: a partial file."""
 
 
 class SFTPEndpoint:
@@ -43,12 +62,7 @@ class SFTPEndpoint:
     `await stop()`.
 
     - `settings`: the `[sftp]` section as `config.load` returns it.
-    - `on_upload(path)`: called with the absolute path of each upload once it is complete
-      (the client closed its write handle, or renamed a temporary name to a final one); never
-      for a cut-off transfer. It runs in the bookkeeping thread (see above).
-    - `on_open(path, account)`: called in the bookkeeping thread when a client opens a file
-      (not a sync tool's temporary name) for writing, before the file is opened; the client
-      waits for it. An exception is logged and the upload goes on.
+    - `listener`: hears of uploads opening, completed and cut off (see `UploadListener`).
     - `lookup(name)`: the account, read afresh at each login (default: the catalog's Account
       table, so a `Catalog` must be open; the query runs on the loop's thread).
     - `guard`: the per-IP back-off (default: `LoginGuard()`).
@@ -58,16 +72,14 @@ class SFTPEndpoint:
     def __init__(
         self,
         settings: SftpSettings,
-        on_upload: Callable[[Path], None],
+        listener: UploadListener,
         *,
-        on_open: Callable[[Path, str], None] | None = None,
         lookup: AccountLookup = accounts.lookup,
         guard: LoginGuard | None = None,
         max_unauthenticated: int = MAX_UNAUTHENTICATED,
     ) -> None:
         self.settings = settings
-        self.on_upload = on_upload
-        self.on_open = on_open
+        self.listener = listener
         self.lookup = lookup
         self.guard = guard or LoginGuard(logger=log)
         self.max_unauthenticated = max_unauthenticated
@@ -76,14 +88,14 @@ class SFTPEndpoint:
         )
         self._server: asyncssh.SSHAcceptor | None = None
         self._connections: set[asyncssh.SSHServerConnection] = set()
+        self._sessions: weakref.WeakSet[ConfinedSFTPServer] = weakref.WeakSet()  # live ones
         self._per_account: Counter[str] = Counter()
         self._hashing = asyncio.Semaphore(PASSWORD_CHECKS)
         self._writing: Counter[Path] = Counter()  # paths open for writing, by all sessions
-        self._bookkeeping: ThreadPoolExecutor | None = None  # runs on_open and on_upload
 
     def is_uploading(self, path: Path) -> bool:
         """Whether an SFTP client has `path` (absolute, resolved) open for writing now; a
-        watcher can leave such files to `on_upload`."""
+        watcher can leave such files to the listener."""
         return path in self._writing
 
     @property
@@ -101,7 +113,7 @@ class SFTPEndpoint:
         host, port = config.parse_listen(self.settings.listen)
         key = hostkey.load_or_create(self.settings.host_key)
         keepalive = self.settings.keepalive_seconds
-        self._bookkeeping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sftp-uploads")
+        compat.install()
         try:
             self._server = await asyncssh.create_server(
                 lambda: _Session(self),
@@ -119,7 +131,6 @@ class SFTPEndpoint:
                 encoding=None,
             )
         except OSError as exc:
-            self._bookkeeping.shutdown()
             raise ConfigError(f"SFTP cannot listen on {self.settings.listen}: {exc}") from None
         log.info(
             "SFTP listening on port %d (address %s, host key %s)",
@@ -127,46 +138,28 @@ class SFTPEndpoint:
         )  # fmt: skip
 
     async def stop(self) -> None:
-        """Stop listening and drop every connection; handles they left open are not uploads."""
+        """Stop listening and drop every connection; the handles they left open are cut off,
+        and the listener has heard so when this returns."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
         for conn in list(self._connections):
             conn.close()
-        if self._connections:
-            await asyncio.wait(
-                [asyncio.ensure_future(c.wait_closed()) for c in self._connections], timeout=5
-            )
-        if self._bookkeeping is not None:  # what was told before the stop is heard out
-            await asyncio.to_thread(self._bookkeeping.shutdown)
-            self._bookkeeping = None
-
-    def _report(self, path: Path) -> None:
-        """A complete upload: tell `on_upload` in the bookkeeping thread."""
-        assert self._bookkeeping is not None, "not started"
-        self._bookkeeping.submit(_logged, self.on_upload, path)
-
-    async def _opening(self, account: str, path: Path) -> None:
-        """A file is about to be opened for writing: tell `on_open` and wait for it."""
-        if self.on_open is not None and self._bookkeeping is not None:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._bookkeeping, _logged, self.on_open, path, account)
+        waits: list[asyncio.Future[object]] = [
+            asyncio.ensure_future(c.wait_closed()) for c in self._connections
+        ]
+        waits += [asyncio.ensure_future(s.ended.wait()) for s in self._sessions]
+        if waits:
+            await asyncio.wait(waits, timeout=STOP_SECONDS)
 
     def _sftp_session(self, chan: asyncssh.SSHServerChannel[bytes]) -> ConfinedSFTPServer:
         account: AccountRecord = chan.get_extra_info(_ACCOUNT)
-        return ConfinedSFTPServer(
-            chan, account.folder, self.limits, self._report, self._writing,
-            on_open=functools.partial(self._opening, account.name),
-        )  # fmt: skip
-
-
-def _logged(fn: Callable[..., None], *args: Any) -> None:
-    """Call a listener; its bug is logged, not passed on (the upload itself went well)."""
-    try:
-        fn(*args)
-    except Exception:
-        log.exception("%s failed for %s", getattr(fn, "__name__", fn), args[0])
+        session = ConfinedSFTPServer(
+            chan, account.folder, account.name, self.limits, self.listener, self._writing
+        )
+        self._sessions.add(session)
+        return session
 
 
 class _Session(asyncssh.SSHServer):
