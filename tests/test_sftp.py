@@ -665,6 +665,64 @@ def test_compat_the_clients_close_is_told_apart(
     assert _NotingServer.noted == [(first, "closed.jpg"), ("close", "left-open.jpg")]
 
 
+def test_compat_held_writes_are_on_disk_before_any_other_answer(
+    setup: Setup, server: Server
+) -> None:
+    """Consecutive writes are held and put on disk together (fewer system calls, fewer
+    watcher events); any request but a write finds them there, as the size and the times set
+    after the writes show."""
+    target = setup.root / "alice" / "held.jpg"
+
+    async def session() -> None:
+        async with _connect(server, "alice", setup.key) as conn, conn.start_sftp_client() as sftp:
+            async with sftp.open("held.jpg", "wb") as fh:
+                await fh.write(b"a" * 1000)
+                await fh.write(b"b" * 1000, 1000)
+                assert target.stat().st_size == 0  # held
+                assert (await fh.stat()).size == 2000
+                assert target.stat().st_size == 2000
+                await fh.write(b"c" * 1000, 2000)
+                await fh.utime((1_500_000_000, 1_500_000_000))
+            assert (await sftp.stat("held.jpg")).mtime == 1_500_000_000
+
+    asyncio.run(session())
+    assert target.read_bytes() == b"a" * 1000 + b"b" * 1000 + b"c" * 1000
+    assert target.stat().st_mtime == 1_500_000_000
+    assert server.uploads == [target]
+
+
+def test_a_write_that_fails_on_disk_fails_the_upload(
+    setup: Setup, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes held and put on disk later: a failure then (the disk full under the free-space
+    margin; faked here, as no test may fill a disk) fails the handle's next write and its
+    close, and the listener hears no upload."""
+
+    def full(fd: int, buffers: list[bytes], offset: int) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "pwritev", full)
+
+    async def session() -> list[str]:
+        reasons = []
+        async with _connect(server, "alice", setup.key) as conn, conn.start_sftp_client() as sftp:
+            fh = await sftp.open("full.jpg", "wb")
+            await fh.write(b"x" * 1000)  # held
+            await sftp.stat("/")  # put on disk: fails, noted
+            with pytest.raises(asyncssh.SFTPFailure) as refused:
+                await fh.write(b"y" * 1000, 1000)
+            reasons.append(refused.value.reason)
+            with pytest.raises(asyncssh.SFTPFailure) as closed:
+                await fh.close()
+            reasons.append(closed.value.reason)
+        return reasons
+
+    reason = "the file could not be written: No space left on device"
+    assert asyncio.run(session()) == [reason, reason]
+    assert server.uploads == []
+    assert server.listener.heard == [("opening", "full.jpg")]
+
+
 def test_a_session_ended_by_the_client_exits_0(setup: Setup, server: Server) -> None:
     """OpenSSH's sftp-server exits 0 when its client ends the session, and sshd passes that
     on; OpenSSH's scp reports a failed copy without it (asyncssh sends none)."""

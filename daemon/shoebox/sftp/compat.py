@@ -11,6 +11,9 @@ for every SFTP session of this process:
    calls `close(file)` both for that and for the handles a session left open when its
    channel or connection ended, so a server could not tell a finished upload from a cut-off
    one.
+3. Before any request but a WRITE, the server's `settle()` is called: shoebox holds
+   consecutive writes to put them on disk together, and every other request (a read, a
+   stat, setting a size or times, a close) must find them there.
 
 tests/test_sftp.py runs asyncssh's own handler beside this one (`test_compat_*`): each test
 fails when a new asyncssh stops doing what is patched here or changes what the patch relies on.
@@ -23,7 +26,7 @@ import inspect
 from typing import Any
 
 import asyncssh.sftp
-from asyncssh.constants import FXP_CLOSE
+from asyncssh.constants import FXP_CLOSE, FXP_WRITE
 from asyncssh.packet import SSHPacket
 from asyncssh.sftp import SFTPServerHandler
 
@@ -38,11 +41,18 @@ class _Request(SSHPacket):
 
 
 class SFTPHandler(SFTPServerHandler):
-    """asyncssh's SFTP server session handler with the two changes above."""
+    """asyncssh's SFTP server session handler with the changes above."""
 
     async def recv_packet(self) -> SSHPacket:
         packet = await super().recv_packet()
         return _Request(packet.get_full_payload())
+
+    async def _process_packet(self, pkttype: int, pktid: int, packet: SSHPacket) -> None:
+        if pkttype != FXP_WRITE:
+            settle = getattr(self._server, "settle", None)
+            if settle is not None:
+                settle()
+        await super()._process_packet(pkttype, pktid, packet)
 
     async def _process_close(self: SFTPServerHandler, packet: SSHPacket) -> None:
         handle = SSHPacket(packet.get_remaining_payload()).get_string()  # read ahead

@@ -6,7 +6,8 @@ links, and hard links only from a file in the folder to a name in it. Setstat ho
 size (a truncation, as scp asks after writing over a longer file) and the times; permissions
 and ownership are accepted and ignored: the server's umask decides who may read the library,
 not a phone. Writes are held to the size limit, and to the free-space limit (checked at each
-open and every `FREE_SPACE_EVERY` bytes a handle writes).
+open and every `FREE_SPACE_EVERY` bytes a handle writes); consecutive writes are gathered and
+put on disk together (see `write`).
 
 What the session does to files is told to an `UploadListener` (see `shoebox.sftp.server`),
 each call awaited before the client hears the answer:
@@ -32,7 +33,7 @@ import os
 import posixpath
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,7 @@ log = logging.getLogger("shoebox.sftp")
 
 MiB = 1 << 20
 FREE_SPACE_EVERY = 16 * MiB  # bytes a handle may write between two checks of the free space
+HOLD = 2 * MiB  # consecutive writes to a handle are held up to this much, then written at once
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,27 @@ class _Write:
     """A handle opened for writing."""
 
     path: Path
+    fd: int
     append: bool
     end: int  # for an appending handle: where its next write lands
     unchecked: int = 0  # bytes written since the free space was checked
-    refused: bool = False  # a write was refused: the file is not complete
+    failure: str | None = None  # why a write was refused: the file is not complete
+    held: list[bytes] = field(default_factory=list)  # accepted, not yet on disk
+    held_at: int = 0  # where the bytes held go in the file
+    held_size: int = 0
+
+    def flush(self) -> None:
+        """Put the bytes held on disk: one system call (more if it writes less)."""
+        try:
+            done = os.pwritev(self.fd, self.held, self.held_at)  # O_APPEND: Linux appends
+            if done < self.held_size:
+                rest = b"".join(self.held)[done:]
+                while rest:
+                    written = os.pwrite(self.fd, rest, self.held_at + done)
+                    rest, done = rest[written:], done + written
+        finally:
+            self.held.clear()
+            self.held_size = 0
 
 
 class ConfinedSFTPServer(asyncssh.SFTPServer):
@@ -94,6 +113,7 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         self._listener = listener
         self._writes: dict[object, _Write] = {}
         self._writing = writing
+        self._held: _Write | None = None  # the handle whose writes are held, if any
         self.ended = asyncio.Event()  # set once the session has ended and told its cut-offs
 
     # -- paths -------------------------------------------------------------------------------
@@ -179,33 +199,60 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         file_obj: Any = super().open(path, pflags, SFTPAttrs())  # the umask decides the mode
         append = bool(pflags & FXF_APPEND)
         end = os.fstat(file_obj.fileno()).st_size if append else 0
-        self._writes[file_obj] = _Write(target, append, end)
+        self._writes[file_obj] = _Write(target, file_obj.fileno(), append, end)
         self._writing[target] += 1
         return file_obj
 
     def write(self, file_obj: object, offset: int, data: bytes) -> int:
+        """Accept a write: consecutive writes to a handle are held (up to HOLD bytes) and put
+        on disk at once. Each system call costs, and each stirs the folder watcher."""
         write = self._writes.get(file_obj)
-        if write is not None:
-            end = (write.end if write.append else offset) + len(data)
-            try:
-                if end > self._limits.max_file_size:
-                    raise SFTPFailure(
-                        f"file too large: the limit is {self._limits.max_file_size // MiB} MiB"
-                    )
-                write.unchecked += len(data)
-                if write.unchecked >= FREE_SPACE_EVERY:
-                    write.unchecked = 0
-                    self._check_free_space()
-            except asyncssh.SFTPError:
-                write.refused = True
-                raise
-            if write.append:
-                write.end = end
-        fd: int = file_obj.fileno()  # type: ignore[attr-defined]
-        done = os.pwrite(fd, data, offset)  # with O_APPEND, Linux writes at the end
-        while done < len(data):  # a short write (rare on a local disk): write the rest
-            done += os.pwrite(fd, data[done:], offset + done)
-        return done
+        if write is None:  # not opened for writing: let the system say no
+            result: int = super().write(file_obj, offset, data)  # type: ignore[assignment]
+            return result
+        if write.failure is not None:
+            raise SFTPFailure(write.failure)
+        end = (write.end if write.append else offset) + len(data)
+        try:
+            if end > self._limits.max_file_size:
+                raise SFTPFailure(
+                    f"file too large: the limit is {self._limits.max_file_size // MiB} MiB"
+                )
+            write.unchecked += len(data)
+            if write.unchecked >= FREE_SPACE_EVERY:
+                write.unchecked = 0
+                self._check_free_space()
+        except asyncssh.SFTPError as exc:
+            write.failure = str(exc.reason)
+            raise
+        if self._held is not write or (
+            not write.append and offset != write.held_at + write.held_size
+        ):
+            self.settle()
+            write.held_at = offset
+            self._held = write
+        write.held.append(data)
+        write.held_size += len(data)
+        if write.append:
+            write.end = end
+        if write.held_size >= HOLD:
+            self.settle()
+            if write.failure is not None:
+                raise SFTPFailure(write.failure)
+        return len(data)
+
+    def settle(self) -> None:
+        """Put the writes held on disk (`compat.SFTPHandler` calls this before it handles any
+        request but a write). A failure is noted on the handle: its next write and its close
+        fail with it."""
+        write, self._held = self._held, None
+        if write is None or not write.held:
+            return
+        try:
+            write.flush()
+        except OSError as exc:
+            write.failure = f"the file could not be written: {exc.strerror or exc}"
+            log.warning("%s: %s", write.path, write.failure)
 
     async def close(self, file_obj: object) -> None:
         """A handle asyncssh closes itself because the session ended: not the client's doing."""
@@ -223,14 +270,18 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         write = self._forget(file_obj)
         if write is None:
             return
-        if write.refused:
-            log.info("upload of %s was refused part-way; not indexing it", write.path)
-        elif not is_temporary(os.fsencode(write.path.name)):
+        if write.failure is not None:
+            log.info("upload of %s was refused part-way (%s); not indexing it",
+                     write.path, write.failure)  # fmt: skip
+            raise SFTPFailure(write.failure)
+        if not is_temporary(os.fsencode(write.path.name)):
             await self._completed(write.path)
 
     def _forget(self, file_obj: object) -> _Write | None:
         """Close the file; the handle's write record, if it was opened for writing."""
         write = self._writes.pop(file_obj, None)
+        if write is not None and write is self._held:
+            self.settle()
         super().close(file_obj)
         if write is not None:
             self._writing[write.path] -= 1
