@@ -46,6 +46,7 @@ from shoebox.guard import LoginGuard
 from shoebox.passwords import hash_password
 from shoebox.sftp import SFTPEndpoint, accounts, compat, hostkey
 from shoebox.sftp.accounts import AccountRecord
+from shoebox.sftp.server import encryption_algs
 
 SFTP = shutil.which("sftp")
 LFTP = shutil.which("lftp")
@@ -942,6 +943,34 @@ def test_size_limit_and_disk_full_refuse_uploads(setup: Setup, tmp_path: Path) -
         assert srv.uploads == []
     finally:
         srv.close()
+
+
+X86 = "processor\t: 0\nflags\t\t: fpu vme sse2 aes avx2\n"
+PI4 = "processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\n"
+PI5 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32\n"
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "chacha"), [(X86, False), (PI5, False), (PI4, True), ("", True)]
+)
+def test_chacha20_is_offered_only_without_aes_instructions(cpuinfo: str, chacha: bool) -> None:
+    offered = encryption_algs(cpuinfo)
+    assert ("chacha20-poly1305@openssh.com" in offered) == chacha
+    assert "aes128-ctr" in offered and "aes128-gcm@openssh.com" in offered
+
+
+def test_a_client_that_prefers_chacha20_gets_aes_where_the_cpu_has_it(
+    setup: Setup, server: Server
+) -> None:
+    async def cipher() -> str:
+        async with _connect(server, "alice", setup.key) as conn:  # asyncssh: ChaCha20 first
+            return str(conn.get_extra_info("send_cipher"))
+
+    offered = encryption_algs(Path("/proc/cpuinfo").read_text())
+    aes = "chacha20-poly1305@openssh.com" not in offered
+    assert asyncio.run(cipher()) == (
+        "aes256-gcm@openssh.com" if aes else "chacha20-poly1305@openssh.com"
+    )
 
 
 def test_host_key_is_made_once_and_private(setup: Setup, server: Server) -> None:
