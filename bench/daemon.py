@@ -15,7 +15,10 @@ It is a script, not a test: it prints figures, it asserts nothing. In one run it
    to OpenSSH's sshd with its internal-sftp, which the benchmark starts in the foreground on
    another loopback port with its own host key and config. Both are timed from starting the
    client to its exit (the connection set-up, about 0.1 s, is included in both); each
-   server is measured --repeat times, alternately, and the best of each is used;
+   server is measured --repeat times, alternately, and the best of each is used. The CPU
+   time each server spent on an upload (from /proc; for sshd, its per-connection processes
+   once they have exited) is reported too: unlike the rates, it hardly moves when other work
+   shares the machine;
 3. measures IDLE MEMORY: a catalog of M photos (one file each, with the columns and the
    `meta` JSON that indexing a camera JPEG fills in) is written straight into a fresh SQLite
    catalog with peewee's `insert_many` (the files are marked missing, so the start-up scan
@@ -139,6 +142,7 @@ def warm(path: Path) -> None:
 class Upload:
     seconds: float  # the sftp client's run, start to exit
     cipher: str
+    server_cpu: float = 0.0  # CPU seconds the server spent on it (throughput runs)
 
 
 _CIPHER = re.compile(r"kex: client->server cipher: (\S+) MAC: (\S+)")
@@ -401,8 +405,8 @@ Subsystem sftp internal-sftp
 
 
 @contextlib.contextmanager
-def openssh_server(folder: Path, key: Path) -> Iterator[int]:
-    """OpenSSH's sshd in the foreground on a free loopback port; yields the port."""
+def openssh_server(folder: Path, key: Path) -> Iterator[tuple[int, int]]:
+    """OpenSSH's sshd in the foreground on a free loopback port; yields the port and its pid."""
     if not os.access(SSHD, os.X_OK):
         raise SystemExit(f"{SSHD} is missing: install Debian's openssh-server")
     folder.mkdir(parents=True, exist_ok=True)
@@ -427,10 +431,17 @@ def openssh_server(folder: Path, key: Path) -> Iterator[int]:
 
     try:
         wait_for("sshd to listen", listening, 30)
-        yield port
+        yield port, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of a process, all its threads, and of the children it has
+    waited for (sshd's per-connection processes, once they have exited)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_throughput(data: Path, run: Path, key: Path, repeat: int) -> Throughput:
@@ -445,20 +456,25 @@ def measure_throughput(data: Path, run: Path, key: Path, repeat: int) -> Through
         or subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
     )
     warm(data)
-    with running(config) as daemon, openssh_server(folder / "sshd", key) as port:
+    with running(config) as daemon, openssh_server(folder / "sshd", key) as (port, sshd):
+
+        def upload(port: int, user: str, remote: str, pid: int) -> Upload:
+            before = cpu_seconds(pid)
+            done = sftp(key, port, user, f"put {data} {remote}\n", folder, True)
+            # sshd's session processes are counted once they have exited and been waited for
+            wait_for("sshd's session to end", lambda: family(sshd) == [sshd], 30)
+            done.server_cpu = cpu_seconds(pid) - before
+            return done
+
         for _ in range(3):  # the cost of a connection: log in, `pwd`, log out
             result.shoebox_setup.append(sftp(key, daemon.port, ACCOUNT, "pwd\n", folder).seconds)
             result.openssh_setup.append(sftp(key, port, user, "pwd\n", folder).seconds)
         for k in range(1, repeat + 1):
             say(f"  {k}/{repeat}: shoebox on port {daemon.port}")
-            result.shoebox.append(
-                sftp(key, daemon.port, ACCOUNT, f"put {data} big-{k}.bin\n", folder, True)
-            )
+            result.shoebox.append(upload(daemon.port, ACCOUNT, f"big-{k}.bin", daemon.proc.pid))
             (folder / "library" / ACCOUNT / f"big-{k}.bin").unlink()
             say(f"  {k}/{repeat}: OpenSSH sshd on port {port}")
-            result.openssh.append(
-                sftp(key, port, user, f"put {data} {target}/big-{k}.bin\n", folder, True)
-            )
+            result.openssh.append(upload(port, user, f"{target}/big-{k}.bin", sshd))
             (target / f"big-{k}.bin").unlink()
     return result
 
@@ -607,11 +623,17 @@ def throughput_rows(tp: Throughput) -> list[tuple[str, str, str, str]]:
     ratio = shoebox_mbs / openssh_mbs
     mb = tp.size / 1e6
     best = f", best of {len(tp.shoebox)}" if len(tp.shoebox) > 1 else ""
+    per_gb = {
+        name: statistics.median(u.server_cpu for u in runs) * 1e9 / tp.size
+        for name, runs in (("shoebox", tp.shoebox), ("OpenSSH", tp.openssh))
+    }
     return [
         (f"upload {mb:.0f} MB (.bin) to shoebox{best}", f"{shoebox_mbs:.1f} MB/s", "", ""),
         (f"upload {mb:.0f} MB (.bin) to OpenSSH sshd{best}", f"{openssh_mbs:.1f} MB/s", "", ""),
         ("  shoebox / OpenSSH", f"{ratio:.0%}", f">= {TARGET_THROUGHPUT_RATIO:.0%}",
          verdict(ratio >= TARGET_THROUGHPUT_RATIO)),
+        ("server CPU per GB uploaded, median: shoebox", f"{per_gb['shoebox']:.2f} s", "", ""),
+        ("  OpenSSH sshd (internal-sftp)", f"{per_gb['OpenSSH']:.2f} s", "", ""),
     ]  # fmt: skip
 
 
