@@ -285,6 +285,22 @@ def test_a_client_uploads_and_every_file_is_indexed_once(
     assert not door.running.logged("was cut off")
 
 
+@_needs("sftp")
+def test_a_rename_keeps_the_photo_and_a_removal_marks_it_missing(door: Door) -> None:
+    """The watcher's word on an account's folder is not taken, so the endpoint tells the
+    daemon of renames and removals itself."""
+    a, b = door.photos("names", 2)
+    door.sftp(f"mkdir trip\nput {a} trip/\nput {b}\n")
+    door.indexed({f"trip/{a.name}": a, b.name: b})
+    (before,) = File.select().where(File.rel_path == f"alice/trip/{a.name}")
+    door.sftp(f"rename trip holiday\nrename holiday/{a.name} holiday/kept.jpg\nrm {b.name}\n")
+    door.indexed({"holiday/kept.jpg": a})
+    (after,) = File.select().where(File.rel_path == "alice/holiday/kept.jpg")
+    assert (after.id, after.photo_id) == (before.id, before.photo_id)
+    (gone,) = File.select().where(File.rel_path == f"alice/{b.name}")
+    assert gone.status == "missing"
+
+
 # -- going away mid-upload --------------------------------------------------------------------
 
 
