@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -18,7 +19,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncssh
 import pytest
@@ -37,6 +37,7 @@ def _needs(program: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(shutil.which(program) is None, reason=f"{program} is not installed")
 
 
+@functools.cache
 def corpus_jpegs() -> list[Path]:
     """The corpus's JPEGs, each content once, in a stable order (none when it is absent)."""
     found: dict[str, Path] = {}
@@ -132,11 +133,10 @@ def door(library: Library, tmp_path: Path) -> Iterator[Door]:
             made.running.stop(signal.SIGKILL)
 
 
-def _run(*command: str | Path, **options: Any) -> subprocess.CompletedProcess[str]:
+def _run(*command: str | Path) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [str(c) for c in command], capture_output=True, text=True, timeout=180, check=False,
-        **options,
-    )  # fmt: skip
+        [str(c) for c in command], capture_output=True, text=True, timeout=180, check=False
+    )
     assert done.returncode == 0, f"{command[0]} exited {done.returncode}:\n{done.stderr}"
     return done
 
@@ -386,8 +386,9 @@ def test_a_client_gone_mid_upload_leaves_no_photo_until_resumed(door: Door, way:
             relay.frozen.set()  # the keepalive (1 s, 3 missed) must end the connection
         if way.startswith("daemon"):
             stop = signal.SIGTERM if way == "daemon stopped" else signal.SIGKILL
-            door.running.stop(stop)
+            code = door.running.stop(stop)
             if stop == signal.SIGTERM:
+                assert code == 0
                 assert door.running.logged(f"upload of {door.folder / source.name} was cut off")
             door.restart()
             assert door.running.logged("1 partial SFTP uploads wait for their clients")

@@ -152,7 +152,9 @@ class SFTPEndpoint:
         ]
         waits += [asyncio.ensure_future(s.ended.wait()) for s in self._sessions]
         if waits:
-            await asyncio.wait(waits, timeout=STOP_SECONDS)
+            _, late = await asyncio.wait(waits, timeout=STOP_SECONDS)
+            for wait in late:
+                wait.cancel()
 
     def _sftp_session(self, chan: asyncssh.SSHServerChannel[bytes]) -> ConfinedSFTPServer:
         account: AccountRecord = chan.get_extra_info(_ACCOUNT)
