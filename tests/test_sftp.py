@@ -17,20 +17,36 @@ import subprocess
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import asyncssh
 import pytest
+from asyncssh.constants import (
+    FX_BAD_MESSAGE,
+    FX_OK,
+    FXF_CREAT,
+    FXF_TRUNC,
+    FXF_WRITE,
+    FXP_CLOSE,
+    FXP_HANDLE,
+    FXP_INIT,
+    FXP_OPEN,
+    FXP_STATUS,
+    FXP_VERSION,
+    FXP_WRITE,
+)
+from asyncssh.packet import Byte, SSHPacket, String, UInt32, UInt64
 
 from conftest import wait_for, write_config
 from shoebox import cli, config
 from shoebox.catalog.database import Catalog
 from shoebox.config import SftpSettings
-from shoebox.errors import ConfigError
+from shoebox.errors import ConfigError, ShoeboxError
 from shoebox.guard import Guard, Policy
 from shoebox.passwords import hash_password
-from shoebox.sftp import SFTPEndpoint, accounts, hostkey
+from shoebox.sftp import SFTPEndpoint, accounts, compat, hostkey
 from shoebox.sftp.accounts import AccountRecord
+from shoebox.sftp.server import encryption_algs
 
 SFTP = shutil.which("sftp")
 LFTP = shutil.which("lftp")
@@ -46,39 +62,45 @@ SSH_OPTS = [
 
 
 class Recorder:
-    """An UploadListener that writes down what it hears, in order; `refuse` names files whose
-    open it refuses."""
+    """An UploadListener that notes what it hears, in order. A file named in `refuse` makes
+    the call named there raise."""
 
-    def __init__(self, refuse: tuple[str, ...] = ()) -> None:
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, str]] = []  # (call, file name), in order
+        self.opened: list[tuple[str, str, bool]] = []  # (file name, account, existed)
         self.uploads: list[Path] = []
-        self.heard: list[tuple[str, str, str, bool]] = []
-        self.refuse = refuse
+        self.cut: list[Path] = []
+        self.refuse: dict[str, str] = {}  # file name -> "opening" or "completed"
+
+    def _hear(self, call: str, path: Path) -> None:
+        self.heard.append((call, path.name))
+        if self.refuse.get(path.name) == call:
+            raise ShoeboxError(f"{call} refused for {path.name}")
 
     async def opening(self, path: Path, account: str) -> None:
-        self.heard.append(("open", path.name, account, path.exists()))
-        if path.name in self.refuse:
-            raise RuntimeError("the catalog cannot be written")
+        self.opened.append((path.name, account, path.exists()))
+        self._hear("opening", path)
 
     async def completed(self, path: Path) -> None:
-        self.heard.append(("upload", path.name, "", path.exists()))
+        self._hear("completed", path)
         self.uploads.append(path)
 
     async def cut_off(self, path: Path) -> None:
-        self.heard.append(("cut off", path.name, "", path.exists()))
+        self._hear("cut_off", path)
+        self.cut.append(path)
 
 
 class Server:
-    """An SFTPEndpoint on 127.0.0.1 in its own event-loop thread, recording its uploads."""
+    """An SFTPEndpoint on 127.0.0.1 in its own event-loop thread, recording what it tells."""
 
     def __init__(
         self,
         settings: SftpSettings,
         lookup: Callable[[str], AccountRecord | None],
         guard: Guard | None = None,
-        listener: Recorder | None = None,
         **options: Any,
     ) -> None:
-        self.listener = listener or Recorder()
+        self.listener = Recorder()
         self.uploads = self.listener.uploads
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -101,7 +123,8 @@ class Server:
     def sftp(
         self, user: str, key: Path, batch: str, *, extra: tuple[str, ...] = (), check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        """Run OpenSSH sftp in batch mode (one command a line; stops at the first failure)."""
+        """Run OpenSSH sftp in batch mode (one command a line; stops at the first failure,
+        unless the command starts with `-`)."""
         assert SFTP is not None
         done = subprocess.run(
             [
@@ -220,31 +243,58 @@ def test_put_mkdir_rename_and_preserve(setup: Setup, server: Server, tmp_path: P
 
 
 @needs_sftp
-def test_opening_is_heard_before_the_file_is_written_and_in_order(
-    setup: Setup, tmp_path: Path
-) -> None:
-    """`opening` is awaited before the file is opened, never for a temporary name; opens and
-    uploads are heard in the order they happened; a listener that refuses an open refuses the
-    upload: the client hears of it and nothing is written."""
+def test_the_listener_hears_in_order_and_may_refuse(setup: Setup, tmp_path: Path) -> None:
+    """`opening` is heard (and awaited) before the file is opened, never for a temporary name;
+    a refusal there fails the open with its message and writes nothing; a refusal by
+    `completed` fails the client's close ("send it again")."""
     folder = setup.account("alice")
-    srv = Server(setup.settings, setup.accounts.get, listener=Recorder(refuse=("boom.jpg",)))
+    srv = setup.server()
+    srv.listener.refuse = {"no.jpg": "opening", "lost.jpg": "completed"}
     try:
         photo = _file(tmp_path / "IMG_1.jpg", 100_000)
-        srv.sftp("alice", setup.key, f"put {photo} a.jpg\nput {photo} .a.jpg.tmp\n"
-                 f"put {photo} a.jpg\n")  # fmt: skip
-        refused = srv.sftp("alice", setup.key, f"put {photo} boom.jpg\n", check=False)
+        done = srv.sftp("alice", setup.key, f"put {photo} a.jpg\nput {photo} .a.jpg.tmp\n"
+                        f"put {photo} a.jpg\n-put {photo} no.jpg\n-put {photo} lost.jpg\n")  # fmt: skip
     finally:
         srv.close()
-    assert refused.returncode != 0
-    assert "Failure" in refused.stderr
-    assert srv.listener.heard == [
-        ("open", "a.jpg", "alice", False),
-        ("upload", "a.jpg", "", True),
-        ("open", "a.jpg", "alice", True),
-        ("upload", "a.jpg", "", True),
-        ("open", "boom.jpg", "alice", False),
+    assert srv.listener.opened == [
+        ("a.jpg", "alice", False),
+        ("a.jpg", "alice", True),
+        ("no.jpg", "alice", False),
+        ("lost.jpg", "alice", False),
     ]
-    assert not (folder / "boom.jpg").exists()
+    assert srv.listener.heard == [
+        ("opening", "a.jpg"), ("completed", "a.jpg"),
+        ("opening", "a.jpg"), ("completed", "a.jpg"),
+        ("opening", "no.jpg"),
+        ("opening", "lost.jpg"), ("completed", "lost.jpg"),
+    ]  # fmt: skip
+    assert 'dest open "/no.jpg": Failure' in done.stderr
+    assert not (folder / "no.jpg").exists()
+    assert "close remote: Failure" in done.stderr  # lost.jpg's
+    assert srv.uploads == [folder / "a.jpg", folder / "a.jpg"]
+    assert srv.listener.cut == []
+
+
+def test_a_refusal_reaches_the_client_with_its_reason(setup: Setup, server: Server) -> None:
+    server.listener.refuse = {"no.jpg": "opening", "lost.jpg": "completed"}
+
+    async def session() -> list[str]:
+        reasons = []
+        async with _connect(server, "alice", setup.key) as conn, conn.start_sftp_client() as sftp:
+            with pytest.raises(asyncssh.SFTPFailure) as refused:
+                await sftp.open("no.jpg", "wb")
+            reasons.append(refused.value.reason)
+            fh = await sftp.open("lost.jpg", "wb")
+            await fh.write(b"bytes")
+            with pytest.raises(asyncssh.SFTPFailure) as lost:
+                await fh.close()
+            reasons.append(lost.value.reason)
+        return reasons
+
+    assert asyncio.run(session()) == [
+        "opening refused for no.jpg",
+        "the upload could not be recorded; send it again",
+    ]
 
 
 def _slow_upload(server: Server, key: Path, source: Path, target: Path) -> subprocess.Popen[bytes]:
@@ -268,29 +318,34 @@ def _slow_upload(server: Server, key: Path, source: Path, target: Path) -> subpr
     return proc
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
 @needs_sftp
+@pytest.mark.parametrize("who", ["sftp", "sftp and ssh"])
 def test_killed_client_is_not_an_upload_and_put_a_resumes(
-    setup: Setup, server: Server, tmp_path: Path
+    setup: Setup, server: Server, tmp_path: Path, who: str
 ) -> None:
+    """SIGKILL of `sftp` alone leaves its `ssh` to end the channel in an orderly way (EOF,
+    close) without SSH_FXP_CLOSE; SIGKILL of both drops the connection. Either way the
+    handle is cut off, not an upload; `put -a` then completes it."""
     video = _file(tmp_path / "clip.mp4", 8 << 20)
     target = setup.root / "alice" / "clip.mp4"
     proc = _slow_upload(server, setup.key, video, target)
     assert server.endpoint.is_uploading(target)
-    _kill(proc)
-    partial = target.stat().st_size
-    assert 0 < partial < video.stat().st_size
-    # the server notices the dead connection and closes the handle itself: not an upload
-    wait_for("the dead connection to go", lambda: not server.endpoint.connections)
+    if who == "sftp":
+        os.kill(proc.pid, signal.SIGKILL)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    wait_for("the cut-off", lambda: server.listener.cut)
+    assert server.listener.cut == [target]
     assert server.uploads == []
     assert not server.endpoint.is_uploading(target)
+    partial = target.stat().st_size
+    assert 0 < partial < video.stat().st_size
+    wait_for("the connection to go", lambda: not server.endpoint.connections)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # ssh, if it is still there
 
     server.sftp("alice", setup.key, f"put -a {video}\n")
-    wait_for("the resumed upload", lambda: server.uploads)
     assert server.uploads == [target]
     assert target.read_bytes() == video.read_bytes()
 
@@ -305,10 +360,13 @@ def test_keepalive_releases_a_vanished_client(setup: Setup, tmp_path: Path) -> N
     try:
         os.killpg(proc.pid, signal.SIGSTOP)  # the phone left the Wi-Fi: no FIN, no answers
         wait_for("the keepalive", lambda: not srv.endpoint.connections, timeout=15)
+        wait_for("the cut-off", lambda: srv.listener.cut)
+        assert srv.listener.cut == [target]
         assert srv.uploads == []
         assert target.stat().st_size < video.stat().st_size
     finally:
-        _kill(proc)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
         srv.close()
 
 
@@ -341,12 +399,40 @@ def test_sync_tool_temp_names_count_once_renamed(setup: Setup, server: Server) -
             await fh.write(b"second half")
             assert server.uploads == [folder / f"final{i}.jpg" for i in range(5)]
             await fh.close()
-            await sftp.rename("final0.jpg", "moved.jpg")  # final to final: not a new upload
 
     asyncio.run(session())
     expected = [folder / f"final{i}.jpg" for i in range(5)] + [folder / "late.jpg"]
     assert server.uploads == expected
     assert (folder / "late.jpg").read_bytes() == b"first half second half"
+    assert server.listener.opened == []  # only temporary names were opened
+
+
+def test_names_changed_without_a_write_handle_are_told(setup: Setup, server: Server) -> None:
+    """A rename, a removal, a hard link, a folder renamed: the listener hears every final name
+    that appeared or went (it indexes what is there now); temporary names are not told."""
+    folder = setup.root / "alice"
+    (folder / "trip").mkdir()
+    for name in ("a.jpg", "b.jpg", "trip/c.jpg", "trip/.d.jpg.tmp"):
+        (folder / name).write_bytes(name.encode())
+
+    async def session() -> None:
+        async with _connect(server, "alice", setup.key) as conn, conn.start_sftp_client() as sftp:
+            await sftp.rename("a.jpg", "a2.jpg")
+            await sftp.posix_rename("a2.jpg", "b.jpg")  # over an existing photo
+            await sftp.remove("b.jpg")
+            await sftp.rename("trip", "holiday")
+            await sftp.link("holiday/c.jpg", "c-again.jpg")
+
+    asyncio.run(session())
+    assert server.uploads == [
+        folder / "a.jpg", folder / "a2.jpg",
+        folder / "a2.jpg", folder / "b.jpg",
+        folder / "b.jpg",
+        folder / "holiday/c.jpg",
+        folder / "c-again.jpg",
+    ]  # fmt: skip
+    assert (folder / "c-again.jpg").read_bytes() == b"trip/c.jpg"
+    assert server.listener.opened == []
 
 
 def test_too_many_connections_logging_in_are_dropped(setup: Setup) -> None:
@@ -363,22 +449,39 @@ def test_too_many_connections_logging_in_are_dropped(setup: Setup) -> None:
         srv.close()
 
 
-def test_setstat_changes_only_the_times(setup: Setup, server: Server) -> None:
-    photo = setup.root / "alice" / "p.jpg"
-    photo.write_bytes(b"12345")
+def test_setstat_honours_size_and_times_and_ignores_the_rest(setup: Setup, tmp_path: Path) -> None:
+    """As OpenSSH's sftp-server does, a size set is a truncation (by name: the listener hears
+    the file changed; through a write handle: its close tells); ownership and permissions are
+    accepted and left as the server made them; a size over the limit is refused."""
+    folder = setup.account("alice")
+    srv = setup.server(max_file_size_mb=1)
+    photo = folder / "p.jpg"
+    photo.write_bytes(b"0123456789")
     photo.chmod(0o644)
 
     async def session() -> None:
-        async with _connect(server, "alice", setup.key) as conn, conn.start_sftp_client() as sftp:
-            attrs = asyncssh.SFTPAttrs(size=0, permissions=0o777, mtime=1_500_000_000)
-            attrs.atime = 1_500_000_000
+        async with _connect(srv, "alice", setup.key) as conn, conn.start_sftp_client() as sftp:
+            attrs = asyncssh.SFTPAttrs(size=5, permissions=0o777, uid=0, gid=0)
             await sftp.setstat("p.jpg", attrs)
             await sftp.chmod("p.jpg", 0o600)
-            await sftp.truncate("p.jpg", 1)
+            await sftp.chown("p.jpg", 0, 0)
+            assert srv.uploads == [photo]
+            async with sftp.open("p.jpg", "r+b") as fh:
+                await fh.write(b"ab")
+                await fh.truncate(2)
+                await fh.chmod(0o600)
+                assert srv.uploads == [photo]  # the close tells
+            await sftp.utime("p.jpg", (1_500_000_000, 1_500_000_000))
+            with pytest.raises(asyncssh.SFTPFailure, match="file too large"):
+                await sftp.truncate("p.jpg", 2 << 20)
 
-    asyncio.run(session())
+    try:
+        asyncio.run(session())
+    finally:
+        srv.close()
     st = photo.stat()
-    assert (st.st_size, st.st_mode & 0o777, st.st_mtime) == (5, 0o644, 1_500_000_000)
+    assert (photo.read_bytes(), st.st_mode & 0o777, st.st_mtime) == (b"ab", 0o644, 1_500_000_000)
+    assert srv.uploads == [photo, photo]
 
 
 def test_wrong_key_and_missing_folder_are_refused(
@@ -426,6 +529,216 @@ def test_lftp_with_a_password(setup: Setup, tmp_path: Path) -> None:
         srv.close()
 
 
+# -- asyncssh as shoebox.sftp.compat changes it ------------------------------------------------
+# Each test runs asyncssh's own handler (compat.STOCK) beside compat.SFTPHandler over a real
+# connection: the stock half fails when a new asyncssh no longer does what is patched (then
+# drop the patch), the patched half when it changes what the patch relies on.
+
+
+class _NotingServer(asyncssh.SFTPServer):
+    """asyncssh's plain SFTP server in a folder, noting which close it is asked for."""
+
+    noted: ClassVar[list[tuple[str, str]]] = []
+    folder: ClassVar[bytes] = b""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
+        super().__init__(chan, chroot=self.folder)
+
+    def close(self, file_obj: Any) -> None:
+        self.noted.append(("close", os.fsdecode(os.path.basename(file_obj.name))))
+        super().close(file_obj)
+
+    def client_close(self, file_obj: Any) -> None:
+        self.noted.append(("client_close", os.fsdecode(os.path.basename(file_obj.name))))
+        super().close(file_obj)
+
+
+class _Open(asyncssh.SSHServer):
+    def begin_auth(self, username: str) -> bool:
+        return False  # no authentication: a test's own server on loopback
+
+
+class _RawSFTP:
+    """An SFTP version 3 client that sends packets as given, over an SSH session."""
+
+    def __init__(self, process: Any) -> None:
+        self.process = process
+        self.next_id = 0
+
+    async def request(self, kind: int, *fields: bytes, tail: bytes = b"") -> tuple[int, Any]:
+        """Send a request (its fields, then `tail`); the reply's type and the rest of it."""
+        self.next_id += 1
+        payload = Byte(kind) + UInt32(self.next_id) + b"".join(fields) + tail
+        self.process.stdin.write(UInt32(len(payload)) + payload)
+        kind, packet = await self.reply()
+        assert packet.get_uint32() == self.next_id
+        return kind, packet
+
+    async def reply(self) -> tuple[int, Any]:
+        size = int.from_bytes(await self.process.stdout.readexactly(4), "big")
+        packet = SSHPacket(await self.process.stdout.readexactly(size))
+        return packet.get_byte(), packet
+
+    async def start(self) -> None:
+        self.process.stdin.write(UInt32(5) + Byte(FXP_INIT) + UInt32(3))
+        kind, _ = await self.reply()
+        assert kind == FXP_VERSION
+
+    async def open_for_writing(self, name: bytes) -> bytes:
+        kind, packet = await self.request(
+            FXP_OPEN, String(name), UInt32(FXF_WRITE | FXF_CREAT | FXF_TRUNC), UInt32(0)
+        )
+        assert kind == FXP_HANDLE
+        return bytes(packet.get_string())
+
+    async def status(self, kind: int, *fields: bytes, tail: bytes = b"") -> tuple[int, str]:
+        reply, packet = await self.request(kind, *fields, tail=tail)
+        assert reply == FXP_STATUS
+        return packet.get_uint32(), packet.get_string().decode()
+
+
+async def _bare_server(tmp_path: Path, handler: type, session: Any) -> Any:
+    """Run `session(raw)` against a bare asyncssh SFTP server in tmp_path/files that uses
+    `handler`; returns what `session` returned and the process's exit status."""
+    (tmp_path / "files").mkdir(exist_ok=True)
+    _NotingServer.folder = os.fsencode(tmp_path / "files")
+    _NotingServer.noted = []
+    server = await asyncssh.create_server(
+        _Open, "127.0.0.1", 0, server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
+        sftp_factory=_NotingServer, encoding=None,
+    )  # fmt: skip
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with asyncssh.connect(
+            "127.0.0.1", port, username="t", known_hosts=None, agent_path=None, client_keys=None
+        ) as conn:
+            process = await conn.create_process(subsystem="sftp", encoding=None)
+            raw = _RawSFTP(process)
+            await raw.start()
+            result = await session(raw)
+            process.stdin.write_eof()
+            done = await process.wait()
+            return result, done.exit_status
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("handler", [compat.STOCK, compat.SFTPHandler], ids=["stock", "patched"])
+def test_compat_a_write_longer_than_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, handler: type
+) -> None:
+    """Go's pkg/sftp sends WRITE packets longer than their data; OpenSSH writes the declared
+    bytes and skips the rest; asyncssh's own handler calls the request bad."""
+    monkeypatch.setattr(asyncssh.sftp, "SFTPServerHandler", handler)
+
+    async def session(raw: _RawSFTP) -> tuple[int, str]:
+        handle = await raw.open_for_writing(b"w.jpg")
+        fields = (String(handle), UInt64(0), String(b"declared"))
+        answer = await raw.status(FXP_WRITE, *fields, tail=os.urandom(28_000))
+        assert await raw.status(FXP_CLOSE, String(handle)) == (FX_OK, "")
+        return answer
+
+    answer, _ = asyncio.run(_bare_server(tmp_path, handler, session))
+    if handler is compat.STOCK:
+        assert answer == (FX_BAD_MESSAGE, "Unexpected data at end of packet")
+        assert (tmp_path / "files/w.jpg").read_bytes() == b""
+    else:
+        assert answer == (FX_OK, "")
+        assert (tmp_path / "files/w.jpg").read_bytes() == b"declared"
+
+
+@pytest.mark.parametrize("handler", [compat.STOCK, compat.SFTPHandler], ids=["stock", "patched"])
+def test_compat_the_clients_close_is_told_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, handler: type
+) -> None:
+    """asyncssh calls `close` for the client's SSH_FXP_CLOSE and for the handles it closes
+    itself when the session ends; patched, the client's own calls `client_close`."""
+    monkeypatch.setattr(asyncssh.sftp, "SFTPServerHandler", handler)
+
+    async def session(raw: _RawSFTP) -> None:
+        closed = await raw.open_for_writing(b"closed.jpg")
+        await raw.open_for_writing(b"left-open.jpg")
+        assert await raw.status(FXP_CLOSE, String(closed)) == (FX_OK, "")
+        assert await raw.status(FXP_CLOSE, String(b"nonsense")) == (4, "Invalid file handle")
+
+    asyncio.run(_bare_server(tmp_path, handler, session))
+    first = "close" if handler is compat.STOCK else "client_close"
+    assert _NotingServer.noted == [(first, "closed.jpg"), ("close", "left-open.jpg")]
+
+
+def test_compat_held_writes_are_on_disk_before_any_other_answer(
+    setup: Setup, server: Server
+) -> None:
+    """Consecutive writes are held and put on disk together (fewer system calls, fewer
+    watcher events); any request but a write finds them there, as the size and the times set
+    after the writes show."""
+    target = setup.root / "alice" / "held.jpg"
+
+    async def session() -> None:
+        async with _connect(server, "alice", setup.key) as conn, conn.start_sftp_client() as sftp:
+            async with sftp.open("held.jpg", "wb") as fh:
+                await fh.write(b"a" * 1000)
+                await fh.write(b"b" * 1000, 1000)
+                assert target.stat().st_size == 0  # held
+                assert (await fh.stat()).size == 2000
+                assert target.stat().st_size == 2000
+                await fh.write(b"c" * 1000, 2000)
+                await fh.utime((1_500_000_000, 1_500_000_000))
+            assert (await sftp.stat("held.jpg")).mtime == 1_500_000_000
+
+    asyncio.run(session())
+    assert target.read_bytes() == b"a" * 1000 + b"b" * 1000 + b"c" * 1000
+    assert target.stat().st_mtime == 1_500_000_000
+    assert server.uploads == [target]
+
+
+def test_a_write_that_fails_on_disk_fails_the_upload(
+    setup: Setup, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes held and put on disk later: a failure then (the disk full under the free-space
+    margin; faked here, as no test may fill a disk) fails the handle's next write and its
+    close, and the listener hears no upload."""
+
+    def full(fd: int, buffers: list[bytes], offset: int) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "pwritev", full)
+
+    async def session() -> list[str]:
+        reasons = []
+        async with _connect(server, "alice", setup.key) as conn, conn.start_sftp_client() as sftp:
+            fh = await sftp.open("full.jpg", "wb")
+            await fh.write(b"x" * 1000)  # held
+            await sftp.stat("/")  # put on disk: fails, noted
+            with pytest.raises(asyncssh.SFTPFailure) as refused:
+                await fh.write(b"y" * 1000, 1000)
+            reasons.append(refused.value.reason)
+            with pytest.raises(asyncssh.SFTPFailure) as closed:
+                await fh.close()
+            reasons.append(closed.value.reason)
+        return reasons
+
+    reason = "the file could not be written: No space left on device"
+    assert asyncio.run(session()) == [reason, reason]
+    assert server.uploads == []
+    assert server.listener.heard == [("opening", "full.jpg")]
+
+
+def test_a_session_ended_by_the_client_exits_0(setup: Setup, server: Server) -> None:
+    """OpenSSH's sftp-server exits 0 when its client ends the session, and sshd passes that
+    on; OpenSSH's scp reports a failed copy without it (asyncssh sends none)."""
+
+    async def session() -> int | None:
+        async with _connect(server, "alice", setup.key) as conn:
+            process = await conn.create_process(subsystem="sftp", encoding=None)
+            await _RawSFTP(process).start()
+            process.stdin.write_eof()
+            return (await process.wait()).exit_status
+
+    assert asyncio.run(session()) == 0
+
+
 # -- confinement -----------------------------------------------------------------------------
 
 
@@ -449,16 +762,54 @@ def test_paths_never_leave_the_folder(setup: Setup, server: Server, tmp_path: Pa
         "ls etc\n",
         "get bobs/private.jpg\n",
         f"put {x} bobs/evil.jpg\n",
-        "ln -s /etc mylink\n",  # client-made links are refused
-        f"ln {x.name} hard\n",
+        "ln -s /etc mylink\n",  # client-made symbolic links are refused
+        "ln etc/passwd hard\n",  # a hard link, of a file outside
+        "ln bobs/private.jpg hard\n",
     ):
         done = server.sftp("alice", setup.key, batch, check=False)
         assert done.returncode != 0, batch
     assert not (folder / "mylink").exists()
+    assert not (folder / "hard").exists()
     assert not Path("/etc/evil.jpg").exists()
     assert sorted(p.name for p in (setup.root / "bob").iterdir()) == ["private.jpg"]
     assert _outside(tmp_path, setup.root) == before
     assert server.uploads == [folder / "evil.jpg"]
+
+
+@needs_sftp
+def test_openssh_extensions_are_answered_inside_the_folder(
+    setup: Setup, server: Server, tmp_path: Path
+) -> None:
+    """statvfs@openssh.com (`df`), limits@openssh.com, fsync@openssh.com (`put -f`) and
+    hardlink@openssh.com (`ln`), as OpenSSH's sftp uses them; a hard link is made only
+    between names in the folder, of a file not being uploaded."""
+    folder = setup.root / "alice"
+    photo = _file(tmp_path / "IMG_1.jpg", 70_000)
+    done = server.sftp("alice", setup.key, f"df /\nput -f {photo}\nln IMG_1.jpg again.jpg\n")
+    df = done.stdout.splitlines()
+    assert df[1].split()[0] == "Size" and len(df[2].split()) == 5  # Size Used Avail (Root) %Cap
+    assert (folder / "again.jpg").samefile(folder / "IMG_1.jpg")
+    assert server.uploads == [folder / "IMG_1.jpg", folder / "again.jpg"]
+
+    async def session() -> None:
+        async with _connect(server, "alice", setup.key) as conn, conn.start_sftp_client() as sftp:
+            vfs = await sftp.statvfs("/")
+            assert (vfs.bsize, vfs.blocks) == (
+                os.statvfs(folder).f_bsize,
+                os.statvfs(folder).f_blocks,
+            )
+            assert sftp.limits.max_write_len >= 255 * 1024  # asked for at the start
+            async with sftp.open("open.jpg", "wb") as fh:
+                await fh.write(b"half")
+                await fh.fsync()
+                with pytest.raises(asyncssh.SFTPFailure, match="still being uploaded"):
+                    await sftp.link("open.jpg", "copy.jpg")
+            with pytest.raises(asyncssh.SFTPError):
+                await sftp.link("/", "folder-link")
+
+    asyncio.run(session())
+    assert not (folder / "copy.jpg").exists()
+    assert not (folder / "folder-link").exists()
 
 
 def test_no_exec_shell_or_forwarding(setup: Setup, server: Server) -> None:
@@ -596,6 +947,34 @@ def test_size_limit_and_disk_full_refuse_uploads(setup: Setup, tmp_path: Path) -
         assert srv.uploads == []
     finally:
         srv.close()
+
+
+X86 = "processor\t: 0\nflags\t\t: fpu vme sse2 aes avx2\n"
+PI4 = "processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid\n"
+PI5 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32\n"
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "chacha"), [(X86, False), (PI5, False), (PI4, True), ("", True)]
+)
+def test_chacha20_is_offered_only_without_aes_instructions(cpuinfo: str, chacha: bool) -> None:
+    offered = encryption_algs(cpuinfo)
+    assert ("chacha20-poly1305@openssh.com" in offered) == chacha
+    assert "aes128-ctr" in offered and "aes128-gcm@openssh.com" in offered
+
+
+def test_a_client_that_prefers_chacha20_gets_aes_where_the_cpu_has_it(
+    setup: Setup, server: Server
+) -> None:
+    async def cipher() -> str:
+        async with _connect(server, "alice", setup.key) as conn:  # asyncssh: ChaCha20 first
+            return str(conn.get_extra_info("send_cipher"))
+
+    offered = encryption_algs(Path("/proc/cpuinfo").read_text())
+    aes = "chacha20-poly1305@openssh.com" not in offered
+    assert asyncio.run(cipher()) == (
+        "aes256-gcm@openssh.com" if aes else "chacha20-poly1305@openssh.com"
+    )
 
 
 def test_host_key_is_made_once_and_private(setup: Setup, server: Server) -> None:

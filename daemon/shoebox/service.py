@@ -177,6 +177,7 @@ class Daemon:
         self._busy_since: float | None = None  # an index call under way since
         self._status = ""
         self._watched: dict[Path, roots.Identity] = {}  # roots watched, on that filesystem
+        self._account_folders: frozenset[Path] = frozenset()  # as the writer last read them
         self._first_scan = True
         self._enrich_more = True  # photos may wait for the later stages (at start, new photos)
         self._holding = False  # worker processes, exiftool or models are loaded
@@ -284,6 +285,13 @@ class Daemon:
     # --- what the watcher and the mount table tell (in their threads) -----------------------
 
     def _seen(self, root: Path, rel: bytes, folder: bool) -> None:
+        """A change the watcher saw. Those in an account's upload folder are dropped here,
+        in the watcher's thread (SFTP says when such a file is complete; an upload's every
+        write would otherwise cost a turn of the writer); the writer checks again against
+        the accounts as they are now."""
+        full = root / os.fsdecode(rel)
+        if any(full == a or a in full.parents for a in self._account_folders):
+            return
         if self._loop is not None:
             change = Change(root, rel, "folder" if folder else "seen")
             self._loop.call_soon_threadsafe(self._changes.put_nowait, change)
@@ -355,7 +363,9 @@ class Daemon:
 
     def _write_once(self, waited: list[Change], seen: list[Change]) -> int:
         db = self.catalog.db
-        accounts = [Path(a.folder) for a in Account.select(Account.folder)] if seen else []
+        accounts = self._account_folders = frozenset(
+            Path(a.folder) for a in Account.select(Account.folder)
+        )
         delay = self.settings.watch.quiet_seconds
         rows: dict[Path, Root] = {}
         with db.atomic():
@@ -560,6 +570,7 @@ class Daemon:
             log.info("%d jobs that a daemon which died had claimed are back in the queue", released)
         DaemonState.delete().where(DaemonState.seen_at < utcnow() - dt.timedelta(days=7)).execute()
         self._partial_uploads(start=True)
+        self._account_folders = frozenset(Path(a.folder) for a in Account.select(Account.folder))
         self._write_state("starting")
 
     def _partial_uploads(self, *, start: bool = False) -> None:

@@ -51,7 +51,10 @@ def connect(url: str, base: Path, cache_mib: int = BIG_CACHE_MIB) -> Any:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         pragmas = {**SQLITE_PRAGMAS, "cache_size": -cache_mib * 1024, "mmap_size": cache_mib << 20}
-        return SqliteDatabase(path, pragmas=pragmas)
+        # Every transaction takes the write lock at its start (BEGIN IMMEDIATE): one that read
+        # first and then wanted to write while another connection wrote would get SQLITE_BUSY
+        # at once, without waiting out busy_timeout (WAL cannot upgrade a stale snapshot).
+        return SqliteDatabase(path, pragmas=pragmas, lock_type="IMMEDIATE")
     if parts.scheme in ("mysql", "mariadb"):
         dbname = unquote(parts.path.lstrip("/"))
         if not dbname:

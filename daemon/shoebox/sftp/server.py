@@ -1,18 +1,16 @@
 """`SFTPEndpoint`: the asyncssh server on the daemon's event loop. It checks logins against the
 accounts (read fresh at each login), applies the login guard and the per-account connection
-limit, and hands each session a `ConfinedSFTPServer` on the account's folder. No shell, exec,
-scp or forwarding is offered.
-
-What happens to uploads is told to an `UploadListener`, whose coroutines the endpoint awaits
-before it answers the client: a file is opened only once `opening` returned, and a client
-hears OK for its close only once `completed` returned, so an upload the client was told is
-complete has been recorded."""
+limit, and hands each session a `ConfinedSFTPServer` on the account's folder, run by
+`compat.SFTPHandler` (asyncssh made to answer as OpenSSH's sftp-server). No shell, exec, scp
+or forwarding is offered. What sessions do to files is told to an `UploadListener`, on the
+event loop, each call awaited before the client hears the answer."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +24,7 @@ from shoebox.config import SftpSettings
 from shoebox.errors import ConfigError
 from shoebox.guard import Guard
 from shoebox.passwords import verify_password
-from shoebox.sftp import accounts, hostkey
+from shoebox.sftp import accounts, compat, hostkey
 from shoebox.sftp.accounts import AccountLookup, AccountRecord
 from shoebox.sftp.files import ConfinedSFTPServer, Limits, MiB
 
@@ -36,21 +34,27 @@ _ACCOUNT = "shoebox_account"  # extra-info key under which a connection keeps it
 PASSWORD_CHECKS = 4  # password hashes checked at the same time
 MAX_UNAUTHENTICATED = 32  # connections not yet logged in (like sshd's MaxStartups)
 MAX_UNAUTHENTICATED_PER_ADDRESS = 8  # of those, from one address (a phone opens a few)
+STOP_SECONDS = 5  # how long `stop` waits for the sessions to end and tell their cut-offs
 
 
 class UploadListener(Protocol):
-    """What the endpoint tells of uploads; each coroutine runs on the event loop, awaited."""
+    """What the endpoint tells about uploads; every call is awaited on the event loop."""
 
     async def opening(self, path: Path, account: str) -> None:
-        """Before a file (not a sync tool's temporary name) is opened for writing; the client
-        waits for it. Raising refuses the open: the client gets SSH_FX_FAILURE with the
-        error's message and nothing is written."""
+        """Before a file (not a sync tool's temporary name) is opened for writing, on the
+        event loop; the client waits for it. Raising shoebox.errors.ShoeboxError (or any
+        Exception) refuses the open: the client gets SSH_FX_FAILURE with the error's message
+        and nothing is written."""
 
     async def completed(self, path: Path) -> None:
-        """The client's own close of a handle it wrote through, every write accepted (or a
-        sync tool's temporary name renamed to a final name). Awaited before the close (or
-        rename) status is sent: the client hears OK only once this returned. Raising sends
-        SSH_FX_FAILURE, so the client sends the file again."""
+        """The client's own SSH_FXP_CLOSE of a handle it wrote through, every write
+        accepted (or a sync tool's temporary name renamed to a final name). Awaited BEFORE
+        the close (or rename) status is sent: the client hears OK only once this returned.
+        Raising sends SSH_FX_FAILURE ("the upload could not be recorded; send it again").
+
+        Also told, the same way, of a final name that appeared, changed or went without a
+        write handle (a rename, a hard link, a truncation by name, a removal): `path` may
+        be gone; whatever is there now is what counts."""
 
     async def cut_off(self, path: Path) -> None:
         """A write handle closed by the server because the session ended: a partial file."""
@@ -61,7 +65,7 @@ class SFTPEndpoint:
     `await stop()`.
 
     - `settings`: the `[sftp]` section as `config.load` returns it.
-    - `listener`: hears of uploads (see `UploadListener`).
+    - `listener`: hears of uploads opening, completed and cut off (see `UploadListener`).
     - `lookup(name)`: the account, read afresh at each login (default: the catalog's Account
       table, so a `Catalog` must be open; the query runs on the loop's thread).
     - `guard`: the back-off after wrong passwords (default: a `Guard` counting in the
@@ -89,13 +93,14 @@ class SFTPEndpoint:
         )
         self._server: asyncssh.SSHAcceptor | None = None
         self._connections: set[asyncssh.SSHServerConnection] = set()
+        self._sessions: weakref.WeakSet[ConfinedSFTPServer] = weakref.WeakSet()  # live ones
         self._per_account: Counter[str] = Counter()
         self._hashing = asyncio.Semaphore(PASSWORD_CHECKS)
         self._writing: Counter[Path] = Counter()  # paths open for writing, by all sessions
 
     def is_uploading(self, path: Path) -> bool:
         """Whether an SFTP client has `path` (absolute, resolved) open for writing now; a
-        watcher can leave such files to `on_upload`."""
+        watcher can leave such files to the listener."""
         return path in self._writing
 
     @property
@@ -113,6 +118,7 @@ class SFTPEndpoint:
         host, port = config.parse_listen(self.settings.listen)
         key = hostkey.load_or_create(self.settings.host_key)
         keepalive = self.settings.keepalive_seconds
+        compat.install()
         try:
             self._server = await asyncssh.create_server(
                 lambda: _Session(self),
@@ -124,6 +130,7 @@ class SFTPEndpoint:
                 agent_forwarding=False,
                 x11_forwarding=False,
                 kbdint_auth=False,
+                encryption_algs=encryption_algs(_cpuinfo()),
                 keepalive_interval=keepalive,
                 keepalive_count_max=3,
                 login_timeout=60,
@@ -137,23 +144,52 @@ class SFTPEndpoint:
         )  # fmt: skip
 
     async def stop(self) -> None:
-        """Stop listening and drop every connection; handles they left open are not uploads."""
+        """Stop listening and drop every connection; the handles they left open are cut off,
+        and the listener has heard so when this returns."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
         for conn in list(self._connections):
             conn.close()
-        if self._connections:
-            await asyncio.wait(
-                [asyncio.ensure_future(c.wait_closed()) for c in self._connections], timeout=5
-            )
+        waits: list[asyncio.Future[object]] = [
+            asyncio.ensure_future(c.wait_closed()) for c in self._connections
+        ]
+        waits += [asyncio.ensure_future(s.ended.wait()) for s in self._sessions]
+        if waits:
+            _, late = await asyncio.wait(waits, timeout=STOP_SECONDS)
+            for wait in late:
+                wait.cancel()
 
     def _sftp_session(self, chan: asyncssh.SSHServerChannel[bytes]) -> ConfinedSFTPServer:
         account: AccountRecord = chan.get_extra_info(_ACCOUNT)
-        return ConfinedSFTPServer(
-            chan, account.folder, self.limits, self.listener, account.name, self._writing
+        session = ConfinedSFTPServer(
+            chan, account.folder, account.name, self.limits, self.listener, self._writing
         )
+        self._sessions.add(session)
+        return session
+
+
+def encryption_algs(cpuinfo: str) -> list[str]:
+    """The ciphers offered: asyncssh's, less ChaCha20-Poly1305 on a CPU with AES instructions.
+    OpenSSH's clients pick ChaCha20 first when offered, and asyncssh spends three cipher objects
+    a packet on it: about a third more CPU per byte than on AES-CTR (which those clients pick
+    next) or AES-GCM, and the CPU is an upload's ceiling. Without AES instructions (a Raspberry
+    Pi 4), AES is slow and asyncssh's own order stands."""
+    algs = [alg.decode("ascii") for alg in asyncssh.encryption.get_default_encryption_algs()]
+    if any(
+        name.strip() in ("flags", "Features") and "aes" in value.split()
+        for name, _, value in (line.partition(":") for line in cpuinfo.splitlines())
+    ):
+        algs = [alg for alg in algs if not alg.startswith("chacha20")]
+    return algs
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _logged(fn: Callable[..., object], *args: object) -> None:
