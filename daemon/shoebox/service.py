@@ -251,9 +251,12 @@ class Daemon:
         else:
             log.error("the index call in hand did not end in time; its helpers are stopped")
             self.indexer.close()
-        with suppress(*CATALOG_ERRORS):
-            await self.bookkeeping.run(self._write_state, "stopped")
-        self.bookkeeping.close(1.0)
+        with suppress(TimeoutError, *CATALOG_ERRORS):
+            await asyncio.wait_for(
+                self.bookkeeping.run(self._write_state, "stopped"),
+                timeout=max(0.1, deadline - time.monotonic()),
+            )
+        self.bookkeeping.close(0.5)
         log.info("stopped; the queue keeps what waits")
 
     # --- what the SFTP endpoint tells (UploadListener) ---------------------------------------
