@@ -73,7 +73,36 @@ class IngestSettings:
     )
     video_timeout: int = field(
         default=120,
-        metadata=_key("Seconds ffmpeg may take to grab one video's poster frame.", minimum=1),
+        metadata=_key(
+            "Seconds ffmpeg may take to grab one video's poster frame; past them it is killed "
+            "and the file tried once more, then recorded as failed. Less than file_timeout.",
+            minimum=1,
+        ),
+    )
+    file_timeout: int = field(
+        default=300,
+        metadata=_key(
+            "Seconds a worker process may spend on one file (hashing, decoding, rendering), "
+            "plus one second per 10 MiB of file; past them it is killed and replaced, the file "
+            "tried once more, then recorded as failed (without renditions).",
+            minimum=1,
+        ),
+    )
+    exiftool_timeout: int = field(
+        default=60,
+        metadata=_key(
+            "Seconds exiftool may take to read one file's tags; past them it is killed and "
+            "replaced, the file tried once more, then recorded as failed.",
+            minimum=1,
+        ),
+    )
+    memory_limit_mb: int = field(
+        default=2048,
+        metadata=_key(
+            "Memory, in MiB, that each worker process (with the ffmpeg it runs) and exiftool "
+            "may use; a file that needs more is recorded as failed. 0 means no limit.",
+            minimum=0,
+        ),
     )
 
 
@@ -318,6 +347,7 @@ def load(path: Path) -> Settings:
     }
     settings = Settings(source=path.resolve(), **sections)
     _check_layout(settings)
+    _check_ingest(settings)
     _check_viewer(settings)
     return _check_sftp(settings)
 
@@ -403,6 +433,15 @@ def _check_layout(settings: Settings) -> None:
                     f"{settings.source}: {what} ({target}) lies inside the library root {root}; "
                     "shoebox never writes under a root, so put it elsewhere"
                 )
+
+
+def _check_ingest(settings: Settings) -> None:
+    ingest = settings.ingest
+    if ingest.video_timeout >= ingest.file_timeout:
+        raise ConfigError(
+            f"{settings.source}: [ingest] video_timeout ({ingest.video_timeout}) must be less "
+            f"than file_timeout ({ingest.file_timeout}), which covers the whole file"
+        )
 
 
 def _check_sftp(settings: Settings) -> Settings:

@@ -5,6 +5,12 @@ mode at the smallest scale that still covers the preview; RAW files give their e
 (rawpy/LibRaw); videos give a poster frame through ffmpeg. Orientation is applied and the ICC
 profile is kept. Renditions are stored by content hash, so identical files share them, and are
 written to a temporary name and renamed, so a crash never leaves half a file behind.
+
+The file comes as a descriptor the worker opened (`identify.open_regular`): decoders read it
+as `/proc/self/fd/<n>`, ffmpeg is handed the descriptor itself, so no file name reaches a
+decoder or a program. Before anything is decoded, the size an image claims is checked against
+its file's size (`check_claim`): a few kilobytes cannot hold hundreds of megapixels, and a file
+that says they do is a decompression bomb, refused at the cost of reading its header.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import os
 import struct
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +32,8 @@ from PIL import Image, ImageOps
 from shoebox.catalog.cache import PREVIEW as PREVIEW  # re-exported: where renditions live
 from shoebox.catalog.cache import TILE as TILE
 from shoebox.catalog.cache import rendition_path as rendition_path
-from shoebox.errors import StageError
+from shoebox.errors import HelperError, StageError
+from shoebox.ingest.exiftool import describe
 from shoebox.ingest.identify import Kind
 
 pillow_heif.register_heif_opener()
@@ -52,24 +60,27 @@ class Decoded:
     animated: bool
 
 
-def decode(spec: RenditionSpec, path: bytes, kind: Kind) -> Decoded:
-    """The picture to render from, upright, at least as large as the preview needs."""
+def decode(spec: RenditionSpec, fd: int, size: int, kind: Kind) -> Decoded:
+    """The picture to render from, upright, at least as large as the preview needs, from the
+    open file `fd` of `size` bytes. HelperError when ffmpeg overran or died."""
     if kind == "video":
-        return Decoded(_poster_frame(spec, path), False)
+        return Decoded(_poster_frame(spec, fd), False)
+    source = _fd_path(fd)
     if kind == "raw":
-        return Decoded(_raw_preview(spec, path), False)
-    Image.MAX_IMAGE_PIXELS = spec.max_pixels  # Pillow's own guard, past our check below
+        return Decoded(_raw_preview(spec, source), False)
+    Image.MAX_IMAGE_PIXELS = spec.max_pixels  # Pillow's own guard, past our checks below
     try:
-        im = Image.open(os.fsdecode(path))
+        im = Image.open(source)
     except Image.DecompressionBombError as exc:
         raise _bomb(spec, exc) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise StageError("renditions", f"cannot decode the image ({exc})") from exc
+    check_claim(im, size, os.pread(fd, 64, 0))
     if im.format != "HEIF":
         return Decoded(_prepare(spec, im), _moves(im))
     # libheif decodes a file cut off inside its image data without an error (the missing tiles
     # come out green), and turns the picture only as the container's irot/imir say.
-    whole = memoryview(Path(os.fsdecode(path)).read_bytes())
+    whole = memoryview(Path(source).read_bytes())
     if _cut_short(whole):
         raise StageError("renditions", "the file is truncated (it ends inside a box)")
     picture = _prepare(spec, im)
@@ -78,14 +89,67 @@ def decode(spec: RenditionSpec, path: bytes, kind: Kind) -> Decoded:
     )
 
 
+def _fd_path(fd: int) -> str:
+    """A name of our own for an open file: opening it opens the same file again."""
+    return f"/proc/self/fd/{fd}"
+
+
 def _bomb(spec: RenditionSpec, exc: Exception) -> StageError:
     return StageError("renditions", f"refused by max_pixels={spec.max_pixels}: {exc}")
 
 
-def is_animated(path: bytes) -> bool:
+# The most pixels one byte of a file can hold, by format, when it is as flat as a picture can
+# be: from the coding's own limit where there is one, else from the flattest files the usual
+# encoders make (`bench/flat.py` measures both), with room to spare. An image that claims more
+# pixels than its file's size allows is refused before it is decoded: it is a decompression
+# bomb (a 76 KB JPEG that says 16000x15000 made a worker use 1.4 GB) or cut off. Images of up
+# to ALWAYS_PIXELS pass whatever their size: they cost little to decode.
+ALWAYS_PIXELS = 1 << 24
+PIXELS_PER_BYTE = {
+    "JPEG": 1024,  # Huffman: >= 2 bits per 8x8 block, 256 px/byte (flat grey: 256); x4
+    "GIF": 3072,  # LZW: a 12-bit code is at most 4096 pixels (flat 48 MP: 1292)
+    "BMP": 256,  # RLE: at most 255 pixels in 2 bytes
+    "WEBP": 4096,  # lossy (VP8) (flat 48 MP: 562); lossless is PIXELS_PER_BYTE_LOSSLESS
+    "TIFF": 32768,  # CCITT group 4 of a blank page (flat 1-bit 48 MP: 13873)
+    "HEIF": 16384,  # (flat 8 MP: 1518)
+    "AVIF": 65536,  # (flat 8 MP: 7862)
+}
+PIXELS_PER_BYTE_LOSSLESS_WEBP = 65536  # VP8L (flat 48 MP: 25290)
+PIXELS_PER_BYTE_OTHER = 65536
+_DEFLATE = 1032  # deflate's largest ratio: PNG's pixels per byte follow from its bit depth
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def pixels_per_byte(im: Image.Image, head: bytes) -> float:
+    """The most pixels one byte of this image's file can hold (see PIXELS_PER_BYTE)."""
+    if im.format == "PNG" and len(head) > 25 and head[25] in _PNG_CHANNELS:
+        bits = max(1, head[24] * _PNG_CHANNELS[head[25]])  # IHDR: bit depth, colour type
+        return _DEFLATE * 8 / bits
+    if im.format == "WEBP" and b"VP8 " not in head[12:40]:
+        return PIXELS_PER_BYTE_LOSSLESS_WEBP
+    return PIXELS_PER_BYTE.get(im.format or "", PIXELS_PER_BYTE_OTHER)
+
+
+def check_claim(im: Image.Image, size: int, head: bytes) -> None:
+    """Refuse (StageError) an opened, not yet decoded image whose size in pixels its file of
+    `size` bytes cannot hold; `head` is the file's first bytes."""
+    width, height = im.size
+    pixels = width * height
+    if pixels <= ALWAYS_PIXELS:
+        return
+    most = pixels_per_byte(im, head) * size
+    if pixels > most:
+        raise StageError(
+            "renditions",
+            f"refused: {width}x{height} pixels cannot be held in {size} bytes of {im.format} "
+            f"(at most {most / 1e6:.1f} megapixels; a decompression bomb, or a cut-off file)",
+        )
+
+
+def is_animated(fd: int) -> bool:
     """Whether an image has more than one frame (GIF, animated WebP, AVIF sequence)."""
     try:
-        with Image.open(os.fsdecode(path)) as im:
+        with Image.open(_fd_path(fd)) as im:
             return _moves(im)
     except (OSError, ValueError, SyntaxError):
         return False
@@ -200,9 +264,9 @@ _FLIP_TO_TRANSPOSE = {
 }
 
 
-def _raw_preview(spec: RenditionSpec, path: bytes) -> Image.Image:
+def _raw_preview(spec: RenditionSpec, source: str) -> Image.Image:
     try:
-        with rawpy.imread(os.fsdecode(path)) as raw:
+        with rawpy.imread(source) as raw:
             flip = raw.sizes.flip
             thumb = raw.extract_thumb()
     except (rawpy.LibRawError, OSError, ValueError) as exc:
@@ -211,7 +275,10 @@ def _raw_preview(spec: RenditionSpec, path: bytes) -> Image.Image:
         ) from exc
     im: Image.Image
     if thumb.format == rawpy.ThumbFormat.JPEG:
-        im = _prepare(spec, Image.open(io.BytesIO(bytes(thumb.data))))
+        data = bytes(thumb.data)
+        im = Image.open(io.BytesIO(data))
+        check_claim(im, len(data), data[:64])
+        im = _prepare(spec, im)
     else:
         im = Image.fromarray(thumb.data)  # type: ignore[arg-type]
     if flip in _FLIP_TO_TRANSPOSE:
@@ -219,24 +286,41 @@ def _raw_preview(spec: RenditionSpec, path: bytes) -> Image.Image:
     return im
 
 
-def _poster_frame(spec: RenditionSpec, path: bytes) -> Image.Image:
-    """A frame one second in (the first frame of a shorter clip), rotated as the video plays."""
+def _poster_frame(spec: RenditionSpec, fd: int) -> Image.Image:
+    """A frame one second in (the first frame of a shorter clip), rotated as the video plays.
+    ffmpeg reads the open file `fd` (passed to it), decodes no frame larger than max_pixels,
+    and has video_timeout seconds for both tries; past that it is killed (HelperError)."""
+    deadline = time.monotonic() + spec.video_timeout
     for seek in ("1", "0"):
         cmd = [
-            spec.ffmpeg, "-nostdin", "-v", "error", "-ss", seek, "-i", os.fsdecode(path),
+            spec.ffmpeg, "-nostdin", "-v", "error", "-max_pixels", str(spec.max_pixels),
+            "-ss", seek, "-i", f"file:{_fd_path(fd)}",
             "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-",
         ]  # fmt: skip
         try:
-            proc = subprocess.run(cmd, capture_output=True, timeout=spec.video_timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise StageError(
-                "renditions", f"ffmpeg took longer than {spec.video_timeout}s"
-            ) from exc
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(fd,),
+            )  # fmt: skip
         except OSError as exc:
             raise StageError("renditions", f"cannot run ffmpeg ({exc})") from exc
-        if proc.returncode == 0 and proc.stdout:
-            return _prepare(spec, Image.open(io.BytesIO(proc.stdout)))
-    last = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        try:
+            out, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()  # a program it started may hold our pipes: they are not read again
+            proc.wait()
+            raise HelperError(
+                "ffmpeg", f"took longer than {spec.video_timeout} s", "timeout"
+            ) from None
+        finally:
+            for pipe in (proc.stdout, proc.stderr):
+                assert pipe is not None
+                pipe.close()
+        if proc.returncode < 0:
+            raise HelperError("ffmpeg", f"died ({describe(proc.returncode)})")
+        if proc.returncode == 0 and out:
+            return _prepare(spec, Image.open(io.BytesIO(out)))
+    last = err.decode("utf-8", "replace").strip().splitlines()
     reason = last[-1] if last else f"exit status {proc.returncode}, no frame"
     raise StageError("renditions", f"ffmpeg found no frame ({reason})")
 
