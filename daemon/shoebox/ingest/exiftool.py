@@ -81,6 +81,12 @@ class ExifTool:
         self._selector: selectors.BaseSelector | None = None
         self._folder: str | None = None  # the private folder of our links
         self._count = 0
+        self._replacing = False  # the last one died or overran: the next start replaces it
+
+    @property
+    def pid(self) -> int | None:
+        """The process id of the exiftool running now, if one is."""
+        return self._proc.pid if self._proc is not None else None
 
     # --- asking ----------------------------------------------------------------------------
 
@@ -167,6 +173,7 @@ class ExifTool:
     def _failed(self, kind: str, message: str, what: str) -> NoReturn:
         """Kill exiftool, note the problem and raise it."""
         self.kill()
+        self._replacing = True
         self.health.problem(kind, f"{message} reading {what}")
         raise HelperError("exiftool", message, kind)
 
@@ -177,6 +184,7 @@ class ExifTool:
             if self._proc.poll() is None:
                 return self._proc
             self.kill()  # it died between requests: start a new one
+            self._replacing = True
         if self._folder is None:
             folder = tempfile.mkdtemp(prefix="shoebox-exiftool-")  # mode 0700
             if not _SAFE_PATH.fullmatch(folder):
@@ -208,7 +216,8 @@ class ExifTool:
             os.set_blocking(pipe.fileno(), False)
             selector.register(pipe.fileno(), selectors.EVENT_READ)
         self._proc, self._selector = proc, selector
-        self.health.started()
+        self.health.started(self._replacing)
+        self._replacing = False
         return proc
 
     def kill(self) -> None:

@@ -29,18 +29,17 @@ class Busy:
 @dataclass
 class HelperHealth:
     name: str
-    starts: int = 0  # processes started (the first one included)
-    restarts: int = 0  # started again after one died, overran or was stopped with work in hand
+    starts: int = 0  # processes started
+    restarts: int = 0  # of them, started in place of one that died or overran
     deaths: int = 0  # died with a file in hand
     timeouts: int = 0  # overran a file's deadline and was killed
     last_problem: str | None = None
     last_problem_at: float | None = None  # time.time()
     busy: dict[int, Busy] = field(default_factory=dict)  # by slot (a worker, the one exiftool)
 
-    def started(self) -> None:
-        if self.starts:
-            self.restarts += 1
+    def started(self, replacing: bool) -> None:
         self.starts += 1
+        self.restarts += replacing
 
     def problem(self, kind: str, message: str) -> None:
         """Note a death ("died") or an overrun ("timeout")."""
@@ -99,14 +98,15 @@ class Health:
         return {h.name: h.snapshot() for h in self.helpers()}
 
     def lines(self) -> list[str]:
-        """What a person should hear about: stuck helpers and helpers that had problems."""
-        said = []
+        """What a person should hear about: helpers stuck on a file past its deadline, then the
+        helpers that died or overran, with the last problem."""
+        now = time.monotonic()
+        said = [
+            f"{h.name} stuck: {now - b.since:.0f} s on {b.what} (its deadline is {b.deadline:.0f} s)"
+            for h in self.helpers()
+            for b in h.stuck()
+        ]
         for h in self.helpers():
-            for b in h.stuck():
-                seconds = time.monotonic() - b.since
-                said.append(
-                    f"{h.name} stuck: {seconds:.0f} s on {b.what} (its deadline is {b.deadline:.0f} s)"
-                )
             if h.deaths or h.timeouts:
                 when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h.last_problem_at or 0))
                 said.append(

@@ -80,6 +80,7 @@ class Pool:
         self.memory_mb = memory_mb
         self.health = health
         self._workers: list[_Worker] = []
+        self._replace = 0  # workers lost to a death or an overrun, not replaced yet
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(["shoebox.ingest.worker"])
 
@@ -98,6 +99,7 @@ class Pool:
         for w in self._workers:  # a worker that died while idle has nothing to give back
             if not w.tasks and not w.process.is_alive():
                 self._kill(w)
+                self._replace += 1
         self._workers = [w for w in self._workers if not w.dead]
         broken: list[_Worker] = []  # died just now: what they had comes back through collect
         while True:
@@ -169,6 +171,7 @@ class Pool:
     def _lost(self, w: _Worker, kind: str, message: str) -> list[Result]:
         """Kill a worker that died or overran: its file fails, the next one goes back."""
         self._kill(w)
+        self._replace += 1
         self.health.end(w.process.pid or 0)
         lost: list[Result] = []
         for task in w.tasks:
@@ -188,7 +191,8 @@ class Pool:
         )  # fmt: skip
         process.start()
         theirs.close()
-        self.health.started()
+        self.health.started(self._replace > 0)
+        self._replace = max(0, self._replace - 1)
         started = _Worker(process, ours)
         self._workers.append(started)
         return started

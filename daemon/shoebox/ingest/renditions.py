@@ -68,6 +68,10 @@ def decode(spec: RenditionSpec, fd: int, size: int, kind: Kind) -> Decoded:
     source = _fd_path(fd)
     if kind == "raw":
         return Decoded(_raw_preview(spec, source), False)
+    head = os.pread(fd, 64, 0)
+    webp = webp_size(head)  # Pillow makes libwebp's decoder, canvas and all, as it opens one
+    if webp is not None:
+        check_claim("WEBP", webp, size, head)
     Image.MAX_IMAGE_PIXELS = spec.max_pixels  # Pillow's own guard, past our checks below
     try:
         im = Image.open(source)
@@ -75,7 +79,7 @@ def decode(spec: RenditionSpec, fd: int, size: int, kind: Kind) -> Decoded:
         raise _bomb(spec, exc) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise StageError("renditions", f"cannot decode the image ({exc})") from exc
-    check_claim(im, size, os.pread(fd, 64, 0))
+    check_claim(im.format or "", im.size, size, head, im.info.get("compression"), im.mode)
     if im.format != "HEIF":
         return Decoded(_prepare(spec, im), _moves(im))
     # libheif decodes a file cut off inside its image data without an error (the missing tiles
@@ -98,52 +102,85 @@ def _bomb(spec: RenditionSpec, exc: Exception) -> StageError:
     return StageError("renditions", f"refused by max_pixels={spec.max_pixels}: {exc}")
 
 
-# The most pixels one byte of a file can hold, by format, when it is as flat as a picture can
-# be: from the coding's own limit where there is one, else from the flattest files the usual
-# encoders make (`bench/flat.py` measures both), with room to spare. An image that claims more
-# pixels than its file's size allows is refused before it is decoded: it is a decompression
-# bomb (a 76 KB JPEG that says 16000x15000 made a worker use 1.4 GB) or cut off. Images of up
-# to ALWAYS_PIXELS pass whatever their size: they cost little to decode.
+# A file that claims more pixels than its size can hold is refused before it is decoded: it is
+# a decompression bomb (a 76 KB JPEG that said 16000x15000 made a worker use 1.4 GB) or cut off.
+# How many pixels one byte can hold, when the picture is as flat as can be, comes from the
+# coding's own limit where it has one (PNG, most TIFF), else from the flattest files the usual
+# encoders make (`bench/flat.py` measures them) with room to spare. Pictures of up to
+# ALWAYS_PIXELS pass whatever their size: they cost little to decode.
 ALWAYS_PIXELS = 1 << 24
 PIXELS_PER_BYTE = {
-    "JPEG": 1024,  # Huffman: >= 2 bits per 8x8 block, 256 px/byte (flat grey: 256); x4
-    "GIF": 3072,  # LZW: a 12-bit code is at most 4096 pixels (flat 48 MP: 1292)
+    "JPEG": 512,  # Huffman coding spends >= 1 bit on every 8x8 block (flat grey: 256)
+    "GIF": 3072,  # LZW: one 12-bit code stands for at most 4096 pixels (flat 48 MP: 1292)
     "BMP": 256,  # RLE: at most 255 pixels in 2 bytes
-    "WEBP": 4096,  # lossy (VP8) (flat 48 MP: 562); lossless is PIXELS_PER_BYTE_LOSSLESS
-    "TIFF": 32768,  # CCITT group 4 of a blank page (flat 1-bit 48 MP: 13873)
-    "HEIF": 16384,  # (flat 8 MP: 1518)
-    "AVIF": 65536,  # (flat 8 MP: 7862)
+    "WEBP": 4096,  # lossy, VP8 (flat 48 MP: 562)
+    "WEBP-lossless": 65536,  # VP8L (flat 48 MP: 25290)
+    "HEIF": 8192,  # (flat 18 to 108 MP: 1525 to 1661)
+    "AVIF": 65536,  # (flat 18 to 108 MP: 12996 to 21492)
+    "TIFF": 32768,  # fax coding of a blank page (flat 1-bit 48 MP: 13873), other codings
 }
-PIXELS_PER_BYTE_LOSSLESS_WEBP = 65536  # VP8L (flat 48 MP: 25290)
 PIXELS_PER_BYTE_OTHER = 65536
-_DEFLATE = 1032  # deflate's largest ratio: PNG's pixels per byte follow from its bit depth
-_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# Codings whose limit is known: the most bytes of pixel data one byte of them gives back.
+_DECODED_PER_BYTE = {"deflate": 1032, "lzw": 2731, "packbits": 64, "raw": 1}
+_TIFF_CODINGS = {"raw": "raw", "packbits": "packbits", "tiff_lzw": "lzw",
+                 "tiff_adobe_deflate": "deflate", "tiff_deflate": "deflate"}  # fmt: skip
+_BITS = {"1": 1, "L": 8, "P": 8, "LA": 16, "I;16": 16, "I;16B": 16, "I;16L": 16, "RGB": 24,
+         "YCbCr": 24, "LAB": 24, "HSV": 24}  # fmt: skip  # bits a pixel, 32 for the others
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by IHDR colour type
 
 
-def pixels_per_byte(im: Image.Image, head: bytes) -> float:
-    """The most pixels one byte of this image's file can hold (see PIXELS_PER_BYTE)."""
-    if im.format == "PNG" and len(head) > 25 and head[25] in _PNG_CHANNELS:
+def pixels_per_byte(
+    fmt: str, head: bytes, compression: str | None = None, mode: str | None = None
+) -> float:
+    """The most pixels one byte of an image file can hold; `head` is the file's first bytes,
+    `compression` and `mode` what Pillow says of a TIFF."""
+    if fmt == "PNG" and len(head) > 25 and head[25] in _PNG_CHANNELS:
         bits = max(1, head[24] * _PNG_CHANNELS[head[25]])  # IHDR: bit depth, colour type
-        return _DEFLATE * 8 / bits
-    if im.format == "WEBP" and b"VP8 " not in head[12:40]:
-        return PIXELS_PER_BYTE_LOSSLESS_WEBP
-    return PIXELS_PER_BYTE.get(im.format or "", PIXELS_PER_BYTE_OTHER)
+        return _DECODED_PER_BYTE["deflate"] * 8 / bits
+    if fmt == "TIFF" and compression in _TIFF_CODINGS:
+        return _DECODED_PER_BYTE[_TIFF_CODINGS[compression]] * 8 / _BITS.get(mode or "", 32)
+    if fmt == "WEBP" and b"VP8 " not in head[12:40]:
+        fmt = "WEBP-lossless"
+    return PIXELS_PER_BYTE.get(fmt, PIXELS_PER_BYTE_OTHER)
 
 
-def check_claim(im: Image.Image, size: int, head: bytes) -> None:
-    """Refuse (StageError) an opened, not yet decoded image whose size in pixels its file of
-    `size` bytes cannot hold; `head` is the file's first bytes."""
-    width, height = im.size
+def check_claim(
+    fmt: str,
+    claimed: tuple[int, int],
+    size: int,
+    head: bytes,
+    compression: str | None = None,
+    mode: str | None = None,
+) -> None:
+    """Refuse (StageError) an image of this format whose claimed width and height its file of
+    `size` bytes cannot hold. Nothing is decoded."""
+    width, height = claimed
     pixels = width * height
     if pixels <= ALWAYS_PIXELS:
         return
-    most = pixels_per_byte(im, head) * size
+    most = pixels_per_byte(fmt, head, compression, mode) * size
     if pixels > most:
         raise StageError(
             "renditions",
-            f"refused: {width}x{height} pixels cannot be held in {size} bytes of {im.format} "
+            f"refused: {width}x{height} pixels cannot be held in {size} bytes of {fmt} "
             f"(at most {most / 1e6:.1f} megapixels; a decompression bomb, or a cut-off file)",
         )
+
+
+def webp_size(head: bytes) -> tuple[int, int] | None:
+    """The canvas a WebP file's header claims (None if `head` is not a WebP file's)."""
+    if head[:4] != b"RIFF" or head[8:12] != b"WEBP" or len(head) < 30:
+        return None
+    chunk = head[12:16]
+    if chunk == b"VP8X":  # width and height less one, 24 bits each
+        return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":  # after the frame tag
+        width, height = struct.unpack_from("<HH", head, 26)
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and head[20] == 0x2F:  # width and height less one, 14 bits each
+        (bits,) = struct.unpack_from("<I", head, 21)
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    return None
 
 
 def is_animated(fd: int) -> bool:
@@ -277,7 +314,7 @@ def _raw_preview(spec: RenditionSpec, source: str) -> Image.Image:
     if thumb.format == rawpy.ThumbFormat.JPEG:
         data = bytes(thumb.data)
         im = Image.open(io.BytesIO(data))
-        check_claim(im, len(data), data[:64])
+        check_claim(im.format or "", im.size, len(data), data[:64])
         im = _prepare(spec, im)
     else:
         im = Image.fromarray(thumb.data)  # type: ignore[arg-type]
