@@ -36,8 +36,8 @@ import threading
 import time
 from typing import Any, NoReturn
 
-from shoebox.errors import HelperError, Stopped
-from shoebox.ingest.health import HelperHealth
+from shoebox.errors import HelperError, StageError, Stopped
+from shoebox.ingest.health import HelperHealth, describe
 
 # JSON, numeric values, family-0 group names, duplicate tags kept, files of any size.
 ARGS = ("-json", "-n", "-G", "-a", "-api", "LargeFileSupport=1")
@@ -46,18 +46,6 @@ _EXTENSION = re.compile(r"\.[a-z0-9]{1,10}")
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")  # what our link names may hold
 _MAX_OUTPUT = 64 << 20  # bytes of JSON for one file (a huge XMP packet is a few MB)
 _POLL = 0.2  # seconds between looks at the stop event while exiftool works
-
-
-def describe(returncode: int | None) -> str:
-    """How a process ended, in words."""
-    if returncode is None:
-        return "still running"
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exited with status {returncode}"
 
 
 class ExifTool:
@@ -93,13 +81,18 @@ class ExifTool:
     def read(self, fd: int, extension: str, what: str) -> dict[str, Any]:
         """Every tag of the open regular file `fd`, as exiftool's JSON object (its own error
         or warning under `ExifTool:*`). `what` names the file in health reports. Raises
-        HelperError (exiftool failed; it was killed) or Stopped (the stop event was set)."""
+        HelperError (exiftool failed; it was killed), Stopped (the stop event was set) or
+        StageError (exiftool answered, but not with tags)."""
         proc = self._start()
         self._count += 1
         suffix = extension if _EXTENSION.fullmatch(extension) else ""
-        assert self._folder is not None
-        link = os.path.join(self._folder, f"{self._count}{suffix}")
-        os.symlink(f"/proc/{os.getpid()}/fd/{fd}", link)
+        link = os.path.join(self._private_folder(), f"{self._count}{suffix}")
+        try:
+            os.symlink(f"/proc/{os.getpid()}/fd/{fd}", link)
+        except FileNotFoundError:  # a /tmp cleaner took the folder while we idled
+            self._folder = None
+            link = os.path.join(self._private_folder(), f"{self._count}{suffix}")
+            os.symlink(f"/proc/{os.getpid()}/fd/{fd}", link)
         try:
             out, err = self._ask(proc, link, what)
         finally:
@@ -107,13 +100,15 @@ class ExifTool:
         text = out.decode("utf-8", "replace").strip()
         if not text:
             said = err.decode("utf-8", "replace").strip().splitlines()
-            raise HelperError("exiftool", "printed nothing" + (f" ({said[-1]})" if said else ""))
+            raise StageError(
+                "metadata", "exiftool printed nothing" + (f" ({said[-1]})" if said else "")
+            )
         try:
             records = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise HelperError("exiftool", f"printed bad JSON ({exc})") from exc
+            raise StageError("metadata", f"exiftool printed bad JSON ({exc})") from exc
         if not isinstance(records, list) or not records or not isinstance(records[0], dict):
-            raise HelperError("exiftool", "returned no record")
+            raise StageError("metadata", "exiftool returned no record")
         return dict(records[0])
 
     def _ask(self, proc: subprocess.Popen[bytes], link: str, what: str) -> tuple[bytes, bytes]:
@@ -185,17 +180,7 @@ class ExifTool:
                 return self._proc
             self.kill()  # it died between requests: start a new one
             self._replacing = True
-        if self._folder is None:
-            folder = tempfile.mkdtemp(prefix="shoebox-exiftool-")  # mode 0700
-            if not _SAFE_PATH.fullmatch(folder):
-                shutil.rmtree(folder, ignore_errors=True)
-                raise HelperError(
-                    "exiftool",
-                    f"cannot be given safe file names under {tempfile.gettempdir()!r}; "
-                    "set TMPDIR to a folder whose path has only letters, digits, and / . _ + -",
-                    "start",
-                )
-            self._folder = folder
+        self._private_folder()
         try:
             proc = subprocess.Popen(
                 [self.executable, "-stay_open", "True", "-@", "-", "-common_args", *ARGS],
@@ -220,6 +205,21 @@ class ExifTool:
         self._replacing = False
         return proc
 
+    def _private_folder(self) -> str:
+        """The folder (mode 0700) of our links, made when first wanted."""
+        if self._folder is None:
+            folder = tempfile.mkdtemp(prefix="shoebox-exiftool-")
+            if not _SAFE_PATH.fullmatch(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                raise HelperError(
+                    "exiftool",
+                    f"cannot be given safe file names under {tempfile.gettempdir()!r}; "
+                    "set TMPDIR to a folder whose path has only letters, digits, and / . _ + -",
+                    "start",
+                )
+            self._folder = folder
+        return self._folder
+
     def kill(self) -> None:
         """Kill exiftool at once (and anything it started); the next request starts anew."""
         proc, self._proc = self._proc, None
@@ -228,8 +228,9 @@ class ExifTool:
             self._selector = None
         if proc is None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.returncode is None:  # not reaped yet: its id is still its own
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
         self._reap(proc)
 
     def close(self) -> None:

@@ -12,9 +12,22 @@ value it copies is replaced whole, never changed in place, so it sees no torn va
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def describe(returncode: int | None) -> str:
+    """How a process ended, in words."""
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with status {returncode}"
 
 
 @dataclass

@@ -36,8 +36,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from shoebox.ingest import worker
-from shoebox.ingest.exiftool import describe
-from shoebox.ingest.health import HelperHealth
+from shoebox.ingest.health import HelperHealth, describe
 from shoebox.ingest.renditions import RenditionSpec
 
 _DEPTH = 2  # files handed to one worker at a time
@@ -198,12 +197,15 @@ class Pool:
         return started
 
     def _kill(self, w: _Worker) -> None:
+        """Kill a worker with the programs it started (its process group)."""
         w.dead = True
-        pid = w.process.pid
+        pid, alive = w.process.pid, w.process.is_alive()
         if pid is not None:
-            for kill in (os.killpg, os.kill):  # its group, or itself before it made one
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)  # an ffmpeg may outlive a worker that died
+            if alive:  # it may not have made its group yet
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    kill(pid, signal.SIGKILL)
+                    os.kill(pid, signal.SIGKILL)
         w.process.join(timeout=5)
         w.conn.close()
 
@@ -222,6 +224,10 @@ class Pool:
         deadline = time.monotonic() + 5
         for w in self._workers:
             w.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if w.process.exitcode is not None:  # ended as asked: nothing to kill
+                w.conn.close()
+                w.dead = True
+        self._workers = [w for w in self._workers if not w.dead]
         self.kill()
 
 

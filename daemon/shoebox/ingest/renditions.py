@@ -33,7 +33,7 @@ from shoebox.catalog.cache import PREVIEW as PREVIEW  # re-exported: where rendi
 from shoebox.catalog.cache import TILE as TILE
 from shoebox.catalog.cache import rendition_path as rendition_path
 from shoebox.errors import HelperError, StageError
-from shoebox.ingest.exiftool import describe
+from shoebox.ingest.health import describe
 from shoebox.ingest.identify import Kind
 
 pillow_heif.register_heif_opener()
@@ -111,6 +111,7 @@ def _bomb(spec: RenditionSpec, exc: Exception) -> StageError:
 ALWAYS_PIXELS = 1 << 24
 PIXELS_PER_BYTE = {
     "JPEG": 512,  # Huffman coding spends >= 1 bit on every 8x8 block (flat grey: 256)
+    "MPO": 512,  # JPEG with more pictures after the first (many cameras and phones)
     "GIF": 3072,  # LZW: one 12-bit code stands for at most 4096 pixels (flat 48 MP: 1292)
     "BMP": 256,  # RLE: at most 255 pixels in 2 bytes
     "WEBP": 4096,  # lossy, VP8 (flat 48 MP: 562)
