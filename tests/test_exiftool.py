@@ -159,9 +159,12 @@ def test_a_stop_ends_the_wait_at_once(helpers: Path, tmp_path: Path) -> None:
 
 def test_a_missing_exiftool_says_so(tmp_path: Path) -> None:
     photo = titled(tmp_path / "p.jpg", "p")
+    health = HelperHealth("exiftool")
     with (
-        ExifTool(str(tmp_path / "no-exiftool"), timeout=5) as tool,
+        ExifTool(str(tmp_path / "no-exiftool"), timeout=5, health=health) as tool,
         pytest.raises(HelperError, match="cannot be started") as caught,
     ):
         read(tool, photo)
     assert caught.value.kind == "start"
+    assert health.last_problem == "cannot be started (No such file or directory)"
+    assert (health.starts, health.deaths) == (0, 0)

@@ -188,9 +188,9 @@ class ExifTool:
                 start_new_session=True,  # killed as a group; a Ctrl-C is ours to handle
             )  # fmt: skip
         except OSError as exc:
-            raise HelperError(
-                "exiftool", f"cannot be started ({exc.strerror or exc})", "start"
-            ) from exc
+            message = f"cannot be started ({exc.strerror or exc})"
+            self.health.problem("start", message)
+            raise HelperError("exiftool", message, "start") from exc
         assert proc.stdout is not None and proc.stderr is not None
         if self.memory_mb:
             limit = self.memory_mb << 20

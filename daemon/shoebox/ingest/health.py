@@ -55,7 +55,7 @@ class HelperHealth:
         self.restarts += replacing
 
     def problem(self, kind: str, message: str) -> None:
-        """Note a death ("died") or an overrun ("timeout")."""
+        """Note a death ("died"), an overrun ("timeout") or a failure to start ("start")."""
         if kind == "died":
             self.deaths += 1
         elif kind == "timeout":
@@ -112,7 +112,7 @@ class Health:
 
     def lines(self) -> list[str]:
         """What a person should hear about: helpers stuck on a file past its deadline, then the
-        helpers that died or overran, with the last problem."""
+        helpers that had problems, with the last one."""
         now = time.monotonic()
         said = [
             f"{h.name} stuck: {now - b.since:.0f} s on {b.what} (its deadline is {b.deadline:.0f} s)"
@@ -120,7 +120,7 @@ class Health:
             for b in h.stuck()
         ]
         for h in self.helpers():
-            if h.deaths or h.timeouts:
+            if h.last_problem is not None:
                 when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h.last_problem_at or 0))
                 said.append(
                     f"{h.name}: {h.deaths} died, {h.timeouts} overran, {h.restarts} restarts; "
