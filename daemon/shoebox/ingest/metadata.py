@@ -407,6 +407,8 @@ def read(tool: ExifTool, path: bytes, mtime_ns: int, what: str) -> Meta:
         try:
             tags = tool.read(fd, extension, what)
         except HelperError as first:
+            if first.kind == "start":
+                raise StageError("metadata", str(first)) from first
             log.info("%s: %s; trying again with a new exiftool", what, first)
             try:
                 tags = tool.read(fd, extension, what)
