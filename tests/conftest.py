@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -99,6 +100,68 @@ def add_photo(root_id: int, rel_path: str, taken: Any, **values: Any) -> int:
     )  # fmt: skip
     text.store(photo, [rel_path])  # as the ingest's grouping does
     return int(photo.id)
+
+
+# Markers that make the helpers below misbehave on a file that holds one (anywhere in its bytes).
+EXIFTOOL_DIES = b"EXIFTOOL-DIES"  # exiftool is killed (kill -9) while it reads the file
+EXIFTOOL_HANGS = b"EXIFTOOL-HANGS"  # exiftool never answers
+FFMPEG_HANGS = b"FFMPEG-HANGS"  # ffmpeg never ends
+WORKER_HANGS = b"WORKER-HANGS"  # the worker process that runs ffmpeg is stopped (SIGSTOP)
+WORKER_DIES = b"WORKER-DIES"  # the worker process that runs ffmpeg is killed (kill -9)
+
+
+def misbehaving_helpers(folder: Path) -> tuple[Path, Path]:
+    """An "exiftool" and an "ffmpeg" to configure as `[ingest] exiftool` and `ffmpeg`: they run
+    the real programs, except on a file that holds one of the markers above. They note the
+    process ids they stop or kill in `folder/pids`, so that a test can check none is left."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pids = folder / "pids"
+    exiftool = folder / "exiftool"
+    exiftool.write_text(
+        f"#!{sys.executable}\n"
+        "import os, signal, subprocess, sys, time\n"
+        'real = subprocess.Popen(["exiftool", *sys.argv[1:]], stdin=subprocess.PIPE)\n'
+        f"with open({str(pids)!r}, 'a') as out:\n"
+        "    out.write(f'{os.getpid()}\\n{real.pid}\\n')\n"
+        "for line in sys.stdin.buffer:\n"
+        '    if not line.startswith(b"-"):  # a file to read, as exiftool would\n'
+        "        try:\n"
+        '            data = open(line.rstrip(b"\\n"), "rb").read()\n'
+        "        except OSError:\n"
+        '            data = b""\n'
+        f"        if {EXIFTOOL_DIES!r} in data:\n"
+        "            os.killpg(0, signal.SIGKILL)  # this script and the real exiftool\n"
+        f"        if {EXIFTOOL_HANGS!r} in data:\n"
+        "            time.sleep(3600)\n"
+        "    real.stdin.write(line)\n"
+        "    real.stdin.flush()\n"
+    )
+    ffmpeg = folder / "ffmpeg"
+    ffmpeg.write_text(
+        "#!/bin/sh\n"
+        "for arg; do case $arg in file:*) input=${arg#file:};; esac; done\n"
+        f'if grep -q {FFMPEG_HANGS.decode()} "$input"; then echo $$ >> {pids}; exec sleep 3600; fi\n'
+        f'if grep -q {WORKER_HANGS.decode()} "$input"; then echo $PPID >> {pids}; kill -STOP $PPID; exit 1; fi\n'
+        f'if grep -q {WORKER_DIES.decode()} "$input"; then kill -KILL $PPID; exit 1; fi\n'
+        'exec ffmpeg "$@"\n'
+    )
+    for helper in (exiftool, ffmpeg):
+        helper.chmod(0o755)
+    return exiftool, ffmpeg
+
+
+def left_running(folder: Path) -> list[int]:
+    """The processes noted by `misbehaving_helpers` that still run (zombies are not counted)."""
+    alive = []
+    pids = folder / "pids"
+    for pid in {int(p) for p in pids.read_text().split()} if pids.exists() else set():
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
 
 
 @dataclass

@@ -18,6 +18,9 @@ from PIL import Image
 
 from conftest import Library
 from shoebox.catalog.models import File, IngestError
+from shoebox.errors import StageError
+from shoebox.ingest import renditions
+from shoebox.ingest.identify import hash_file
 from shoebox.ingest.run import Indexer
 from shoebox.sample import Shot, write_jpeg, write_video
 
@@ -100,7 +103,8 @@ def test_bad_files_are_recorded_and_the_run_goes_on(
 
 
 def test_a_crashing_decoder_is_retried_then_recorded(library: Library, tmp_path: Path) -> None:
-    """An "ffmpeg" that kills the worker process that runs it: a real crash of a real worker."""
+    """An "ffmpeg" that kills the worker process that runs it: a real crash of a real worker.
+    The file is tried once more, then identified without decoding; the others are unharmed."""
     killer = tmp_path / "ffmpeg-that-crashes"
     killer.write_text("#!/bin/sh\nkill -9 $PPID\n")
     killer.chmod(0o755)
@@ -113,7 +117,7 @@ def test_a_crashing_decoder_is_retried_then_recorded(library: Library, tmp_path:
     summary = Indexer(settings, library.catalog, interactive=False).index()
 
     assert (summary.new, summary.failed) == (7, 1)
-    assert errors() == {"clip.mp4": [("renditions", "the decoder crashed 3 times")]}
+    assert errors() == {"clip.mp4": [("renditions", "the worker died (killed by SIGKILL), twice")]}
     clip = library.photo_of("clip.mp4")
     assert (clip["type"], clip["thumb_hash"], clip["duration"] is not None) == ("video", None, True)
     for i in range(6):
@@ -140,3 +144,87 @@ def test_unreadable_file_is_recorded(library: Library, tmp_path: Path) -> None:
     assert "locked.jpg: identify failed: cannot read the file (Permission denied)" in proc.stderr
     assert errors() == {"locked.jpg": [("identify", "cannot read the file (Permission denied)")]}
     assert library.photo_of("fine.jpg")["thumb_hash"] is not None
+
+
+# Flat pictures of 18 MP (above renditions.ALWAYS_PIXELS, so the size check applies), as
+# screenshots and blank scans are: each must pass the check that refuses bombs.
+FLAT = (6000, 3000)
+FLAT_FILES = [
+    ("uniform-baseline.jpg", "RGB", {"quality": 95}),
+    ("uniform-grey.jpg", "L", {"quality": 75, "optimize": True}),
+    ("uniform-progressive.jpg", "L", {"quality": 75, "progressive": True, "optimize": True}),
+    ("screenshot.png", "RGB", {"optimize": True}),
+    ("screenshot-palette.png", "P", {"optimize": True}),
+    ("blank-1bit.png", "1", {"optimize": True}),
+    ("flat.gif", "P", {}),
+    ("flat-lossy.webp", "RGB", {"quality": 75}),
+    ("flat-lossless.webp", "RGB", {"lossless": True}),
+    ("scan-g4.tif", "1", {"compression": "group4"}),
+    ("scan-deflate.tif", "RGB", {"compression": "tiff_adobe_deflate"}),
+    ("scan-packbits.tif", "1", {"compression": "packbits"}),
+    ("scan-raw.tif", "1", {}),
+    ("flat.heic", "RGB", {"quality": 75}),
+    ("flat.avif", "RGB", {"quality": 75}),
+]
+
+
+@pytest.mark.parametrize(("name", "mode", "options"), FLAT_FILES)
+def test_flat_pictures_are_not_taken_for_bombs(
+    tmp_path: Path, name: str, mode: str, options: dict[str, object]
+) -> None:
+    path = tmp_path / name
+    Image.new(mode, FLAT, 255 if mode in ("L", "1", "P") else (250, 250, 250)).save(path, **options)
+    data = path.read_bytes()
+    claimed = renditions.webp_size(data[:64])
+    with Image.open(path) as im:
+        assert im.size == FLAT == (claimed or FLAT)
+        renditions.check_claim(
+            im.format or "", im.size, len(data), data[:64], im.info.get("compression"), im.mode
+        )
+
+
+@pytest.mark.parametrize(("name", "mode", "options"), FLAT_FILES)
+def test_the_same_pictures_claiming_twenty_times_the_pixels_are_refused(
+    tmp_path: Path, name: str, mode: str, options: dict[str, object]
+) -> None:
+    """The bounds are not loose: the flattest pictures the usual encoders make are within
+    twenty times of them."""
+    path = tmp_path / name
+    Image.new(mode, FLAT, 255 if mode in ("L", "1", "P") else (250, 250, 250)).save(path, **options)
+    data = path.read_bytes()
+    with Image.open(path) as im:
+        wide = (im.size[0] * 10, im.size[1])
+        with pytest.raises(StageError, match="cannot be held in"):
+            renditions.check_claim(
+                im.format or "", wide, len(data), data[:64], im.info.get("compression"), im.mode
+            )
+
+
+def test_a_sparse_2_gib_video_is_sniffed_then_hashed_in_little_memory(tmp_path: Path) -> None:
+    """A real clip made 2 GiB long with a hole, and 2 GiB of nothing but a hole: the worker
+    (in a process of its own, whose peak memory is read) hashes the first in fixed chunks and
+    does not read the second at all (its kind is known from its first bytes)."""
+    clip = write_video(tmp_path / "clip.mp4", seconds=1)
+    with clip.open("r+b") as fh:
+        fh.truncate(2 << 30)
+    with (tmp_path / "zeros.mp4").open("wb") as fh:
+        fh.truncate(2 << 30)
+    code = (
+        "import sys\n"
+        "from shoebox.ingest import worker\n"
+        "for path in sys.argv[1:]:\n"
+        "    out = worker.run(None, worker.Task(path.encode(), '.mp4', False, False))\n"
+        "    print(out.kind, out.hash, out.errors)\n"
+        "status = open('/proc/self/status').read()\n"  # the peak since exec (getrusage's
+        "print(int(status.split('VmHWM:')[1].split()[0]) // 1024)\n"  # includes the fork's)
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(clip), str(tmp_path / "zeros.mp4")],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    video, zeros, peak_mb = done.stdout.splitlines()
+    assert video == f"video {hash_file(os.fsencode(clip))} []"
+    assert (
+        zeros == "unknown None [('identify', 'the content is not a photo or video shoebox knows')]"
+    )
+    assert int(peak_mb) < 300  # a memory map would show the 2 GiB

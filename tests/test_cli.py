@@ -110,7 +110,8 @@ def test_bad_config_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.strip() == (
         f"shoebox: {cfg}: unknown key [ingest] workerz; known keys in [ingest]: "
-        "workers, max_pixels, exiftool, ffmpeg, video_timeout"
+        "workers, max_pixels, exiftool, ffmpeg, video_timeout, file_timeout, exiftool_timeout, "
+        "memory_limit_mb"
     )
 
 

@@ -62,6 +62,10 @@ def test_relative_paths_are_taken_from_the_config_folder(tmp_path: Path) -> None
         ('[library]\noriginals = ["/p"]\n[ingest]\nworkers = -1\n', r"at least 0, not -1"),
         ('[library]\noriginals = ["/p"]\n[ingest]\nworkers = "2"\n', r"a whole number, not '2'"),
         ('[library]\noriginals = ["/p"]\n[log]\nlevel = "loud"\n', r"one of debug, info"),
+        (
+            '[library]\noriginals = ["/p"]\n[ingest]\nvideo_timeout = 300\n',
+            r"\[ingest\] video_timeout \(300\) must be less than file_timeout \(300\)",
+        ),
         ("[library]\n", r"\[library\] originals is empty"),
         ('[library]\noriginals = ["/p"]\ncache = "/p/cache"\n', r"lies inside the library root"),
         (

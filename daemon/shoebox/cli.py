@@ -450,8 +450,8 @@ def _status(settings: Settings) -> int:
             _say(f"    the index call in hand has given no sign of life for {quiet} s")
         elif busy > 60:
             _say(f"    in one index call for {busy} s")
-        for helper, health in sorted(d.detail.get("helpers", {}).items()):
-            _say(f"    {helper}: {health}")
+        for line in d.detail.get("helpers", []):
+            _say(f"    {line}")
     _say(f"queue:    {r.queued} paths waiting ({r.due} due now, {r.claimed} being indexed)")
     _say(f"files:    {r.files} indexed")
     _say(f"photos:   {r.photos}")

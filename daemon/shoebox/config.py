@@ -117,7 +117,36 @@ class IngestSettings:
     )
     video_timeout: int = field(
         default=120,
-        metadata=_key("Seconds ffmpeg may take to grab one video's poster frame.", minimum=1),
+        metadata=_key(
+            "Seconds ffmpeg may take to grab one video's poster frame; past them it is killed "
+            "and the file tried once more, then recorded as failed. Less than file_timeout.",
+            minimum=1,
+        ),
+    )
+    file_timeout: int = field(
+        default=300,
+        metadata=_key(
+            "Seconds a worker process may spend on one file (hashing, decoding, rendering), "
+            "plus one second per 10 MiB of file; past them it is killed and replaced, the file "
+            "tried once more, then recorded as failed (without renditions).",
+            minimum=1,
+        ),
+    )
+    exiftool_timeout: int = field(
+        default=60,
+        metadata=_key(
+            "Seconds exiftool may take to read one file's tags; past them it is killed and "
+            "replaced, the file tried once more, then recorded as failed.",
+            minimum=1,
+        ),
+    )
+    memory_limit_mb: int = field(
+        default=2048,
+        metadata=_key(
+            "Memory, in MiB, that each worker process (with the ffmpeg it runs) and exiftool "
+            "may use; a file that needs more is recorded as failed. 0 means no limit.",
+            minimum=0,
+        ),
     )
 
 
@@ -395,6 +424,7 @@ def load(path: Path) -> Settings:
     }
     settings = Settings(source=path.resolve(), **sections)
     _check_layout(settings)
+    _check_ingest(settings)
     _check_viewer(settings)
     return _check_sftp(settings)
 
@@ -487,6 +517,15 @@ def _check_layout(settings: Settings) -> None:
         raise ConfigError(
             f"{settings.source}: [backup] folder ({backups}) and [library] cache ({lib.cache}) "
             "overlap; the cache can be thrown away, the backups must not be: keep them apart"
+        )
+
+
+def _check_ingest(settings: Settings) -> None:
+    ingest = settings.ingest
+    if ingest.video_timeout >= ingest.file_timeout:
+        raise ConfigError(
+            f"{settings.source}: [ingest] video_timeout ({ingest.video_timeout}) must be less "
+            f"than file_timeout ({ingest.file_timeout}), which covers the whole file"
         )
 
 

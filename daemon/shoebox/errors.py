@@ -39,3 +39,19 @@ class StageError(ShoeboxError):
         super().__init__(f"{stage}: {message}")
         self.stage = stage
         self.message = message
+
+
+class HelperError(ShoeboxError):
+    """A helper (exiftool, ffmpeg, a worker process) could not start, died or overran its
+    deadline with one file in hand. It has been killed; the next request starts a new one."""
+
+    def __init__(self, helper: str, message: str, kind: str = "died") -> None:
+        super().__init__(f"{helper} {message}")
+        self.helper = helper
+        self.message = message
+        self.kind = kind  # "died", "timeout" (it overran and was killed) or "start"
+
+
+class Stopped(ShoeboxError):
+    """The run was asked to stop (SIGTERM, Ctrl-C) while a helper had a file in hand; the
+    helper has been killed and the file is left for the next run."""

@@ -218,7 +218,7 @@ class Daemon:
         await self._shut_down(endpoint, tasks)
 
     def _stop(self, signum: int) -> None:
-        log.info("%s: stopping after the files in hand", signal.Signals(signum).name)
+        log.info("%s: stopping; what is in hand stays in the queue", signal.Signals(signum).name)
         self.stop_event.set()
         self._stopping.set()
 
@@ -550,6 +550,9 @@ class Daemon:
                 summary = self.indexer.index_files(root, ready)
                 log.info("indexed %s", summary.line())
                 self._after(summary)
+                reasons = {bytes(j.rel_path_raw): j.reason for j in jobs if j.root_id == root_id}
+                for rel in summary.unfinished:  # cut short by a stop: asked for again
+                    queue.enqueue(self.catalog.db, root_id, rel, reasons.get(rel, "watch"))
         _retrying(queue.finish, self.catalog.db, jobs)
         self._set_status(queue.length())
 
@@ -676,6 +679,7 @@ class Daemon:
 
     def _write_state(self, state: str) -> None:
         detail = {
+            "helpers": self.indexer.health.lines(),
             "busy_seconds": round(time.monotonic() - self._busy_since) if self._busy_since else 0,
             "silent_seconds": round(time.monotonic() - self._beat_at) if self._busy_since else 0,
             "backup": self._backup,

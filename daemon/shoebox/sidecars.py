@@ -35,19 +35,19 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-import exiftool
-from exiftool.exceptions import ExifToolException
 from peewee import JOIN
 
 from shoebox import regions, roots
 from shoebox.catalog import outbox, people
 from shoebox.catalog.models import Face, FaceRejection, File, Person, Photo, Root
-from shoebox.errors import StageError
+from shoebox.errors import HelperError, StageError
 from shoebox.ingest import scan
+from shoebox.ingest.exiftool import ExifTool
 
 log = logging.getLogger("shoebox.sidecars")
 
 CONFIG = Path(__file__).parent / "data" / "exiftool-shoebox.config"
+_TIMEOUT = 60.0  # seconds exiftool may take over one sidecar
 WRITTEN_ROLES = ("original", "raw")  # files that get a sidecar (not a Live Photo's video)
 MAX_BYTES = 16 << 20  # a sidecar larger than this is not an XMP sidecar to merge into
 SAME_FACE_IOU = 0.4  # a region on a face of ours is that face's (and so replaced)
@@ -138,7 +138,7 @@ class Writer:
 
     def __init__(self, executable: str) -> None:
         self.executable = executable
-        self._proc: Any = None
+        self._tool: ExifTool | None = None
         self._private = Path(tempfile.mkdtemp(prefix="shoebox-xmp-"))  # 0700, ours alone
         self._checked: dict[int, bool] = {}  # root id -> may be written now
 
@@ -254,35 +254,29 @@ class Writer:
         return info if isinstance(info, dict) else {}
 
     def _run(self, *args: str) -> str:
+        """One exiftool command on our private copies (no library file name in it), tried
+        again once with a new exiftool if the first one died or overran."""
         for attempt in (1, 2):
-            if self._proc is None:
-                proc = exiftool.ExifTool(
-                    executable=self.executable, common_args=["-n"], config_file=str(CONFIG)
+            if self._tool is None:
+                self._tool = ExifTool(
+                    self.executable, timeout=_TIMEOUT, config=str(CONFIG), common_args=("-n",)
                 )
-                try:
-                    proc.run()
-                except (OSError, ExifToolException) as exc:
-                    raise StageError("sidecars", f"cannot start exiftool ({exc})") from exc
-                self._proc = proc
             try:
-                out = str(self._proc.execute(*args))
+                out, err = self._tool.execute(*args, what="a sidecar")
                 break
-            except (ExifToolException, OSError, ValueError) as exc:
+            except HelperError as exc:
                 self.close_exiftool()
                 if attempt == 2:
                     raise StageError("sidecars", f"exiftool failed ({exc})") from exc
-        error = (self._proc.last_stderr or "").strip()
+        error = err.decode("utf-8", "replace").strip()
         if error.startswith("Error"):
             raise StageError("sidecars", f"exiftool: {error.splitlines()[0]}")
-        return out
+        return out.decode("utf-8", "replace")
 
     def close_exiftool(self) -> None:
-        if self._proc is not None:
-            try:
-                self._proc.terminate()
-            except (ExifToolException, OSError) as exc:
-                log.debug("exiftool did not stop cleanly: %s", exc)
-            self._proc = None
+        if self._tool is not None:
+            self._tool.close()
+            self._tool = None
 
     def close(self) -> None:
         self.close_exiftool()

@@ -54,7 +54,7 @@ from shoebox.catalog.models import Face, File, NotFace, Root
 from shoebox.catalog.people import crop_path
 from shoebox.config import Settings
 from shoebox.enrich import tiles
-from shoebox.errors import StageError
+from shoebox.errors import HelperError, StageError
 from shoebox.regions import iou
 
 log = logging.getLogger("shoebox.enrich")
@@ -337,7 +337,7 @@ class FacesStage:
         """The photo upright, large enough for its smallest faces to be found and described,
         and how wide the smallest face wanted is on it (pixels). From the original when it
         can be read, else from the preview."""
-        from shoebox.ingest import renditions
+        from shoebox.ingest import identify, renditions
 
         width, height = photo.width or 0, photo.height or 0
         long_side = max(width, height)
@@ -348,9 +348,13 @@ class FacesStage:
                 self.spec, preview_size=math.ceil(long_side * min(1.0, scale))
             )
             try:
-                picture = renditions.decode(spec, path, kind).image
+                fd, st = identify.open_regular(path)
+                try:
+                    picture = renditions.decode(spec, fd, st.st_size, kind).image
+                finally:
+                    os.close(fd)
                 return picture, self.smallest * picture.width / width
-            except StageError as exc:
+            except (OSError, StageError, HelperError) as exc:
                 log.info("photo %d: faces from the preview (%s)", photo.id, exc)
         preview = rendition_path(self.cache, photo.thumb_hash, PREVIEW)
         try:

@@ -2,13 +2,22 @@
 
 The hash is BLAKE3: cryptographic (two different photos never share one, so byte-identical
 files can safely be merged by hash) and several GB/s on one core with SIMD, several times
-faster than SHA-256, so hashing costs far less than decoding. The kind comes from the
-content's magic numbers, never from the extension (a PNG named .jpg is a PNG).
+faster than SHA-256, so hashing costs far less than decoding. It reads the file in chunks
+through one fixed buffer: memory stays flat however big the file is (a memory map would show
+the whole file in the worker's resident set), at the same speed for photo-sized files (0.86 ms
+against 0.72 ms per 5 MB, and 3.3 GB/s either way for large files, on the reference machine).
+The kind comes from the content's magic numbers, never from the extension (a PNG named .jpg is
+a PNG), and is known before the file is hashed, so nothing reads a big file that is not media.
+
+Every file is opened once, with `open_regular`: never through a symbolic link, and only if it
+is a regular file (a FIFO, a device or a folder put in its place is refused, not read).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from typing import Literal
 
 from blake3 import blake3
@@ -127,8 +136,45 @@ def sniff(head: bytes, extension: str) -> Kind:
     return "unknown"
 
 
-def hash_file(path: bytes) -> str:
-    """The BLAKE3 digest of a file's content, read through a memory map."""
+def open_regular(path: bytes) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of the regular file at `path` and its status. OSError when the
+    last component is a symbolic link (not followed) or the file is not a regular file; the
+    descriptor is not inherited by programs we start unless passed on purpose."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "it is a symbolic link") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+_CHUNK = 256 << 10  # fits the L2 cache; 64 KiB to 1 MiB hash as fast
+
+
+def hash_fd(fd: int) -> str:
+    """The BLAKE3 digest of an open file's content, read from its start."""
     hasher = blake3(max_threads=1)
-    hasher.update_mmap(os.fsdecode(path))
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    offset = 0
+    while count := os.preadv(fd, [buffer], offset):
+        hasher.update(view[:count])
+        offset += count
     return str(hasher.hexdigest())
+
+
+def hash_file(path: bytes) -> str:
+    """The BLAKE3 digest of the regular file at `path`."""
+    fd, _ = open_regular(path)
+    try:
+        return hash_fd(fd)
+    finally:
+        os.close(fd)

@@ -1,15 +1,16 @@
-"""The *metadata* stage: tags read through ONE exiftool process kept open (`-stay_open`),
-normalised into the fields the catalog stores.
+"""The *metadata* stage: tags read through ONE exiftool process kept open (our client in
+`shoebox.ingest.exiftool`), normalised into the fields the catalog stores.
 
-`ExifTool` owns the process (restarting it if it dies); `normalise` turns exiftool's JSON
-(`-G -n`: family-0 group names, numeric values) into a `Meta` dict whose unknown values are
-None. The taken-at time is resolved here, with the source that won recorded.
+`read` opens the file (no symbolic link, a regular file only) and hands exiftool that open
+file, never its name; an exiftool that dies or overruns is replaced and the file tried once
+more, then the stage fails for that file. `normalise` turns exiftool's JSON (`-G -n`: family-0
+group names, numeric values) into a `Meta` dict whose unknown values are None. The taken-at
+time is resolved here, with the source that won recorded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import re
@@ -17,73 +18,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import exiftool
-from exiftool.exceptions import ExifToolException
-
 from shoebox import sidecars
-from shoebox.errors import StageError
+from shoebox.errors import HelperError, StageError
+from shoebox.ingest.exiftool import ExifTool
+from shoebox.ingest.identify import open_regular
 
 log = logging.getLogger(__name__)
 
 Meta = dict[str, Any]
-
-# exiftool options: JSON, numeric values, group names, duplicates kept, binary tags skipped.
-_ARGS = ["-json", "-n", "-G", "-a", "-charset", "filename=utf8", "-api", "LargeFileSupport=1"]
-
-
-class ExifTool:
-    """One exiftool process kept open for the whole run (`exiftool -stay_open True`)."""
-
-    def __init__(self, executable: str) -> None:
-        self.executable = executable
-        self._proc: Any = None
-
-    def _start(self) -> Any:
-        if self._proc is None:
-            proc = exiftool.ExifTool(executable=self.executable, common_args=_ARGS)
-            try:
-                proc.run()
-            except (OSError, ExifToolException) as exc:
-                raise StageError("metadata", f"cannot start exiftool ({exc})") from exc
-            self._proc = proc
-        return self._proc
-
-    def read(self, path: bytes) -> dict[str, Any]:
-        """All tags of one file, with exiftool's own error or warning under `ExifTool:*`."""
-        for attempt in (1, 2):
-            proc = self._start()
-            try:
-                out = proc.execute(path, raw_bytes=True)
-                break
-            except (ExifToolException, OSError, ValueError) as exc:
-                # The process died or spoke nonsense: restart it once for this file.
-                self.close()
-                if attempt == 2:
-                    raise StageError("metadata", f"exiftool failed ({exc})") from exc
-        text = out.decode("utf-8", "replace").strip()
-        if not text:
-            raise StageError("metadata", "exiftool printed nothing for this file")
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise StageError("metadata", f"exiftool printed bad JSON ({exc})") from exc
-        if not records or not isinstance(records[0], dict):
-            raise StageError("metadata", "exiftool returned no record")
-        return dict(records[0])
-
-    def close(self) -> None:
-        if self._proc is not None:
-            try:
-                self._proc.terminate()
-            except (ExifToolException, OSError) as exc:
-                log.debug("exiftool did not stop cleanly: %s", exc)
-            self._proc = None
-
-    def __enter__(self) -> ExifTool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # --- normalising -------------------------------------------------------------------------
@@ -455,9 +397,27 @@ def _size(tags: dict[str, Any]) -> tuple[int | None, int | None]:
     return None, None
 
 
-def read(tool: ExifTool, path: bytes, mtime_ns: int) -> Meta:
-    """Run the stage for one file. A file exiftool cannot make sense of raises StageError."""
-    tags = tool.read(path)
+def read(tool: ExifTool, path: bytes, mtime_ns: int, what: str) -> Meta:
+    """Run the stage for one file (`what` names it in logs). A file exiftool cannot make sense
+    of, or that kills exiftool twice, raises StageError; `Stopped` passes through."""
+    try:
+        fd, _ = open_regular(path)
+    except OSError as exc:
+        raise StageError("metadata", f"cannot read the file ({exc.strerror or exc})") from exc
+    extension = os.fsdecode(os.path.splitext(path)[1]).lower()
+    try:
+        try:
+            tags = tool.read(fd, extension, what)
+        except HelperError as first:
+            if first.kind == "start":
+                raise StageError("metadata", str(first)) from first
+            log.info("%s: %s; trying again with a new exiftool", what, first)
+            try:
+                tags = tool.read(fd, extension, what)
+            except HelperError as exc:
+                raise StageError("metadata", f"{exc}, twice") from exc
+    finally:
+        os.close(fd)
     error = tags.get("ExifTool:Error")
     if error:
         raise StageError("metadata", str(error))

@@ -5,6 +5,12 @@ mode at the smallest scale that still covers the preview; RAW files give their e
 (rawpy/LibRaw); videos give a poster frame through ffmpeg. Orientation is applied and the ICC
 profile is kept. Renditions are stored by content hash, so identical files share them, and are
 written to a temporary name and renamed, so a crash never leaves half a file behind.
+
+The file comes as a descriptor the worker opened (`identify.open_regular`): decoders read it
+as `/proc/self/fd/<n>`, ffmpeg is handed the descriptor itself, so no file name reaches a
+decoder or a program. Before anything is decoded, the size an image claims is checked against
+its file's size (`check_claim`): a few kilobytes cannot hold hundreds of megapixels, and a file
+that says they do is a decompression bomb, refused at the cost of reading its header.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import os
 import struct
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +32,8 @@ from PIL import Image, ImageOps
 from shoebox.catalog.cache import PREVIEW as PREVIEW  # re-exported: where renditions live
 from shoebox.catalog.cache import TILE as TILE
 from shoebox.catalog.cache import rendition_path as rendition_path
-from shoebox.errors import StageError
+from shoebox.errors import HelperError, StageError
+from shoebox.ingest.health import describe
 from shoebox.ingest.identify import Kind
 
 pillow_heif.register_heif_opener()
@@ -52,24 +60,31 @@ class Decoded:
     animated: bool
 
 
-def decode(spec: RenditionSpec, path: bytes, kind: Kind) -> Decoded:
-    """The picture to render from, upright, at least as large as the preview needs."""
+def decode(spec: RenditionSpec, fd: int, size: int, kind: Kind) -> Decoded:
+    """The picture to render from, upright, at least as large as the preview needs, from the
+    open file `fd` of `size` bytes. HelperError when ffmpeg overran or died."""
     if kind == "video":
-        return Decoded(_poster_frame(spec, path), False)
+        return Decoded(_poster_frame(spec, fd), False)
+    source = _fd_path(fd)
     if kind == "raw":
-        return Decoded(_raw_preview(spec, path), False)
-    Image.MAX_IMAGE_PIXELS = spec.max_pixels  # Pillow's own guard, past our check below
+        return Decoded(_raw_preview(spec, source), False)
+    head = os.pread(fd, 64, 0)
+    webp = webp_size(head)  # Pillow makes libwebp's decoder, canvas and all, as it opens one
+    if webp is not None:
+        check_claim("WEBP", webp, size, head)
+    Image.MAX_IMAGE_PIXELS = spec.max_pixels  # Pillow's own guard, past our checks below
     try:
-        im = Image.open(os.fsdecode(path))
+        im = Image.open(source)
     except Image.DecompressionBombError as exc:
         raise _bomb(spec, exc) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise StageError("renditions", f"cannot decode the image ({exc})") from exc
+    check_claim(im.format or "", im.size, size, head, im.info.get("compression"), im.mode)
     if im.format != "HEIF":
         return Decoded(_prepare(spec, im), _moves(im))
     # libheif decodes a file cut off inside its image data without an error (the missing tiles
     # come out green), and turns the picture only as the container's irot/imir say.
-    whole = memoryview(Path(os.fsdecode(path)).read_bytes())
+    whole = memoryview(Path(source).read_bytes())
     if _cut_short(whole):
         raise StageError("renditions", "the file is truncated (it ends inside a box)")
     picture = _prepare(spec, im)
@@ -78,14 +93,101 @@ def decode(spec: RenditionSpec, path: bytes, kind: Kind) -> Decoded:
     )
 
 
+def _fd_path(fd: int) -> str:
+    """A name of our own for an open file: opening it opens the same file again."""
+    return f"/proc/self/fd/{fd}"
+
+
 def _bomb(spec: RenditionSpec, exc: Exception) -> StageError:
     return StageError("renditions", f"refused by max_pixels={spec.max_pixels}: {exc}")
 
 
-def is_animated(path: bytes) -> bool:
+# A file that claims more pixels than its size can hold is refused before it is decoded: it is
+# a decompression bomb (a 76 KB JPEG that said 16000x15000 made a worker use 1.4 GB) or cut off.
+# How many pixels one byte can hold, when the picture is as flat as can be, comes from the
+# coding's own limit where it has one (PNG, most TIFF), else from the flattest files the usual
+# encoders make (`bench/flat.py` measures them) with room to spare. Pictures of up to
+# ALWAYS_PIXELS pass whatever their size: they cost little to decode.
+ALWAYS_PIXELS = 1 << 24
+PIXELS_PER_BYTE = {
+    "JPEG": 512,  # Huffman coding spends >= 1 bit on every 8x8 block (flat grey: 256)
+    "MPO": 512,  # JPEG with more pictures after the first (many cameras and phones)
+    "GIF": 3072,  # LZW: one 12-bit code stands for at most 4096 pixels (flat 48 MP: 1292)
+    "BMP": 256,  # RLE: at most 255 pixels in 2 bytes
+    "WEBP": 4096,  # lossy, VP8 (flat 48 MP: 562)
+    "WEBP-lossless": 65536,  # VP8L (flat 48 MP: 25290)
+    "HEIF": 8192,  # (flat 18 to 108 MP: 1525 to 1661)
+    "AVIF": 65536,  # (flat 18 to 108 MP: 12996 to 21492)
+    "TIFF": 32768,  # fax coding of a blank page (flat 1-bit 48 MP: 13873), other codings
+}
+PIXELS_PER_BYTE_OTHER = 65536
+# Codings whose limit is known: the most bytes of pixel data one byte of them gives back.
+_DECODED_PER_BYTE = {"deflate": 1032, "lzw": 2731, "packbits": 64, "raw": 1}
+_TIFF_CODINGS = {"raw": "raw", "packbits": "packbits", "tiff_lzw": "lzw",
+                 "tiff_adobe_deflate": "deflate", "tiff_deflate": "deflate"}  # fmt: skip
+_BITS = {"1": 1, "L": 8, "P": 8, "LA": 16, "I;16": 16, "I;16B": 16, "I;16L": 16, "RGB": 24,
+         "YCbCr": 24, "LAB": 24, "HSV": 24}  # fmt: skip  # bits a pixel, 32 for the others
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by IHDR colour type
+
+
+def pixels_per_byte(
+    fmt: str, head: bytes, compression: str | None = None, mode: str | None = None
+) -> float:
+    """The most pixels one byte of an image file can hold; `head` is the file's first bytes,
+    `compression` and `mode` what Pillow says of a TIFF."""
+    if fmt == "PNG" and len(head) > 25 and head[25] in _PNG_CHANNELS:
+        bits = max(1, head[24] * _PNG_CHANNELS[head[25]])  # IHDR: bit depth, colour type
+        return _DECODED_PER_BYTE["deflate"] * 8 / bits
+    if fmt == "TIFF" and compression in _TIFF_CODINGS:
+        return _DECODED_PER_BYTE[_TIFF_CODINGS[compression]] * 8 / _BITS.get(mode or "", 32)
+    if fmt == "WEBP" and b"VP8 " not in head[12:40]:
+        fmt = "WEBP-lossless"
+    return PIXELS_PER_BYTE.get(fmt, PIXELS_PER_BYTE_OTHER)
+
+
+def check_claim(
+    fmt: str,
+    claimed: tuple[int, int],
+    size: int,
+    head: bytes,
+    compression: str | None = None,
+    mode: str | None = None,
+) -> None:
+    """Refuse (StageError) an image of this format whose claimed width and height its file of
+    `size` bytes cannot hold. Nothing is decoded."""
+    width, height = claimed
+    pixels = width * height
+    if pixels <= ALWAYS_PIXELS:
+        return
+    most = pixels_per_byte(fmt, head, compression, mode) * size
+    if pixels > most:
+        raise StageError(
+            "renditions",
+            f"refused: {width}x{height} pixels cannot be held in {size} bytes of {fmt} "
+            f"(at most {most / 1e6:.1f} megapixels; a decompression bomb, or a cut-off file)",
+        )
+
+
+def webp_size(head: bytes) -> tuple[int, int] | None:
+    """The canvas a WebP file's header claims (None if `head` is not a WebP file's)."""
+    if head[:4] != b"RIFF" or head[8:12] != b"WEBP" or len(head) < 30:
+        return None
+    chunk = head[12:16]
+    if chunk == b"VP8X":  # width and height less one, 24 bits each
+        return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":  # after the frame tag
+        width, height = struct.unpack_from("<HH", head, 26)
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and head[20] == 0x2F:  # width and height less one, 14 bits each
+        (bits,) = struct.unpack_from("<I", head, 21)
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    return None
+
+
+def is_animated(fd: int) -> bool:
     """Whether an image has more than one frame (GIF, animated WebP, AVIF sequence)."""
     try:
-        with Image.open(os.fsdecode(path)) as im:
+        with Image.open(_fd_path(fd)) as im:
             return _moves(im)
     except (OSError, ValueError, SyntaxError):
         return False
@@ -200,9 +302,9 @@ _FLIP_TO_TRANSPOSE = {
 }
 
 
-def _raw_preview(spec: RenditionSpec, path: bytes) -> Image.Image:
+def _raw_preview(spec: RenditionSpec, source: str) -> Image.Image:
     try:
-        with rawpy.imread(os.fsdecode(path)) as raw:
+        with rawpy.imread(source) as raw:
             flip = raw.sizes.flip
             thumb = raw.extract_thumb()
     except (rawpy.LibRawError, OSError, ValueError) as exc:
@@ -211,7 +313,10 @@ def _raw_preview(spec: RenditionSpec, path: bytes) -> Image.Image:
         ) from exc
     im: Image.Image
     if thumb.format == rawpy.ThumbFormat.JPEG:
-        im = _prepare(spec, Image.open(io.BytesIO(bytes(thumb.data))))
+        data = bytes(thumb.data)
+        im = Image.open(io.BytesIO(data))
+        check_claim(im.format or "", im.size, len(data), data[:64])
+        im = _prepare(spec, im)
     else:
         im = Image.fromarray(thumb.data)  # type: ignore[arg-type]
     if flip in _FLIP_TO_TRANSPOSE:
@@ -219,24 +324,41 @@ def _raw_preview(spec: RenditionSpec, path: bytes) -> Image.Image:
     return im
 
 
-def _poster_frame(spec: RenditionSpec, path: bytes) -> Image.Image:
-    """A frame one second in (the first frame of a shorter clip), rotated as the video plays."""
+def _poster_frame(spec: RenditionSpec, fd: int) -> Image.Image:
+    """A frame one second in (the first frame of a shorter clip), rotated as the video plays.
+    ffmpeg reads the open file `fd` (passed to it), decodes no frame larger than max_pixels,
+    and has video_timeout seconds for both tries; past that it is killed (HelperError)."""
+    deadline = time.monotonic() + spec.video_timeout
     for seek in ("1", "0"):
         cmd = [
-            spec.ffmpeg, "-nostdin", "-v", "error", "-ss", seek, "-i", os.fsdecode(path),
+            spec.ffmpeg, "-nostdin", "-v", "error", "-max_pixels", str(spec.max_pixels),
+            "-ss", seek, "-i", f"file:{_fd_path(fd)}",
             "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-",
         ]  # fmt: skip
         try:
-            proc = subprocess.run(cmd, capture_output=True, timeout=spec.video_timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise StageError(
-                "renditions", f"ffmpeg took longer than {spec.video_timeout}s"
-            ) from exc
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(fd,),
+            )  # fmt: skip
         except OSError as exc:
             raise StageError("renditions", f"cannot run ffmpeg ({exc})") from exc
-        if proc.returncode == 0 and proc.stdout:
-            return _prepare(spec, Image.open(io.BytesIO(proc.stdout)))
-    last = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        try:
+            out, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()  # a program it started may hold our pipes: they are not read again
+            proc.wait()
+            raise HelperError(
+                "ffmpeg", f"took longer than {spec.video_timeout} s", "timeout"
+            ) from None
+        finally:
+            for pipe in (proc.stdout, proc.stderr):
+                assert pipe is not None
+                pipe.close()
+        if proc.returncode < 0:
+            raise HelperError("ffmpeg", f"died ({describe(proc.returncode)})")
+        if proc.returncode == 0 and out:
+            return _prepare(spec, Image.open(io.BytesIO(out)))
+    last = err.decode("utf-8", "replace").strip().splitlines()
     reason = last[-1] if last else f"exit status {proc.returncode}, no frame"
     raise StageError("renditions", f"ffmpeg found no frame ({reason})")
 

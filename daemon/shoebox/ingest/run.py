@@ -4,21 +4,26 @@ batched transactions. Bad files are recorded and logged; the run always goes on.
 SFTP client is still uploading (it has an `Upload` row) is left alone: neither indexed nor
 marked missing. A run over whole roots ends by reading their album files back
 (`shoebox.albumfiles`).
+
+Every helper has a deadline per file (`ingest.pool` for the workers, `ingest.exiftool`, and
+ffmpeg in the worker). A helper that dies or overruns is killed and replaced and the file tried
+once more; a file that fails twice is recorded with the reason (a file whose decoding fails
+twice is still identified and catalogued, without renditions). The stop event ends a run within
+a second or so whatever a helper does: what is in hand is killed and left for the next run
+(`Summary.unfinished`). `Indexer.health` tells how the helpers are doing.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-import multiprocessing
 import os
 import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -29,8 +34,11 @@ from shoebox import albumfiles, roots
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import File, IngestError, Photo, Root, Upload, utcnow
 from shoebox.config import Settings
-from shoebox.errors import StageError, UsageError
+from shoebox.errors import StageError, Stopped, UsageError
 from shoebox.ingest import grouping, metadata, pipeline, scan, worker
+from shoebox.ingest.exiftool import ExifTool
+from shoebox.ingest.health import Health
+from shoebox.ingest.pool import Failure, Pool
 from shoebox.ingest.renditions import RenditionSpec
 from shoebox.progress import Reporter
 
@@ -38,7 +46,8 @@ log = logging.getLogger("shoebox.ingest")
 
 _BATCH = 200  # results per database transaction
 _BATCH_SECONDS = 2.0
-_MAX_ATTEMPTS = 3  # a file that crashes a worker this often is recorded as failed
+_TRIES = 2  # a file is given to a helper this often before its failure is recorded
+_READ_RATE = 10 << 20  # bytes a second: a file's deadline grows by the time to read it slowly
 _MASS_VANISH = 10  # this many files of a root, and most of it, gone at once: left alone
 
 
@@ -54,6 +63,9 @@ class Summary:
     partial: int = 0  # SFTP uploads not complete yet, left alone
     seconds: float = 0.0
     roots_left_alone: list[str] = field(default_factory=list)
+    # Relative paths (under their root) whose indexing a stop cut short: not stored, to be
+    # indexed by a later run.
+    unfinished: list[bytes] = field(default_factory=list)
 
     def line(self) -> str:
         parts = [
@@ -68,6 +80,8 @@ class Summary:
             parts.append(f"{self.refreshed} refreshed for a new stage version")
         if self.partial:
             parts.append(f"{self.partial} partial uploads left alone")
+        if self.unfinished:
+            parts.append(f"{len(self.unfinished)} left for the next run (stopped)")
         return ", ".join(parts) + f" in {self.seconds:.1f}s"
 
 
@@ -97,7 +111,9 @@ class Job:
     metadata: bool = True
     render: bool = True
     force_render: bool = False
-    attempts: int = 0
+    attempts: int = 0  # tries that a helper failed
+    decode: bool = True  # false once decoding failed twice: identify without it
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (stage, message) so far
 
     @property
     def path(self) -> bytes:
@@ -141,14 +157,14 @@ class Indexer:
         self.settings = settings
         self.catalog = catalog
         self.interactive = interactive
-        self.stop = stop  # set: finish what is in hand and return; the rest waits for next time
+        self.stop = stop  # set: kill what is in hand and return; the rest waits for next time
         self.beat = beat  # called at least once a second while files are indexed
-        # Keep the process pool and exiftool between runs (a daemon's batches) until close().
+        # Keep the worker processes and exiftool between runs (a daemon's batches) until close().
         self.keep_open = keep_open
         # Mark vanished files missing even when most of a root vanished at once.
         self.mark_missing = mark_missing
-        self._kept_pool: ProcessPoolExecutor | None = None
-        self._kept_exiftool: metadata.ExifTool | None = None
+        self.health = Health()  # how the helpers are doing, for `shoebox status`
+        self._kept: tuple[Pool, ExifTool] | None = None
         ing, ren = settings.ingest, settings.renditions
         self.workers = ing.workers or os.cpu_count() or 1
         self.spec = RenditionSpec(
@@ -359,59 +375,49 @@ class Indexer:
         if not jobs:
             return
         queue = deque(jobs)
-        inflight: dict[Future[worker.Outcome], Job] = {}
-        ready: list[tuple[Job, worker.Outcome | None]] = []
+        keys = itertools.count()
+        handed: dict[int, Job] = {}  # to the workers, by key
+        ready: deque[tuple[Job, worker.Outcome | None]] = deque()  # for their tags
         batch: list[tuple[Job, worker.Outcome | None, metadata.Meta | None, list[Any]]] = []
         last_flush = time.monotonic()
-        pool, self._kept_pool = self._kept_pool, None
-        exiftool = self._kept_exiftool or metadata.ExifTool(self.settings.ingest.exiftool)
-        self._kept_exiftool = None
-        kept = False
+        pool, exiftool = self._kept or self._helpers()
+        self._kept = None
+        ended = False  # every file done: the helpers are idle and may be kept or closed
         try:
-            while queue or inflight or ready:
+            while queue or handed or ready:
                 if self.beat is not None:
                     self.beat()
                 if self.stop is not None and self.stop.is_set():
-                    queue.clear()
-                while queue and len(inflight) < 4 * self.workers:
-                    # A file that was in hand when a worker died runs alone.
-                    if inflight and (queue[0].attempts or _suspect(inflight)):
-                        break
+                    raise Stopped("asked to stop")
+                while queue and pool.room > 0:
                     job = queue.popleft()
                     if not (job.identify or job.render):
                         ready.append((job, None))
                         continue
-                    task = worker.Task(job.path, job.entry.extension, job.render,
+                    key = next(keys)
+                    handed[key] = job
+                    task = worker.Task(job.path, job.entry.extension, job.render and job.decode,
                                        job.force_render)  # fmt: skip
-                    if pool is not None:
-                        try:
-                            inflight[pool.submit(worker.run, self.spec, task)] = job
-                            continue
-                        except BrokenProcessPool:  # a worker died while the pool idled
-                            pool.shutdown(cancel_futures=True)
-                    pool = self._pool()
-                    inflight[pool.submit(worker.run, self.spec, task)] = job
-                if inflight and not ready:
-                    done, _ = wait(inflight, timeout=1.0, return_when=FIRST_COMPLETED)
-                    broken = False
-                    for fut in done:
-                        job = inflight.pop(fut)
-                        try:
-                            ready.append((job, fut.result()))
-                        except BrokenProcessPool:
-                            broken = True
-                            self._retry(job, queue, ready)
-                    if broken:
-                        for job in inflight.values():
-                            self._retry(job, queue, ready)
-                        inflight.clear()
-                        if pool is not None:
-                            pool.shutdown(cancel_futures=True)
-                        pool = None
-                for job, outcome in ready:
+                    pool.submit(key, task, scan.display(job.path), self._deadline(job))
+                for key, result in pool.collect(0 if ready else 0.25):
+                    job = handed.pop(key)
+                    if result is None:  # its worker died before starting it
+                        queue.appendleft(job)
+                    elif isinstance(result, Failure):
+                        self._worker_failed(job, result, queue, ready)
+                    elif result.trouble and job.attempts + 1 < _TRIES:
+                        self._note_trouble(job, result)
+                        job.attempts += 1
+                        queue.appendleft(job)  # ffmpeg overran or died: once more
+                    else:
+                        self._note_trouble(job, result)
+                        result.errors[:0] = job.failures
+                        ready.append((job, result))
+                while ready:
+                    job, outcome = ready[0]
                     meta, errors = self._metadata(exiftool, job, outcome)
                     batch.append((job, outcome, meta, errors))
-                ready.clear()
+                    ready.popleft()
                 if len(batch) >= _BATCH or (
                     batch and time.monotonic() - last_flush > _BATCH_SECONDS
                 ):
@@ -419,54 +425,87 @@ class Indexer:
                     progress.advance(len(batch))
                     batch.clear()
                     last_flush = time.monotonic()
-            if batch:
-                self._flush(batch, run)
-                progress.advance(len(batch))
-            if self.keep_open:  # every future is done: both can serve the next run
-                self._kept_pool, self._kept_exiftool, kept = pool, exiftool, True
+            ended = True
+        except Stopped:
+            unfinished = [job for job, _ in ready] + list(handed.values()) + list(queue)
+            run.summary.unfinished += [job.entry.rel for job in unfinished]
+            log.info("stopped: %d files left for the next run", len(unfinished))
         finally:
-            if not kept:
-                if pool is not None:
-                    pool.shutdown(cancel_futures=True)
+            if not ended:  # a stop, an error, Ctrl-C: what is in hand is killed, not awaited
+                pool.kill()
+                exiftool.kill()
                 exiftool.close()
+        if batch:
+            self._flush(batch, run)
+            progress.advance(len(batch))
+        if self.keep_open:  # both start their processes again when next needed
+            self._kept = (pool, exiftool)
+        else:
+            pool.close()
+            exiftool.close()
+
+    def _helpers(self) -> tuple[Pool, ExifTool]:
+        ing = self.settings.ingest
+        pool = Pool(
+            self.workers, self.spec, memory_mb=ing.memory_limit_mb, health=self.health.workers
+        )
+        exiftool = ExifTool(
+            ing.exiftool, timeout=ing.exiftool_timeout, memory_mb=ing.memory_limit_mb,
+            health=self.health.exiftool, stop=self.stop,
+        )  # fmt: skip
+        return pool, exiftool
+
+    def _deadline(self, job: Job) -> float:
+        """Seconds a worker may take for this file: reading a big file takes longer."""
+        return self.settings.ingest.file_timeout + job.entry.size / _READ_RATE
 
     def close(self) -> None:
-        """Stop the process pool and exiftool kept open between runs (with `keep_open`)."""
-        if self._kept_pool is not None:
-            self._kept_pool.shutdown(cancel_futures=True)
-            self._kept_pool = None
-        if self._kept_exiftool is not None:
-            self._kept_exiftool.close()
-            self._kept_exiftool = None
+        """Stop the worker processes and exiftool kept open between runs (with `keep_open`)."""
+        if self._kept is not None:
+            pool, exiftool = self._kept
+            self._kept = None
+            pool.close()
+            exiftool.close()
 
-    def _pool(self) -> ProcessPoolExecutor:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["shoebox.ingest.worker"])
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
-
-    def _retry(
-        self, job: Job, queue: deque[Job], ready: list[tuple[Job, worker.Outcome | None]]
+    def _worker_failed(
+        self,
+        job: Job,
+        failure: Failure,
+        queue: deque[Job],
+        ready: deque[tuple[Job, worker.Outcome | None]],
     ) -> None:
-        """A worker died with this file in hand: try again, and after a few deaths catalogue
-        the file without its renditions (identified here, without decoding it)."""
+        """A worker died or overran with this file: try it again; after two failures record
+        it, and when it was being decoded, identify it once more without decoding (a file
+        that kills the decoder is still catalogued, from its tags, without renditions)."""
         job.attempts += 1
-        if job.attempts < _MAX_ATTEMPTS:
+        where = scan.display(job.path)
+        if job.attempts < _TRIES:
+            log.info("%s: the worker %s; trying once more", where, failure.message)
             queue.appendleft(job)
             return
-        task = worker.Task(job.path, job.entry.extension, render=False, force=False)
-        outcome = worker.run(self.spec, task)
-        outcome.errors.append(("renditions", f"the decoder crashed {job.attempts} times"))
-        ready.append((job, outcome))
+        reason = f"the worker {failure.message}, twice"
+        if job.render and job.decode:
+            job.failures.append(("renditions", reason))
+            job.decode, job.attempts = False, 0
+            queue.appendleft(job)
+            return
+        ready.append((job, worker.Outcome(errors=[*job.failures, ("identify", reason)])))
+
+    def _note_trouble(self, job: Job, outcome: worker.Outcome) -> None:
+        for helper, kind, message in outcome.trouble:
+            if helper == "ffmpeg":
+                self.health.ffmpeg.problem(kind, f"{message} on {scan.display(job.path)}")
 
     def _metadata(
-        self, exiftool: metadata.ExifTool, job: Job, outcome: worker.Outcome | None
+        self, exiftool: ExifTool, job: Job, outcome: worker.Outcome | None
     ) -> tuple[metadata.Meta | None, list[tuple[str, str]]]:
         errors = list(outcome.errors) if outcome else []
         unreadable = outcome is not None and (outcome.hash is None or outcome.kind == "unknown")
         if not job.metadata or unreadable:
             return None, errors
         try:
-            return metadata.read(exiftool, job.path, job.entry.mtime_ns), errors
+            meta = metadata.read(exiftool, job.path, job.entry.mtime_ns, scan.display(job.path))
+            return meta, errors
         except StageError as exc:
             errors.insert(0, (exc.stage, exc.message))
             return None, errors
@@ -680,10 +719,6 @@ def root_row(root: Path) -> Root:
     row: Root
     row, _ = Root.get_or_create(path_key=scan.key(os.fsencode(root)), defaults={"path": str(root)})
     return row
-
-
-def _suspect(inflight: dict[Future[worker.Outcome], Job]) -> bool:
-    return any(job.attempts for job in inflight.values())
 
 
 _GUESSED_MIME = {"image": "image/unknown", "raw": "image/x-raw", "video": "video/unknown"}
