@@ -113,9 +113,10 @@ class Library:
         return Indexer(self.settings, self.catalog, interactive=False).index(list(paths))
 
     def photos(self, query: str = "") -> list[dict[str, Any]]:
-        from shoebox.catalog import search  # everything, as `shoebox photos` lists it
+        from shoebox.catalog import search, visibility  # everything, as `shoebox photos` lists it
 
-        return list(search.iterate(search.parse(query, everything=True)))
+        found = search.parse(query, everything=True, viewer=visibility.OPERATOR)
+        return list(search.iterate(found))
 
     def photo_of(self, name: str) -> dict[str, Any]:
         """The photo holding the file whose path ends with `name`."""

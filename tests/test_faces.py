@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import Library
-from shoebox.catalog import people
+from shoebox.catalog import people, visibility
 from shoebox.catalog.models import Enriched, Face, Person, Photo
 from shoebox.config import Settings
 from shoebox.enrich.runner import Enricher
@@ -132,7 +132,7 @@ def test_stage_groups_the_man_and_the_woman(library: Library, corpus: Path, mode
         assert crop.stat().st_size > 1000
     # person: search, in any case, after naming
     (man_id,) = man
-    people.rename(people.person(man_id), "Tom")
+    people.rename(people.person(man_id, visibility.OPERATOR), "Tom")
     found = {p["id"] for p in library.photos("person:tom")}
     assert found == {p.id for p in Photo.select().join(Face).where(Face.person == man_id)}
     assert {library.photo_of(n.replace("/", "-"))["id"] for n in CLEAR} <= found
@@ -149,7 +149,7 @@ def test_rerun_keeps_confirmed_and_rejections(library: Library, corpus: Path, mo
     faces = list(Face.select().where(Face.photo == photo).order_by(Face.x))
     woman, man = faces  # the woman is on the left
     anna = people.name_face(woman, "Anna")
-    people.reject(man, people.person(man.person_id))
+    people.reject(man, people.person(man.person_id, visibility.OPERATOR))
     rejected_from = man.person_id
     stage.version = 2  # a new recipe: every photo runs again
     enricher.run_all()

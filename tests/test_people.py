@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ViewerClient
-from shoebox.catalog import people
+from shoebox.catalog import people, visibility
 from shoebox.catalog.models import Face, FaceRejection, Person
 from shoebox.enrich.clusters import DIMENSIONS, place
 
@@ -103,7 +103,7 @@ def test_no_chaining_and_one_face_per_photo(viewer_client: ViewerClient) -> None
 def test_not_this_person_is_remembered(viewer_client: ViewerClient) -> None:
     faces = [_face(viewer_client, _vector(4, 0.2, i)) for i in range(4)]
     place(faces, T, 3)
-    owner = people.person(_person(faces[0]))
+    owner = people.person(_person(faces[0]), visibility.OPERATOR)
     people.reject(Face.get_by_id(faces[3]), owner)
     assert _person(faces[3]) is None
     Face.update(person=None).where(Face.id == faces[3]).execute()

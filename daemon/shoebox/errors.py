@@ -35,3 +35,11 @@ class StageError(ShoeboxError):
         super().__init__(f"{stage}: {message}")
         self.stage = stage
         self.message = message
+
+
+class NotFound(UsageError):
+    """No such thing, or none that the one asking may see (the viewer answers 404)."""
+
+
+class Forbidden(UsageError):
+    """The one asking sees it but may not do this to it (the viewer answers 403)."""

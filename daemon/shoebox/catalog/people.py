@@ -13,6 +13,10 @@ household's word, which always wins over the clustering:
 
 A person left with no faces and no name is deleted. Nothing here imports numpy or the models:
 the viewer uses this module. Bad input is a `UsageError`, an unknown id a `NotFound`.
+
+What the viewer reads is read for a viewer (`shoebox.catalog.visibility`): the faces on photos
+it does not see are not counted, listed or changed, and a person whose every face is on such
+photos is nobody it knows of.
 """
 
 from __future__ import annotations
@@ -22,14 +26,16 @@ from typing import Any
 
 from peewee import JOIN, fn
 
+from shoebox.catalog import visibility
 from shoebox.catalog.models import Face, FaceRejection, Person, Photo
+from shoebox.errors import NotFound as NoSuchThing
 from shoebox.errors import UsageError
 
 MAX_NAME = 100  # Person.name's column width
 
 
-class NotFound(UsageError):
-    """No person or face with that id."""
+class NotFound(NoSuchThing):
+    """No person or face with that id (that the viewer knows of)."""
 
 
 def crop_path(cache: Path, face_id: int) -> Path:
@@ -37,18 +43,36 @@ def crop_path(cache: Path, face_id: int) -> Path:
     return cache / "faces" / f"{face_id}.jpg"
 
 
-def person(person_id: Any) -> Any:
-    found = Person.get_or_none(Person.id == _id(person_id, "person"))
+def person(person_id: Any, viewer: visibility.Viewer) -> Any:
+    found = Person.get_or_none((Person.id == _id(person_id, "person")) & _known_to(viewer))
     if found is None:
         raise NotFound(f"no person {person_id}")
     return found
 
 
-def face(face_id: Any) -> Any:
-    found = Face.get_or_none(Face.id == _id(face_id, "face"))
-    if found is None:
+def face(face_id: Any, viewer: visibility.Viewer) -> Any:
+    found = visibility.restrict(
+        Face.select().where(Face.id == _id(face_id, "face")), viewer, Face.photo
+    )
+    rows = list(found)
+    if not rows:
         raise NotFound(f"no face {face_id}")
-    return found
+    return rows[0]
+
+
+def _known_to(viewer: visibility.Viewer) -> Any:
+    """The people a viewer knows of: with a face on a photo it sees, or with no face at all."""
+    seen = visibility.visible(viewer, Face.photo)
+    if seen is None:
+        return Person.id.is_null(False)
+    with_faces = Face.select(Face.person).where(Face.person.is_null(False))
+    return Person.id.in_(with_faces.where(seen)) | Person.id.not_in(with_faces)
+
+
+def _faces(viewer: visibility.Viewer) -> Any:
+    """The condition on `Face` rows of the photos a viewer sees (True when it sees all)."""
+    seen = visibility.visible(viewer, Face.photo)
+    return Face.id.is_null(False) if seen is None else seen
 
 
 def clean_name(name: Any) -> str | None:
@@ -119,7 +143,7 @@ def remove_face(the_face: Any) -> None:
     """A wrong face out of its person: back among the unknown, and never put there again."""
     if the_face.person_id is None:
         raise UsageError(f"face {the_face.id} belongs to nobody")
-    reject(the_face, person(the_face.person_id))
+    reject(the_face, Person.get_by_id(the_face.person_id))
 
 
 def assign(the_face: Any, who: Any) -> None:
@@ -168,14 +192,14 @@ def photos_of(person_id: int) -> Any:
     return Face.select(Face.photo).where(Face.person == person_id)
 
 
-def listing(hidden: bool = False) -> list[dict[str, Any]]:
-    """The people, named ones first (by name), then unnamed ones, most faces first; with
-    `hidden`, the hidden ones instead."""
+def listing(viewer: visibility.Viewer, hidden: bool = False) -> list[dict[str, Any]]:
+    """The people the viewer knows of, named ones first (by name), then unnamed ones, most
+    faces (that it sees) first; with `hidden`, the hidden ones instead."""
     count = fn.COUNT(Face.id)
     rows: Any = (
         Person.select(Person, count.alias("faces"))
-        .join(Face, JOIN.LEFT_OUTER, on=(Face.person == Person.id))
-        .where(Person.hidden == hidden)
+        .join(Face, JOIN.LEFT_OUTER, on=(Face.person == Person.id) & _faces(viewer))
+        .where((Person.hidden == hidden) & _known_to(viewer))
         .group_by(Person.id)
     )
     people: list[dict[str, Any]] = [
@@ -184,7 +208,7 @@ def listing(hidden: bool = False) -> list[dict[str, Any]]:
             "name": p.name,
             "hidden": bool(p.hidden),
             "faces": int(p.faces),
-            "cover_face_id": cover_face(p.id),
+            "cover_face_id": cover_face(p.id, viewer),
         }
         for p in rows
     ]
@@ -192,22 +216,23 @@ def listing(hidden: bool = False) -> list[dict[str, Any]]:
     return people
 
 
-def as_dict(who: Any) -> dict[str, Any]:
-    faces = Face.select().where(Face.person == who.id).count()
+def as_dict(who: Any, viewer: visibility.Viewer) -> dict[str, Any]:
+    faces = Face.select().where((Face.person == who.id) & _faces(viewer)).count()
     return {
         "id": who.id,
         "name": who.name,
         "hidden": bool(who.hidden),
         "faces": faces,
-        "cover_face_id": cover_face(who.id),
+        "cover_face_id": cover_face(who.id, viewer),
     }
 
 
-def cover_face(person_id: int) -> int | None:
-    """The face that stands for a person: a confirmed one if any, then the detector's surest."""
+def cover_face(person_id: int, viewer: visibility.Viewer) -> int | None:
+    """The face that stands for a person (of those the viewer sees): a confirmed one if any,
+    then the detector's surest."""
     found: list[Any] = list(
         Face.select(Face.id)
-        .where(Face.person == person_id)
+        .where((Face.person == person_id) & _faces(viewer))
         .order_by(Face.confirmed.desc(), Face.score.desc(), Face.id)
         .limit(1)
         .tuples()
@@ -215,27 +240,29 @@ def cover_face(person_id: int) -> int | None:
     return int(found[0][0]) if found else None
 
 
-def faces_of_person(person_id: int, limit: int = 500) -> list[dict[str, Any]]:
+def faces_of_person(
+    person_id: int, viewer: visibility.Viewer, limit: int = 500
+) -> list[dict[str, Any]]:
     rows = (
         Face.select(Face, Photo.taken_at_local)
         .join(Photo)
-        .where(Face.person == person_id)
+        .where((Face.person == person_id) & _faces(viewer))
         .order_by(Photo.taken_at.desc(), Face.id.desc())
         .limit(limit)
     )
     return [_face_dict(f, taken=f.photo.taken_at_local.date().isoformat()) for f in rows]
 
 
-def unknown_faces(limit: int = 60) -> tuple[int, list[dict[str, Any]]]:
-    """How many faces belong to nobody, and the newest of them."""
-    waiting = Face.select().where(Face.person.is_null())
+def unknown_faces(viewer: visibility.Viewer, limit: int = 60) -> tuple[int, list[dict[str, Any]]]:
+    """How many faces (that the viewer sees) belong to nobody, and the newest of them."""
+    waiting = Face.select().where(Face.person.is_null() & _faces(viewer))
     rows = waiting.order_by(Face.id.desc()).limit(limit)
     return waiting.count(), [_face_dict(f) for f in rows]
 
 
 def faces_in_photo(photo_id: int) -> list[dict[str, Any]]:
     """The faces on one photo, left to right, with their person (hidden people are not
-    named here)."""
+    named here). The caller has checked that its viewer sees the photo."""
     rows = (
         Face.select(Face, Person)
         .join(Person, JOIN.LEFT_OUTER)

@@ -175,6 +175,24 @@
     if (fav) toggle(fav, "favorite", "Favourite", "Add to favourites");
     const arc = article.querySelector('[data-action="archive"]');
     if (arc) toggle(arc, "archived", "Archived", "Archive");
+    const hide = article.querySelector('[data-action="private"]');
+    if (hide) {
+      hide.addEventListener("click", async () => {
+        const want = hide.getAttribute("aria-pressed") !== "true";
+        hide.disabled = true;
+        try {
+          await api("POST", "api/photos/visibility", { ids: [id], visibility: want ? "private" : "household" });
+          hide.setAttribute("aria-pressed", String(want));
+          hide.classList.toggle("on", want);
+          hide.querySelector("span").textContent = want ? "Private" : "Make private";
+          say(article, want ? "Only you see this photo now." : "The household sees this photo now.");
+        } catch (e) {
+          say(article, e.message, true);
+        } finally {
+          hide.disabled = false;
+        }
+      });
+    }
 
     const form = article.querySelector("form.add-to-album");
     if (form) {
