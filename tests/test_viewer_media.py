@@ -196,7 +196,7 @@ def test_an_hevc_video_is_converted_once_and_served_with_ranges(
     first = member.get(f"/video/{photo['id']}")
     assert first.content_type == "video/mp4"
     row = file_of(library, "IMG_5000.MOV")
-    copy = library.settings.library.cache / "video" / f"{row.hash}.mp4"
+    copy = library.settings.library.cache / "video" / f"{row.hash}-h264.mp4"
     assert first.body == copy.read_bytes()
     assert first.headers["ETag"] == f'"{row.hash}-h264"'
     assert first.headers["Cache-Control"] == "private, max-age=31536000, immutable"
@@ -223,7 +223,7 @@ def test_a_video_ffmpeg_cannot_convert_is_a_clear_415(
     answer = member.get(f"/video/{photo['id']}", expect_errors=True)
     assert answer.status_int == 415 and "cannot be played" in answer.json["error"]
     assert "cannot play video" in caplog.text
-    note = library.settings.library.cache / "video" / f"{row.hash}.failed"
+    note = library.settings.library.cache / "video" / f"{row.hash}-h264.mp4.failed"
     assert note.exists()
     assert member.get(f"/video/{photo['id']}", expect_errors=True).status_int == 415
 
