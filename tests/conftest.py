@@ -9,6 +9,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,22 +176,40 @@ class ViewerServer:
 SCROLL_PHOTOS = 150  # small extra photos in 2021, so that the timeline has pages to scroll
 
 
+@contextmanager
+def serving(settings: config.Settings, threads: int = 8) -> Iterator[str]:
+    """The viewer for these settings (the catalog already open) served by waitress on a free
+    port of 127.0.0.1 in a thread; yields its URL ("http://127.0.0.1:PORT/")."""
+    import threading
+
+    import waitress
+
+    from shoebox_viewer.app import make_app
+
+    server = waitress.create_server(
+        make_app(settings), host="127.0.0.1", port=0, threads=threads, ident="shoebox"
+    )
+    thread = threading.Thread(target=server.run, name="viewer", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}/"
+    finally:
+        server.close()
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
     """The sample library (`shoebox.sample`) plus SCROLL_PHOTOS small JPEGs, indexed into a
     SQLite catalog (with their places named), served by `make_app` on a free port until the
     session ends."""
     import datetime as dt
-    import threading
-
-    import waitress
 
     from shoebox.catalog.models import Account
     from shoebox.enrich.places import PlacesStage
     from shoebox.enrich.runner import Enricher
     from shoebox.passwords import hash_password
     from shoebox.sample import Shot, make_library, write_jpeg
-    from shoebox_viewer.app import make_app
 
     tmp = tmp_path_factory.mktemp("viewer")
     root = tmp / "originals"
@@ -213,18 +232,10 @@ def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerSe
     enricher.close()
     name, password = "ada", secrets.token_urlsafe(12)
     Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
-    server = waitress.create_server(
-        make_app(settings), host="127.0.0.1", port=0, threads=8, ident="shoebox"
-    )
-    thread = threading.Thread(target=server.run, name="viewer", daemon=True)
-    thread.start()
     try:
-        yield ViewerServer(
-            f"http://127.0.0.1:{server.effective_port}/", name, password, settings, root
-        )
+        with serving(settings) as url:
+            yield ViewerServer(url, name, password, settings, root)
     finally:
-        server.close()
-        thread.join(timeout=10)
         catalog.close()
 
 

@@ -66,14 +66,17 @@ def for_visitors(fn: F) -> F:
         except bottle.HTTPResponse as exc:  # errors and redirects
             raise _no_store(exc) from None
         target = answer if isinstance(answer, bottle.HTTPResponse) else bottle.response
-        target.set_header("Cache-Control", REVALIDATE)
-        _hand_out_cookie(target)
+        if target.status_code >= 400:  # a page that says no (the password form, a 415)
+            _no_store(target)
+        else:
+            target.set_header("Cache-Control", REVALIDATE)
+            _hand_out_cookie(target)
         return answer
 
     return wrapper  # type: ignore[return-value]
 
 
-def _no_store(answer: bottle.HTTPResponse) -> bottle.HTTPResponse:
+def _no_store(answer: Any) -> Any:
     answer.set_header("Cache-Control", "no-store")
     _hand_out_cookie(answer)
     return answer
