@@ -201,8 +201,8 @@ def serving(settings: config.Settings, threads: int = 8) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
     """The sample library (`shoebox.sample`) plus SCROLL_PHOTOS small JPEGs, indexed into a
-    SQLite catalog (with their places named), served by `make_app` on a free port until the
-    session ends."""
+    SQLite catalog (with their places named) as the uploads of the admin, served by `make_app`
+    on a free port until the session ends."""
     import datetime as dt
 
     from shoebox.catalog.models import Account
@@ -225,13 +225,14 @@ def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerSe
     )
     settings = config.load(cfg)
     catalog = Catalog(settings.database.url, settings.source.parent)
+    # the admin's upload folder holds the library: the photos are hers (and the household's)
+    name, password = "ada", secrets.token_urlsafe(12)
+    Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
     Indexer(settings, catalog, interactive=False).index([])
     # the places stage only (the Places page needs it; the others would slow every session)
     enricher = Enricher([PlacesStage(settings.library.cache)])
     enricher.run_all()
     enricher.close()
-    name, password = "ada", secrets.token_urlsafe(12)
-    Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
     try:
         with serving(settings) as url:
             yield ViewerServer(url, name, password, settings, root)
