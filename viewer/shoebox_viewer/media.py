@@ -182,9 +182,11 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/original/<file_id:int>")
     @access.browse
     def original(file_id: int) -> Any:
+        if not valid_id(file_id):
+            raise not_found()
         where = (File.id == file_id) & (File.status == "present") & File.photo.is_null(False)
         rows = list(visibility.restrict(File.select().where(where), access.who().sees, File.photo))
-        if not valid_id(file_id) or not rows:
+        if not rows:
             raise not_found()
         return media.original(rows[0])
 
