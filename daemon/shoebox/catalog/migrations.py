@@ -30,7 +30,7 @@ from peewee import (
     SmallIntegerField,
     TextField,
 )
-from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import SchemaMigrator, make_index_name
 from playhouse.migrate import migrate as run_migration
 
 from shoebox.catalog import text, visibility
@@ -174,7 +174,7 @@ def _0006_household(db: Any) -> None:
     the owner whose upload folder holds them, and stay visible to the household."""
     migrator = SchemaMigrator.from_database(db)
     visible = CharField(16, default="household", constraints=[SQL("DEFAULT 'household'")])
-    owner = ForeignKeyField(Account, field=Account.id, null=True, on_delete="SET NULL")
+    owner = ForeignKeyField(Account, field=Account.id, null=True, on_delete="SET NULL", index=False)
     run_migration(
         migrator.add_column("account", "private_uploads", _flag(False), allow_not_null=True),
         migrator.add_column("photo", "owner_id", owner),
@@ -185,6 +185,13 @@ def _0006_household(db: Any) -> None:
             for name in ("show_location", "show_details", "show_people")
         ),
     )
+    # The indexes that page and count photos end in the id and who sees them (models.Photo).
+    for fields, unique in _PhotoV1._meta.indexes:
+        columns = tuple(fields)
+        run_migration(
+            migrator.drop_index("photo", make_index_name("photo", columns)),
+            migrator.add_index("photo", (*columns, "id", "visibility", "owner_id"), unique),
+        )
     _create(db, (ShareVisitor, ApiToken))
     with db.bind_ctx((Photo, File, Root, Account)):
         visibility.assign_owners()

@@ -64,6 +64,13 @@ class Account(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+# The indexes that page and count photos end alike: in timeline order (`taken_at DESC, id
+# DESC`), then who sees the photo, so that each answers a query for any viewer by itself.
+_IN_ORDER = ("taken_at", "id", "visibility", "owner")
+TIMELINE_INDEX = ("archived", "missing", *_IN_ORDER)
+MONTHS_INDEX = ("year", "month", "archived", "missing", *_IN_ORDER)
+
+
 class Photo(BaseModel):
     """The logical picture, with the merged metadata of its files."""
 
@@ -104,7 +111,7 @@ class Photo(BaseModel):
     missing = BooleanField(default=False)  # every file of it has vanished
     # Who sees it (shoebox.catalog.visibility): the account whose upload made it (None: it
     # arrived another way), and "household" (every member) or "private" (its owner only).
-    owner = ForeignKeyField(Account, null=True, on_delete="SET NULL")
+    owner = ForeignKeyField(Account, null=True, on_delete="SET NULL", index=False)  # in _IN_ORDER
     visibility = CharField(16, default="household")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
@@ -113,10 +120,10 @@ class Photo(BaseModel):
     class Meta:
         indexes = (
             (("visibility", "owner"), False),
-            (("archived", "missing", "taken_at"), False),
-            (("year", "month", "archived", "missing", "taken_at"), False),
-            (("camera_make", "camera_model", "archived", "missing", "taken_at"), False),
-            (("favorite", "archived", "missing", "taken_at"), False),
+            (TIMELINE_INDEX, False),
+            (MONTHS_INDEX, False),
+            (("camera_make", "camera_model", "archived", "missing", *_IN_ORDER), False),
+            (("favorite", "archived", "missing", *_IN_ORDER), False),
         )
 
 

@@ -22,7 +22,8 @@ Paths in the dicts are relative to their library root, except for the command li
 `OPERATOR`, which sees the server's paths.
 
 Paging is by keyset for the timeline (an opaque cursor, `taken_at<=:t AND (taken_at<:t OR
-id<:id)`, which seeks in the `(archived, missing, taken_at)` index), or by offset for the API.
+id<:id)`, which seeks in the `(archived, missing, taken_at, id, ...)` index), or by offset for
+the API.
 Every query is read to its end before anything is returned: a half-read SQLite cursor would
 keep an old snapshot open.
 """
@@ -37,9 +38,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peewee import SQL, MySQLDatabase, NodeList, fn
+from playhouse.migrate import make_index_name
 
 from shoebox.catalog import people, text, visibility
-from shoebox.catalog.models import Account, Album, AlbumPhoto, File, Label, Photo, Place, Root
+from shoebox.catalog.models import (
+    MONTHS_INDEX,
+    TIMELINE_INDEX,
+    Account,
+    Album,
+    AlbumPhoto,
+    File,
+    Label,
+    Photo,
+    Place,
+    Root,
+)
 from shoebox.catalog.photos import as_dict
 from shoebox.errors import UsageError
 
@@ -49,8 +62,12 @@ MAX_TERMS = 32
 MAX_ALTERNATIVES = 16  # values ORed with | in one term
 EARTH_RADIUS_KM = 6371.0088  # mean radius
 _CHUNK = 500  # photos per query when iterating over all of them
-_TIMELINE_INDEX = "photo_archived_missing_taken_at"  # Photo.Meta.indexes, as Peewee names them
-_MONTHS_INDEX = "photo_year_month_archived_missing_taken_at"
+
+# two of Photo.Meta.indexes, as Peewee names them
+_TIMELINE_INDEX, _MONTHS_INDEX = (
+    str(make_index_name("photo", tuple(Photo._meta.fields[f].column_name for f in fields)))
+    for fields in (TIMELINE_INDEX, MONTHS_INDEX)
+)
 
 _TYPES = {
     "photo": "image",

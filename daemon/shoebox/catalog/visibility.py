@@ -14,10 +14,11 @@ A `Viewer` is whoever reads:
   the command line: the household's photos only;
 - the command line itself (`OPERATOR`): everything, with the server's paths.
 
-`visible(viewer, column)` is the condition a read adds for a viewer: the photo is not among
-the private photos of others. It is written as `id NOT IN (private ids)` over the index on
-`(visibility, owner)`, so that the indexes that serve the timeline and its counts still
-answer by themselves (they hold the id), whatever else a query filters on.
+`visible(viewer, column)` is the condition a read adds for a viewer. On photo rows it is
+`visibility = 'household' OR owner = <the viewer>`, over columns that every index serving the
+timeline, its pages and its counts holds, so each still answers by itself; on the rows of
+other tables (faces, files, labels, places, album entries) it is `photo NOT IN (the private
+photos of others)`, read from the index on `(visibility, owner)`.
 """
 
 from __future__ import annotations
@@ -71,12 +72,14 @@ def hidden_from(viewer: Viewer) -> Any:
 
 
 def visible(viewer: Viewer, column: Any = None) -> Any:
-    """The condition that `column` (a photo id: `Photo.id` by default, or `Face.photo`,
-    `File.photo`...) names a photo this viewer sees; None when it sees them all."""
-    hidden = hidden_from(viewer)
-    if hidden is None:
+    """The condition that the photo row (`column` None) or the photo `column` names (such as
+    `Face.photo` or `File.photo`) is one this viewer sees; None when it sees them all."""
+    if viewer.everything:
         return None
-    return (Photo.id if column is None else column).not_in(hidden)
+    if column is None:
+        seen = Photo.visibility == HOUSEHOLD_ONLY
+        return seen if viewer.account_id is None else seen | (Photo.owner == viewer.account_id)
+    return column.not_in(hidden_from(viewer))
 
 
 def restrict(select: Any, viewer: Viewer, column: Any = None) -> Any:
