@@ -15,7 +15,7 @@ A `Viewer` is whoever reads:
 - the command line itself (`OPERATOR`): everything, with the server's paths.
 
 `visible(viewer, column)` is the condition a read adds for a viewer. On photo rows it is
-`visibility = 'household' OR owner = <the viewer>`, over columns that every index serving the
+`visibility != 'private' OR owner = <the viewer>`, over columns that every index serving the
 timeline, its pages and its counts holds, so each still answers by itself; on the rows of
 other tables (faces, files, labels, places, album entries) it is `photo NOT IN (the private
 photos of others)`, read from the index on `(visibility, owner)`.
@@ -77,7 +77,8 @@ def visible(viewer: Viewer, column: Any = None) -> Any:
     if viewer.everything:
         return None
     if column is None:
-        seen = Photo.visibility == HOUSEHOLD_ONLY
+        # `!=`: no index starts with who sees a photo in a way a planner would pick for it
+        seen = Photo.visibility != PRIVATE
         return seen if viewer.account_id is None else seen | (Photo.owner == viewer.account_id)
     return column.not_in(hidden_from(viewer))
 
