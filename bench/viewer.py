@@ -6,9 +6,11 @@ It is a script, not a test: it prints figures, it asserts nothing. For each back
 1. builds a catalog of N photos (default 100,000) through the real migrations: 20 years,
    30 cameras, 40% geotagged around 100 cities, 5% favourites, 2% archived, a few titles
    and keywords, one file per photo, 200 albums of 20 to 500 photos; ids in random order
-   relative to dates. Rows go in with `insert_many`, 1,000 a statement, 10,000 a transaction;
-2. times each query below through `shoebox.catalog.search`, --runs times (default 200, or
-   fewer when one query has used up --budget seconds), and prints p50 and p95 in ms.
+   relative to dates; three members own 80% of the photos, and 15% are private to their
+   owner. Rows go in with `insert_many`, 1,000 a statement, 10,000 a transaction;
+2. times each query below through `shoebox.catalog.search`, as a member reads it (the
+   household's photos and her own private ones), --runs times (default 200, or fewer when
+   one query has used up --budget seconds), and prints p50 and p95 in ms.
 
 A first page is what the viewer asks for a new search: 100 photos and the total. A deep page
 is a keyset page 80% down the timeline, without the total (the viewer has it already).
@@ -39,9 +41,11 @@ from urllib.parse import urlsplit
 
 import pymysql  # type: ignore[import-untyped]
 
-from shoebox.catalog import search, text
+from shoebox.catalog import search, shares, text, visibility
 from shoebox.catalog.database import Catalog
-from shoebox.catalog.models import Album, AlbumPhoto, File, Photo, Root
+from shoebox.catalog.models import Account, Album, AlbumPhoto, File, Photo, Root
+
+MEMBER = visibility.Viewer(1)  # who reads: the first of the three members
 
 BATCH = 1_000
 TRANSACTION = 10_000
@@ -70,6 +74,8 @@ def make_rows(count: int, seed: int = 7) -> Iterator[tuple[dict[str, Any], dict[
         geo = rng.random() < 0.4
         lat, lng = rng.choice(cities) if geo else (None, None)
         word = rng.choice(WORDS) if rng.random() < 0.1 else None
+        owner = rng.choice([1, 2, 3, 1, None]) if rng.random() < 0.8 else None
+        private = owner is not None and rng.random() < 0.19  # 15% of all photos
         photo = {
             "id": pid,
             "type": rng.choices(["image", "video", "live", "raw"], [85, 8, 5, 2])[0],
@@ -90,6 +96,8 @@ def make_rows(count: int, seed: int = 7) -> Iterator[tuple[dict[str, Any], dict[
             "keywords": json.dumps([word]) if word and rng.random() < 0.5 else None,
             "favorite": rng.random() < 0.05,
             "archived": rng.random() < 0.02,
+            "owner": owner,
+            "visibility": "private" if private else "household",
         }
         rel = f"{local:%Y/%m}/IMG_{pid:07d}.jpg"
         file = {
@@ -112,6 +120,8 @@ def load(catalog: Catalog, count: int) -> float:
     """Fills the catalog; returns photos per second."""
     began = time.perf_counter()
     Root.create(id=1, path="/srv/photos", path_key="r" * 32)
+    for i, name in enumerate(("ana", "ben", "eve"), 1):
+        Account.create(id=i, name=name, folder=f"/srv/photos/{name}")
     rows = make_rows(count)
     done = 0
     while done < count:
@@ -135,15 +145,15 @@ def load(catalog: Catalog, count: int) -> float:
 
 
 def queries(count: int) -> list[tuple[str, Callable[[], Any]]]:
-    """The viewer's typical questions, each a function to time."""
-    timeline = search.parse("")
+    """The viewer's typical questions, as a member asks them, each a function to time."""
+    timeline = search.parse("", viewer=MEMBER)
     deep = search.page(timeline, offset=int(count * 0.8), limit=1, total=False).items
     deep_cursor = search.cursor_of(
         dt.datetime.fromisoformat(deep[0]["taken_at"].removesuffix("Z")), deep[0]["id"] + 1
     )
 
     def first_page(text: str) -> Callable[[], Any]:
-        return lambda: search.page(search.parse(text), limit=100)
+        return lambda: search.page(search.parse(text, viewer=MEMBER), limit=100)
 
     return [
         ("timeline, first page + total", first_page("")),
@@ -159,8 +169,15 @@ def queries(count: int) -> list[tuple[str, Callable[[], Any]]]:
         ("album:#17", first_page("album:#17")),
         ("folder:2019/07", first_page("folder:2019/07")),
         ("months()", lambda: search.months(timeline)),
-        ("months(camera:sony)", lambda: search.months(search.parse("camera:sony"))),
+        ("months(camera:sony)", lambda: search.months(search.parse("camera:sony", viewer=MEMBER))),
         ("jump to 2010-06", lambda: search.cursor_for_month(timeline, 2010, 6)),
+        ("timeline, household only", lambda: search.page(search.parse(""), limit=100)),
+        (
+            "timeline, everything (admin)",
+            lambda: search.page(
+                search.parse("", viewer=visibility.Viewer(1, everything=True)), limit=100
+            ),
+        ),
     ]
 
 
@@ -177,13 +194,15 @@ def http_queries(url: str, workdir: Path) -> list[tuple[str, Callable[[], Any]]]
         f'[database]\nurl = "{url}"\n[viewer]\ntrusted_networks = ["192.168.0.0/16"]\n'
     )
     app = make_app(config.load(settings_file))
+    link = shares.create("search", query="year:2019", created_by=1)
+    visitor = shares.admit(link)  # a visitor counted once, who comes back
 
-    def get(path: str, query: str = "") -> Callable[[], Any]:
+    def get(path: str, query: str = "", cookie: str = "") -> Callable[[], Any]:
         def call() -> None:
             environ = {
                 "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
                 "SCRIPT_NAME": "", "SERVER_NAME": "bench", "SERVER_PORT": "80",
-                "HTTP_HOST": "bench", "REMOTE_ADDR": "192.168.1.2",
+                "HTTP_HOST": "bench", "REMOTE_ADDR": "192.168.1.2", "HTTP_COOKIE": cookie,
                 "HTTP_ACCEPT_ENCODING": "gzip", "SERVER_PROTOCOL": "HTTP/1.1",
                 "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
             }  # fmt: skip
@@ -203,6 +222,10 @@ def http_queries(url: str, workdir: Path) -> list[tuple[str, Callable[[], Any]]]
         ("HTTP /?q=camera:canon", get("/", "q=camera%3Acanon")),
         ("HTTP /?q=favorite:yes", get("/", "q=favorite%3Ayes")),
         ("HTTP /api/photos?q=birthday", get("/api/photos", "q=birthday")),
+        (
+            "HTTP visitor /s/T/api/photos",
+            get(f"/s/{link.token}/api/photos", cookie=f"sb_visit={visitor}"),
+        ),
     ]
 
 

@@ -10,6 +10,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,9 +177,10 @@ class Library:
         return Indexer(self.settings, self.catalog, interactive=False).index(list(paths))
 
     def photos(self, query: str = "") -> list[dict[str, Any]]:
-        from shoebox.catalog import search  # everything, as `shoebox photos` lists it
+        from shoebox.catalog import search, visibility  # everything, as `shoebox photos` lists it
 
-        return list(search.iterate(search.parse(query, everything=True)))
+        found = search.parse(query, everything=True, viewer=visibility.OPERATOR)
+        return list(search.iterate(found))
 
     def photo_of(self, name: str) -> dict[str, Any]:
         """The photo holding the file whose path ends with `name`."""
@@ -237,22 +239,40 @@ class ViewerServer:
 SCROLL_PHOTOS = 150  # small extra photos in 2021, so that the timeline has pages to scroll
 
 
-@pytest.fixture(scope="session")
-def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
-    """The sample library (`shoebox.sample`) plus SCROLL_PHOTOS small JPEGs, indexed into a
-    SQLite catalog (with their places named), served by `make_app` on a free port until the
-    session ends."""
-    import datetime as dt
+@contextmanager
+def serving(settings: config.Settings, threads: int = 8) -> Iterator[str]:
+    """The viewer for these settings (the catalog already open) served by waitress on a free
+    port of 127.0.0.1 in a thread; yields its URL ("http://127.0.0.1:PORT/")."""
     import threading
 
     import waitress
+
+    from shoebox_viewer.app import make_app
+
+    server = waitress.create_server(
+        make_app(settings), host="127.0.0.1", port=0, threads=threads, ident="shoebox"
+    )
+    thread = threading.Thread(target=server.run, name="viewer", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}/"
+    finally:
+        server.close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
+    """The sample library (`shoebox.sample`) plus SCROLL_PHOTOS small JPEGs, indexed into a
+    SQLite catalog (with their places named) as the uploads of the admin, served by `make_app`
+    on a free port until the session ends."""
+    import datetime as dt
 
     from shoebox.catalog.models import Account
     from shoebox.enrich.places import PlacesStage
     from shoebox.enrich.runner import Enricher
     from shoebox.passwords import hash_password
     from shoebox.sample import Shot, make_library, write_jpeg
-    from shoebox_viewer.app import make_app
 
     tmp = tmp_path_factory.mktemp("viewer")
     root = tmp / "originals"
@@ -268,25 +288,18 @@ def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerSe
     )
     settings = config.load(cfg)
     catalog = Catalog(settings.database.url, settings.source.parent)
+    # the admin's upload folder holds the library: the photos are hers (and the household's)
+    name, password = "ada", secrets.token_urlsafe(12)
+    Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
     Indexer(settings, catalog, interactive=False).index([])
     # the places stage only (the Places page needs it; the others would slow every session)
     enricher = Enricher([PlacesStage(settings.library.cache)])
     enricher.run_all()
     enricher.close()
-    name, password = "ada", secrets.token_urlsafe(12)
-    Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
-    server = waitress.create_server(
-        make_app(settings), host="127.0.0.1", port=0, threads=8, ident="shoebox"
-    )
-    thread = threading.Thread(target=server.run, name="viewer", daemon=True)
-    thread.start()
     try:
-        yield ViewerServer(
-            f"http://127.0.0.1:{server.effective_port}/", name, password, settings, root
-        )
+        with serving(settings) as url:
+            yield ViewerServer(url, name, password, settings, root)
     finally:
-        server.close()
-        thread.join(timeout=10)
         catalog.close()
 
 

@@ -260,10 +260,14 @@ def test_a_backup_of_an_older_schema_restores_and_is_migrated(
 ) -> None:
     older = Catalog(db_url, tmp_path, upgrade=False)
     migrations.migrate(older.db, only={1, 2, 3, 4})  # a catalog made before the to-write list
-    older.db.bind([m for m in MODELS if m is not PendingWrite])
-    root = Root.create(path="/srv/photos", path_key="r" * 32)
-    add_photo(root.id, "a.jpg", dt.datetime(2020, 1, 1), favorite=True)
-    add_photo(root.id, "b.jpg", dt.datetime(2020, 1, 2))
+    old_photo = migrations._PhotoV1  # the photo table as those migrations left it
+    with older.db.bind_ctx([old_photo]):
+        for day, favorite in ((1, True), (2, False)):
+            taken = dt.datetime(2020, 1, day)
+            old_photo.create(
+                type="image", taken_at=taken, taken_at_local=taken, taken_at_source="exif",
+                year=2020, month=1, favorite=favorite,
+            )  # fmt: skip
     made = backups.make(older.db, tmp_path / "backups")
     older.close()
     assert made.manifest["migrations"] == [1, 2, 3, 4]

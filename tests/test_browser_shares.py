@@ -81,3 +81,52 @@ def test_a_member_shares_a_photo_and_a_stranger_sees_only_it(
     finally:
         stranger_context.close()
     assert problems == []
+
+
+def test_the_share_dialog_shows_more_only_when_asked(
+    browser: Any, viewer_server: ViewerServer
+) -> None:
+    """Location, details, people's names and downloads are choices of the dialog, all off at
+    first; a link made with location and details shows them, a link made as it opens does
+    not."""
+    problems: list[str] = []
+    context, page = new_page(browser, problems)
+    links = {}
+    try:
+        viewer_server.login(page)
+        lisbon = _photo_ids(page, viewer_server, "path:IMG_0001")[0]
+        for name, chosen in (("more", ("show_location", "show_details")), ("plain", ())):
+            page.goto(f"{viewer_server.url}photo/{lisbon}")
+            page.click("button.share-open")
+            dialog = page.locator("dialog.share-dialog")
+            for option in ("show_location", "show_details", "show_people", "allow_download"):
+                expect(dialog.locator(f"input[name={option}]")).not_to_be_checked()
+            for option in chosen:
+                dialog.locator(f"input[name={option}]").check()
+            dialog.locator("button.share-make").click()
+            field = dialog.locator(".share-url")
+            expect(field).to_have_value(re.compile(r"/s/[A-Za-z0-9_-]{32}$"))
+            links[name] = field.input_value()
+        made = page.request.get(f"{viewer_server.url}api/shares").json()["items"]
+        by_url = {share["url"]: share for share in made}
+        assert by_url[links["more"]]["show_location"] and by_url[links["more"]]["show_details"]
+        assert (
+            not by_url[links["more"]]["show_people"] and not by_url[links["plain"]]["show_location"]
+        )
+    finally:
+        context.close()
+    stranger_context, stranger = new_page(browser, problems)
+    try:
+        stranger.goto(links["more"])
+        info = stranger.locator("aside.info")
+        expect(info).to_contain_text("38.71390, -9.13940")
+        expect(info).to_contain_text("iPhone 13")
+        stranger.goto(links["plain"])
+        expect(stranger.locator("aside.info")).to_contain_text("2023")  # the date
+        text = stranger.locator("body").inner_text()
+        assert "38.71" not in text and "iPhone" not in text and "IMG_0001" not in text
+        api = stranger.request.get(f"{links['plain']}/api/photos").json()["items"][0]
+        assert "lat" not in api and "camera_model" not in api and "files" not in api
+    finally:
+        stranger_context.close()
+    assert problems == []

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import Library
-from shoebox.catalog import people
+from shoebox.catalog import people, visibility
 from shoebox.catalog.models import Enriched, Face, Person, Photo
 from shoebox.config import Settings
 from shoebox.enrich.runner import Enricher
@@ -136,7 +136,7 @@ def test_stage_groups_the_man_and_the_woman(library: Library, corpus: Path, mode
         assert crop.stat().st_size > 1000
     # person: search, in any case, after naming
     (man_id,) = man
-    people.rename(people.person(man_id), "Tom")
+    people.rename(people.person(man_id, visibility.OPERATOR), "Tom")
     found = {p["id"] for p in library.photos("person:tom")}
     assert found == {p.id for p in Photo.select().join(Face).where(Face.person == man_id)}
     assert {library.photo_of(n.replace("/", "-"))["id"] for n in CLEAR} <= found
@@ -155,7 +155,7 @@ def test_rerun_keeps_confirmed_and_rejections(library: Library, corpus: Path, mo
     anna = people.name_face(woman, "Anna")
     rejected_from = man.person_id
     assert rejected_from is not None
-    people.reject(man, people.person(rejected_from))
+    people.reject(man, people.person(rejected_from, visibility.OPERATOR))
     stage.version = 2  # a new recipe: every photo runs again
     enricher.run_all()
     enricher.close()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ViewerClient
-from shoebox.catalog import people
+from shoebox.catalog import people, visibility
 from shoebox.catalog.models import Face, FaceRejection, NotFace, Person
 from shoebox.enrich.clusters import DIMENSIONS, place
 
@@ -103,7 +103,7 @@ def test_no_chaining_and_one_face_per_photo(viewer_client: ViewerClient) -> None
 def test_not_this_person_is_remembered(viewer_client: ViewerClient) -> None:
     faces = [_face(viewer_client, _vector(4, 0.2, i)) for i in range(4)]
     place(faces, T, 3)
-    owner = people.person(_person(faces[0]))
+    owner = people.person(_person(faces[0]), visibility.OPERATOR)
     people.reject(Face.get_by_id(faces[3]), owner)
     assert _person(faces[3]) is None
     Face.update(person=None).where(Face.id == faces[3]).execute()
@@ -292,7 +292,9 @@ def test_not_a_face_goes_and_teaches_the_grouping_nothing(viewer_client: ViewerC
     crop = people.crop_path(c.library.settings.library.cache, wrong)
     crop.parent.mkdir(parents=True, exist_ok=True)
     crop.write_bytes(b"\xff\xd8 a jpeg")
-    people.reject(Face.get_by_id(faces[1]), people.person(owner))  # memory that must go too
+    people.reject(
+        Face.get_by_id(faces[1]), people.person(owner, visibility.OPERATOR)
+    )  # memory that must go too
     assert _post(c, f"/api/faces/{wrong}/not-a-face", {}).json == {"id": wrong, "deleted": True}
     assert Face.get_or_none(Face.id == wrong) is None and not crop.exists()
     (box,) = NotFace.select().where(NotFace.photo == photo)

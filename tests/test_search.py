@@ -17,7 +17,7 @@ import pytest
 
 from conftest import Library
 from conftest import add_photo as make_photo
-from shoebox.catalog import search, text
+from shoebox.catalog import search, text, visibility
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Album, AlbumPhoto, Photo, PhotoText, Root
 from shoebox.errors import UsageError
@@ -197,12 +197,16 @@ def test_items_have_the_api_shape(lib: dict[str, int]) -> None:
     assert item["id"] == lib["canon"]
     assert item["files"] == [
         {
-            "path": "/srv/photos/2024/summer/beach.jpg", "size": 123_456, "mime": "image/jpeg", "hash": "0" * 64,
+            "path": "2024/summer/beach.jpg", "size": 123_456, "mime": "image/jpeg", "hash": "0" * 64,
             "role": "original", "status": "present",
         }
     ]  # fmt: skip
     assert item["taken_at"] == "2024-07-14T10:00:00Z"
     assert item["keywords"] == ["sea"]
+    assert (item["owner"], item["visibility"]) == (None, "household")
+    # only the command line sees the server's paths
+    (item,) = search.page(search.parse("beach", viewer=visibility.OPERATOR)).items
+    assert item["files"][0]["path"] == "/srv/photos/2024/summer/beach.jpg"
 
 
 def test_near_is_great_circle_distance(db_url: str, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 from typing import Any
 
@@ -13,8 +14,19 @@ import pytest
 from conftest import Library
 from shoebox import cli
 from shoebox.catalog import shares
-from shoebox.catalog.models import Album, AlbumPhoto, Photo, Share, utcnow
-from shoebox.errors import UsageError
+from shoebox.catalog.models import (
+    Album,
+    AlbumPhoto,
+    Face,
+    File,
+    Person,
+    Photo,
+    Place,
+    Share,
+    ShareVisitor,
+    utcnow,
+)
+from shoebox.errors import NotFound, UsageError
 from shoebox.sample import make_library
 
 SESAME = "open sesame"
@@ -45,8 +57,10 @@ def test_a_photo_share_shows_that_photo_only(sampled: Library) -> None:
     assert not shares.contains(share, 0) and not shares.contains(share, 2**70)
     page = shares.page(share)
     assert page.total == 1 and [p["id"] for p in page.items] == [ids["beach.jpg"]]
-    assert page.items[0]["files"][0]["path"] == "beach.jpg"  # no server folders
-    assert shares.downloads(share, ids["beach.jpg"]) == []  # downloads not allowed
+    assert set(page.items[0]) == {*shares.VISITOR, "place"}  # no files, paths or hashes
+    beach_file = File.get(File.photo == ids["beach.jpg"])
+    with pytest.raises(NotFound):  # downloads not allowed
+        shares.download(share, beach_file.id)
 
 
 def test_album_and_search_shares_follow_membership_and_the_query(sampled: Library) -> None:
@@ -60,9 +74,13 @@ def test_album_and_search_shares_follow_membership_and_the_query(sampled: Librar
         ids["IMG_0002.jpg"],
     }
     assert not shares.contains(by_album, ids["beach.jpg"])
-    assert [f.rel_path for f in shares.downloads(by_album, ids["IMG_0001.jpg"])] == [
-        "2023/Lisbon/IMG_0001.jpg"
-    ]
+    lisbon = shares.photo(by_album, ids["IMG_0001.jpg"])
+    assert [f["name"] for f in lisbon["files"]] == ["IMG_0001.jpg"]  # a base name only
+    assert (
+        shares.download(by_album, lisbon["files"][0]["id"]).rel_path == "2023/Lisbon/IMG_0001.jpg"
+    )
+    with pytest.raises(NotFound):  # a file of a photo the album does not hold
+        shares.download(by_album, File.get(File.photo == ids["beach.jpg"]).id)
     by_search = shares.create("search", query="camera:iphone")
     assert shares.contains(by_search, ids["IMG_0002.jpg"])
     assert not shares.contains(by_search, ids["beach.jpg"])
@@ -106,13 +124,17 @@ def test_expiry_views_passwords_and_revoking(sampled: Library) -> None:
     assert share.password_hash and SESAME not in share.password_hash
     assert shares.check_password(share, SESAME)
     assert not shares.check_password(share, "open")
-    key = shares.unlock_key(share)
-    assert len(key) == 64 and key != shares.unlock_key(shares.create("photo", photo_id=photo_id))
     assert shares.state(share, utcnow() + dt.timedelta(days=3)) == shares.EXPIRED
-    assert shares.count_view(share) and shares.count_view(share)
-    assert not shares.count_view(share)
+    first, second = shares.admit(share), shares.admit(share)
+    assert first and second and first != second and len(first) >= 43  # >= 256 bits
+    assert shares.admit(share) is None  # used up
     assert Share.get_by_id(share.id).views == 2
     assert shares.state(share) == shares.USED_UP
+    assert shares.is_visitor(share, first) and shares.is_visitor(share, second)
+    assert ShareVisitor.select().where(ShareVisitor.token_hash == first).count() == 0  # hashed
+    other = shares.create("photo", photo_id=photo_id)
+    assert not shares.is_visitor(other, first)  # a visitor of one link is nobody to another
+    assert not shares.is_visitor(share, first[:-1]) and not shares.is_visitor(share, "")
     shares.revoke(share)
     assert shares.state(Share.get_by_id(share.id)) == shares.REVOKED
     assert shares.lookup(share.token) == share and shares.lookup(str(share.id)) == share
@@ -148,6 +170,8 @@ def test_the_share_command(sampled: Library, capsys: pytest.CaptureFixture[str])
         "3",
         "--password-stdin",
         "--allow-download",
+        "--show-location",
+        "--show-people",
         "--base-url",
         "https://photos.example.org/family/",
         stdin="s3cret\n",
@@ -157,6 +181,7 @@ def test_the_share_command(sampled: Library, capsys: pytest.CaptureFixture[str])
     assert re.fullmatch(r"https://photos\.example\.org/family/s/[A-Za-z0-9_-]{32}", link)
     share = Share.get()
     assert link.endswith(share.token) and share.allow_download and share.max_views == 3
+    assert (share.show_location, share.show_details, share.show_people) == (True, False, True)
     assert shares.check_password(share, "s3cret")
     code, out, _ = _cli(sampled, capsys, "create", "--search", "camera:iphone")
     assert code == 0 and out.startswith("http://localhost:8080/s/")
@@ -178,3 +203,42 @@ def test_the_share_command(sampled: Library, capsys: pytest.CaptureFixture[str])
     code, _, err = _cli(sampled, capsys, "create", "--photo", str(photo_id), "--password-stdin")
     assert code == 2 and "no password" in err
     assert Share.select().count() == 2
+
+
+EVERY_OPTION = dict.fromkeys(shares.OPTIONS, True)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, *({name: True} for name in shares.OPTIONS), EVERY_OPTION],
+    ids=["default", *shares.OPTIONS, "everything"],
+)
+def test_a_visitor_gets_what_the_share_says_and_nothing_else(
+    sampled: Library, options: dict[str, bool]
+) -> None:
+    ids = _ids(sampled)
+    lisbon = ids["IMG_0001.jpg"]
+    Place.create(
+        photo=lisbon, country_code="PT", country="Portugal", region="Lisbon", city="Lisbon"
+    )
+    ana = Person.create(name="Ana")
+    Face.create(
+        photo=lisbon, x=0.1, y=0.1, width=0.2, height=0.2, score=0.9, embedding=bytes(512),
+        person=ana.id,
+    )  # fmt: skip
+    share = shares.create("photo", photo_id=lisbon, **options)
+    item = shares.photo(share, lisbon)
+    wanted = {*shares.VISITOR, "place"}
+    wanted |= set(shares.LOCATION) if options.get("show_location") else set()
+    wanted |= set(shares.DETAILS) if options.get("show_details") else set()
+    wanted |= {"people"} if options.get("show_people") else set()
+    wanted |= {"files"} if options.get("allow_download") else set()
+    assert set(item) == wanted
+    assert item["place"] == {"city": "Lisbon", "region": "Lisbon", "country": "Portugal"}
+    text = json.dumps(item)
+    assert ("38.71" in text) is bool(options.get("show_location"))  # the latitude
+    assert ("iPhone" in text) is bool(options.get("show_details"))
+    assert ("Ana" in text) is bool(options.get("show_people"))
+    row = File.get(File.photo == lisbon)
+    assert row.hash not in text and str(sampled.root) not in text and "2023/" not in text
+    assert shares.page(share).items == [item]  # the API's items are the same cut

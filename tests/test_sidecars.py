@@ -19,7 +19,7 @@ import pytest
 
 from conftest import CORPUS, Library, mysql_admin, wait_for
 from shoebox import beside, regions, sidecars
-from shoebox.catalog import albums, outbox, people
+from shoebox.catalog import albums, outbox, people, visibility
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import (
     Album,
@@ -243,7 +243,7 @@ def test_another_tools_sidecar_keeps_its_content(library: Library) -> None:
     face = Face.create(photo=pid, x=box[0], y=box[1], width=box[2], height=box[3], score=0.9,
                        embedding=b"")  # fmt: skip
     people.name_face(face, "Anna")
-    albums.add_photos(albums.create("Zed and Anna", None), [pid])
+    albums.add_photos(albums.create("Zed and Anna", None), [pid], visibility.OPERATOR)
     photo.favorite = True
     photo.save()
     outbox.mark("photo", [pid])
@@ -294,7 +294,7 @@ def test_album_files_of_an_album_in_two_roots(library: Library, tmp_path: Path) 
     library.settings = config.load(library.settings.source)
     library.index()
     album = albums.create("Both", None)
-    albums.add_photos(album, [photo_id(b"a.jpg"), photo_id(b"b.jpg")])
+    albums.add_photos(album, [photo_id(b"a.jpg"), photo_id(b"b.jpg")], visibility.OPERATOR)
     write_all()
     one = json.loads((library.root / ".shoebox" / "albums" / f"{album.id}.json").read_text())
     two = json.loads((second / ".shoebox" / "albums" / f"{album.id}.json").read_text())

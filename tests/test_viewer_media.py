@@ -24,7 +24,7 @@ from shoebox.passwords import hash_password
 from shoebox.sample import make_library, write_video
 from shoebox_viewer.app import make_app
 from shoebox_viewer.http import accepts_gzip, content_disposition
-from shoebox_viewer.transcode import playable_copy
+from shoebox_viewer.transcode import bare_copy, playable_copy
 
 PASSWORD = "correct horse battery staple"  # noqa: S105
 HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy")
@@ -196,7 +196,7 @@ def test_an_hevc_video_is_converted_once_and_served_with_ranges(
     first = member.get(f"/video/{photo['id']}")
     assert first.content_type == "video/mp4"
     row = file_of(library, "IMG_5000.MOV")
-    copy = library.settings.library.cache / "video" / f"{row.hash}.mp4"
+    copy = library.settings.library.cache / "video" / f"{row.hash}-h264.mp4"
     assert first.body == copy.read_bytes()
     assert first.headers["ETag"] == f'"{row.hash}-h264"'
     assert first.headers["Cache-Control"] == "private, max-age=31536000, immutable"
@@ -223,7 +223,7 @@ def test_a_video_ffmpeg_cannot_convert_is_a_clear_415(
     answer = member.get(f"/video/{photo['id']}", expect_errors=True)
     assert answer.status_int == 415 and "cannot be played" in answer.json["error"]
     assert "cannot play video" in caplog.text
-    note = library.settings.library.cache / "video" / f"{row.hash}.failed"
+    note = library.settings.library.cache / "video" / f"{row.hash}-h264.mp4.failed"
     assert note.exists()
     assert member.get(f"/video/{photo['id']}", expect_errors=True).status_int == 415
 
@@ -326,3 +326,53 @@ def test_two_requests_at_once_convert_a_video_once(tmp_path: Path) -> None:
     assert len(set(made)) == 1 and made[0].exists()
     assert calls.read_text() == "run\n"
     assert _ffprobe_codec(made[0]) == "h264:240"
+
+
+def _tags(path: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        ["exiftool", "-j", "-G1", "-a", str(path)], capture_output=True, check=True
+    )
+    found: dict[str, Any] = json.loads(done.stdout)[0]
+    return found
+
+
+@pytest.mark.parametrize("source", ["clip.mp4", "clip.webm", "old.avi"])
+def test_copies_for_visitors_keep_the_picture_and_nothing_around_it(
+    tmp_path: Path, source: str
+) -> None:
+    """A video a browser plays is copied stream for stream (its rotation kept); one it does not
+    is converted; neither copy holds the position, the title or the dates inside the file."""
+    codec = {"clip.mp4": (), "clip.webm": ("-c:v", "libvpx-vp9"), "old.avi": ("-c:v", "mpeg4")}
+    made = write_video(
+        tmp_path / f"plain-{source}",
+        extra=(
+            *codec[source],
+            "-metadata",
+            "title=Home",
+            "-metadata",
+            "creation_time=2024-01-01T10:00:00Z",
+        ),
+    )
+    video = tmp_path / source
+    rotate = ("-metadata:s:v", "rotate=90") if source != "old.avi" else ()
+    located = ("-metadata", "location=+35.0116+135.7681/") if source == "clip.mp4" else ()
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(made), "-c", "copy", *rotate, *located, str(video)],
+        check=True,
+    )  # fmt: skip
+    cache = tmp_path / "cache"
+    if source == "old.avi":
+        copy = playable_copy(cache, "cd" * 32, bytes(video))
+        assert _ffprobe_codec(copy) == "h264:240"
+    else:
+        copy = bare_copy(cache, "cd" * 32, bytes(video), webm=source.endswith(".webm"))
+        assert copy == bare_copy(cache, "cd" * 32, bytes(video), webm=source.endswith(".webm"))
+        assert _ffprobe_codec(copy) == _ffprobe_codec(video)  # copied, not converted
+    before, after = _tags(video), _tags(copy)
+    if source == "clip.mp4":
+        assert any("GPS" in key for key in before)
+        assert after["Composite:Rotation"] == before["Composite:Rotation"] == 270
+    assert any(value == "Home" for value in before.values())
+    assert not any("GPS" in key or "Coordinates" in key for key in after)
+    assert "Home" not in after.values()
+    assert not any("2024" in str(value) for value in after.values())  # no dates

@@ -156,7 +156,7 @@ def test_no_route_shows_a_visitor_anything_the_share_does_not(world: World) -> N
                 assert answer.status_int in (303, 401, 403), (method, path, answer.status)
         api = guest.get(f"/s/{share.token}/api/photos?limit=500").json
         assert {item["id"] for item in api["items"]} == shown and api["total"] == len(shown)
-        assert all("/" not in f["path"] for item in api["items"] for f in item["files"])
+        assert all("/" not in f["name"] for item in api["items"] for f in item["files"])
         page = guest.get(f"/s/{share.token}").text
         assert {int(i) for i in re.findall(r"/(?:tile|preview|video|photo)/(\d+)", page)} <= shown
         assert str(world.library.root) not in page
@@ -210,7 +210,7 @@ def test_wrong_expired_revoked_and_used_up_links(world: World) -> None:
         for path in (f"/preview/{beach}", f"/photo/{beach}", "/api/photos"):
             answer = third.get(f"/s/{limited.token}{path}", expect_errors=True)
             assert answer.status_int == 410
-        third.set_cookie("sb_view", "0" * 64)  # a forged pass is no pass
+        third.set_cookie("sb_visit", "0" * 64)  # a forged pass is no pass
         assert third.get(f"/s/{limited.token}/api/photos", expect_errors=True).status_int == 410
     assert first.get(f"/s/{limited.token}").status_int == 200  # those who used the views
     assert Share.get_by_id(limited.id).views == 2
@@ -238,12 +238,14 @@ def test_a_password_protected_link(world: World, caplog: pytest.LogCaptureFixtur
     friend = visitor(world.library, "192.0.2.99")
     opened = attempt(friend, "tide pools")
     assert opened.status_int == 303 and opened.location.endswith(f"/s/{share.token}")
-    cookie = next(c for c in friend.cookiejar if c.name == "sb_unlock")
+    cookie = next(c for c in friend.cookiejar if c.name == "sb_visit")
     assert cookie.path == f"/s/{share.token}" and cookie.has_nonstandard_attr("HttpOnly")
+    assert Share.get_by_id(share.id).views == 1  # counted once the password was given
     assert friend.get(f"/s/{share.token}").status_int == 200
     assert friend.get(f"/s/{share.token}/preview/{beach}").status_int == 200
+    assert Share.get_by_id(share.id).views == 1
     other = shares.create("photo", photo_id=beach, password="tide pools")  # noqa: S106
-    friend.set_cookie("sb_unlock", cookie.value)  # another link's cookie opens nothing else
+    friend.set_cookie("sb_visit", cookie.value)  # another link's cookie opens nothing else
     assert friend.get(f"/s/{other.token}", expect_errors=True).status_int == 401
 
 
@@ -370,18 +372,20 @@ def test_members_manage_their_own_shares_and_admins_everyones(world: World) -> N
     assert share["password"] is False and share["max_views"] == 5 and share["photos"] == 1
     assert "password_hash" not in share
     assert [s["id"] for s in mia.get("/api/shares").json["items"]] == [share["id"]]
-    for bad in (
-        {"kind": "photo", "photo_id": "1"},
-        {"kind": "photo", "photo_id": beach, "expires_days": -1},
-        {"kind": "album", "album_id": 424242},
-        {"kind": "search", "query": "year:"},
-        {"kind": "photo", "photo_id": beach, "path": "/etc/passwd"},
-        {"kind": 7},
+    for bad, status in (
+        ({"kind": "photo", "photo_id": "1"}, 400),
+        ({"kind": "photo", "photo_id": beach, "expires_days": -1}, 400),
+        ({"kind": "album", "album_id": 424242}, 404),
+        ({"kind": "photo", "photo_id": 424242}, 404),
+        ({"kind": "search", "query": "year:"}, 400),
+        ({"kind": "photo", "photo_id": beach, "path": "/etc/passwd"}, 400),
+        ({"kind": "photo", "photo_id": beach, "show_location": "yes"}, 400),
+        ({"kind": 7}, 400),
     ):
         answer = mia.post_json(
-            "/api/shares", bad, headers={"X-CSRF-Token": mia.cookies["sb_csrf"]}, status=400
+            "/api/shares", bad, headers={"X-CSRF-Token": mia.cookies["sb_csrf"]}, status=status
         )
-        assert answer.json["status"] == 400 and answer.json["error"]
+        assert answer.json["status"] == status and answer.json["error"]
     broken = mia.post(
         "/api/shares",
         "{not json",

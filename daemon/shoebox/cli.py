@@ -106,10 +106,25 @@ def _parser() -> argparse.ArgumentParser:
         help="in the viewer: admin (everything), member (albums, favourites, shares; the "
         "default) or viewer (looks, changes nothing)",
     )
+    user_add.add_argument(
+        "--private-uploads",
+        action="store_true",
+        help="the photos its uploads make are private (seen by it only) until it shares them "
+        "with the household; the default is the household",
+    )
     how = user_add.add_mutually_exclusive_group(required=True)
     how.add_argument("--key", type=Path, metavar="PUBKEYFILE", help="an OpenSSH public key file")
     how.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user_set = user.add_parser("set", help="change whether an account's new uploads are private")
+    user_set.add_argument("name")
+    uploads = user_set.add_mutually_exclusive_group(required=True)
+    uploads.add_argument(
+        "--private-uploads", action="store_true", help="new uploads are seen by it only"
+    )
+    uploads.add_argument(
+        "--household-uploads", action="store_true", help="new uploads are seen by the household"
     )
     user.add_parser("list", help="list the accounts")
     user_remove = user.add_parser("remove", help="remove an account (its folder is kept)")
@@ -137,7 +152,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     share_create.add_argument("--max-views", type=int, metavar="N", help="allow N views")
     share_create.add_argument(
-        "--allow-download", action="store_true", help="let visitors download the originals"
+        "--show-location", action="store_true", help="show visitors where photos were taken"
+    )
+    share_create.add_argument(
+        "--show-details", action="store_true", help="show visitors the camera and exposure"
+    )
+    share_create.add_argument(
+        "--show-people", action="store_true", help="show visitors the names of the people in them"
+    )
+    share_create.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="let visitors download the originals (with all their metadata, location included)",
     )
     share_create.add_argument(
         "--base-url",
@@ -148,6 +174,22 @@ def _parser() -> argparse.ArgumentParser:
     share_list.add_argument("--base-url", metavar="URL", help="the viewer's address for visitors")
     share_revoke = share.add_parser("revoke", help="withdraw a link at once")
     share_revoke.add_argument("share", metavar="ID|TOKEN")
+
+    token = sub.add_parser("token", help="access tokens for scripts").add_subparsers(
+        dest="access_action", required=True, metavar="ACTION"
+    )
+    token_create = token.add_parser("create", help="make a token and print it (once)")
+    token_create.add_argument("name", help="what the token is for, such as backup-script")
+    token_create.add_argument("--user", required=True, help="the account the token acts as")
+    token_create.add_argument(
+        "--scope",
+        choices=("read", "write"),
+        default="read",
+        help="read (looks, changes nothing; the default) or write (does what the account may)",
+    )
+    token.add_parser("list", help="list the tokens and their last use")
+    token_revoke = token.add_parser("revoke", help="withdraw a token at once")
+    token_revoke.add_argument("token", metavar="NAME|ID")
 
     sample = sub.add_parser("sample", help="write the sample library into a folder")
     sample.add_argument("target", type=Path)
@@ -239,6 +281,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
             return _sftp_info(settings)
         if args.command == "share":
             return _share(args, settings)
+        if args.command == "token":
+            return _token(args)
         return _errors()
 
 
@@ -316,6 +360,8 @@ def _enrich(settings: Settings, *, interactive: bool | None) -> None:
 
 
 def _user(args: argparse.Namespace, settings: Settings) -> int:
+    from shoebox.catalog import visibility
+    from shoebox.catalog.models import Account
     from shoebox.sftp import accounts
 
     if args.user_command == "add":
@@ -328,19 +374,32 @@ def _user(args: argparse.Namespace, settings: Settings) -> int:
                 raise UsageError(f"cannot read the key file {args.key}: {exc}") from None
             keys = accounts.parse_keys(text, args.key)
             account = accounts.add(settings, args.name, keys=keys, role=args.role)
-        _say(f"added {account.name}; uploads go to {account.folder}")
+        if args.private_uploads:
+            visibility.set_default(account.name, True)
+        seen = "private" if args.private_uploads else "the household's"
+        _say(f"added {account.name}; uploads go to {account.folder} and are {seen}")
+        return 0
+    if args.user_command == "set":
+        visibility.set_default(args.name, args.private_uploads)
+        seen = "private" if args.private_uploads else "the household's"
+        _say(f"{args.name}: new uploads are {seen} (photos already there keep who sees them)")
         return 0
     if args.user_command == "remove":
         account = accounts.remove(args.name)
         _say(f"removed {account.name}; the folder {account.folder} and its photos stay")
         return 0
     found = accounts.all_accounts()
+    private = {row.name for row in Account.select().where(Account.private_uploads == True)}  # noqa: E712
     for account in found:
         ways = ["password"] if account.password_hash else []
         count = len(account.authorized_keys.splitlines())
         if count:
             ways.append(f"{count} key{'s' if count > 1 else ''}")
-        _say(f"{account.name:16}  {account.role:7}  {', '.join(ways):20}  {account.folder}")
+        uploads = "private" if account.name in private else "household"
+        _say(
+            f"{account.name:16}  {account.role:7}  {', '.join(ways):20}  {uploads:9}  "
+            f"{account.folder}"
+        )
     _say(f"{len(found)} accounts", err=True)
     return 0
 
@@ -370,6 +429,9 @@ def _share(args: argparse.Namespace, settings: Settings) -> int:
             password=_read_password() if args.password_stdin else None,
             max_views=args.max_views,
             allow_download=args.allow_download,
+            show_location=args.show_location,
+            show_details=args.show_details,
+            show_people=args.show_people,
         )
         _say(shares.link(base, share))
         return 0
@@ -386,6 +448,31 @@ def _share(args: argparse.Namespace, settings: Settings) -> int:
             f"{shares.link(base, share)}  {expires:17}  {views:>9}  {shares.state(share)}"
         )
     _say(f"{len(found)} shares", err=True)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from shoebox.catalog import tokens
+
+    if args.access_action == "create":
+        row, token = tokens.create(args.name, args.user, args.scope)
+        print(token)
+        print(
+            f"token {row.name!r} ({row.scope}) acts as {args.user}; it is shown only now: "
+            "send it as `Authorization: Bearer TOKEN`",
+            file=sys.stderr,
+        )
+        return 0
+    if args.access_action == "revoke":
+        row = tokens.revoke(args.token)
+        print(f"revoked token {row.name!r}")
+        return 0
+    found = tokens.listing()
+    for row, account in found:
+        used = f"{row.last_used_at:%Y-%m-%d %H:%M}Z" if row.last_used_at else "never used"
+        made = f"{row.created_at:%Y-%m-%d}"
+        print(f"{row.id:>4}  {row.name:24}  {account:16}  {row.scope:5}  {made}  {used}")
+    print(f"{len(found)} tokens", file=sys.stderr)
     return 0
 
 
@@ -409,11 +496,12 @@ def _sftp_info(settings: Settings) -> int:
 
 
 def _photos(query: str, *, as_json: bool) -> int:
-    from shoebox.catalog import search
+    from shoebox.catalog import search, visibility
 
     count = 0
-    # Everything, missing and archived photos too, unless the query says archived: or missing:
-    for photo in search.iterate(search.parse(query, everything=True)):
+    # Everything (private photos, missing and archived ones too, unless the query says
+    # archived: or missing:), with the server's paths: the command line is the operator.
+    for photo in search.iterate(search.parse(query, everything=True, viewer=visibility.OPERATOR)):
         count += 1
         if as_json:
             _say(json_line(photo))

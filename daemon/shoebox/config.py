@@ -282,6 +282,13 @@ class ViewerSettings:
     threads: int = field(
         default=8, metadata=_key("Requests the viewer serves at the same time.", minimum=1)
     )
+    admins_see_private: bool = field(
+        default=False,
+        metadata=_key(
+            "Whether admins see the photos other members made private (in the viewer; never "
+            "through share links). Off: a private photo is seen by its owner only."
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,11 @@ class HelperError(ShoeboxError):
 class Stopped(ShoeboxError):
     """The run was asked to stop (SIGTERM, Ctrl-C) while a helper had a file in hand; the
     helper has been killed and the file is left for the next run."""
+
+
+class NotFound(UsageError):
+    """No such thing, or none that the one asking may see (the viewer answers 404)."""
+
+
+class Forbidden(UsageError):
+    """The one asking sees it but may not do this to it (the viewer answers 403)."""

@@ -4,12 +4,19 @@ roles, and CSRF protection on every state-changing request.
 A request is made by one of:
 - a household account that logged in (a session cookie; the catalog keeps only the SHA-256 of
   its token, so several viewer processes share logins and a stolen catalog logs nobody in);
+- a script with a personal access token (`Authorization: Bearer`, `shoebox.catalog.tokens`),
+  as its account; a `read` token changes nothing;
 - a client on a trusted network (`[viewer] trusted_networks`): browses and changes as a member;
 - anyone, when `[viewer] auth = "public"`: browses, changes nothing;
 - nobody in particular: sees the login page, and share links (`shares.py`), nothing else.
 
 CSRF: every browser gets a random `sb_csrf` cookie (SameSite=Strict); every POST, PUT, PATCH
-and DELETE must echo it in an `X-CSRF-Token` header or a `csrf_token` form field.
+and DELETE must echo it in an `X-CSRF-Token` header or a `csrf_token` form field. A token
+request needs none: no browser sends a bearer token by itself.
+
+Each requester sees the photos `Who.sees` says (`shoebox.catalog.visibility`): an account its
+own and the household's (an admin every photo where `[viewer] admins_see_private` says so),
+anyone else the household's.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any, TypeVar
 
 import bottle
 
+from shoebox.catalog import tokens, visibility
 from shoebox.catalog.models import Account, Session, utcnow
 from shoebox.passwords import verify_password
 from shoebox_viewer.context import CSRF, NOBODY, WHO, Context, Who, url
@@ -97,9 +105,12 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def identify() -> None:
         request = bottle.request
         request.environ[CSRF] = _csrf_cookie()
-        request.environ[WHO] = _resolve(ctx)
+        current = request.environ[WHO] = _resolve(ctx)
         if request.method in _UNSAFE:
-            _check_csrf()
+            if current.read_only:
+                raise bottle.HTTPError(403, "this token may only read")
+            if current.via != "token":
+                _check_csrf()
 
     @app.get("/login")
     def login_page() -> str:
@@ -147,6 +158,20 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
 
 
 def _resolve(ctx: Context) -> Who:
+    def who_is(name: str, role: str, account_id: int, via: str, read_only: bool = False) -> Who:
+        sees = visibility.of_account(
+            account_id, admins_see_private=ctx.settings.viewer.admins_see_private
+        )
+        return Who(name, role, account_id, via, sees, read_only)
+
+    scheme, _, given = bottle.request.get_header("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":  # (a proxy's Basic authentication is left alone)
+        found = tokens.holder(given.strip())
+        if found is None:
+            raise bottle.HTTPError(
+                401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        return who_is(found.name, found.role, found.account_id, "token", found.scope == "read")
     token = bottle.request.get_cookie(SESSION_COOKIE)
     if token:
         query: Any = (
@@ -158,7 +183,7 @@ def _resolve(ctx: Context) -> Who:
         rows: list[tuple[str, str, int]] = list(query)
         if rows:
             name, role, account_id = rows[0]
-            return Who(name, role, account_id, "login")
+            return who_is(name, role, account_id, "login")
     if ctx.trusted and address_in(client_ip(), ctx.trusted):
         return Who(None, "member", None, "network")
     if ctx.settings.viewer.auth == "public":

@@ -1,11 +1,13 @@
 """The JSON API the pages use: photos (paged, by query), one photo, favourite and archive
-flags, the month scrubber, folders, and albums (list, create, rename, cover, delete, add and remove
-photos).
+flags, who sees photos (their owner makes them private or the household's), the month
+scrubber, folders, and albums (list, create, rename, cover, delete, add and remove photos).
 
 Photos are in the shape of `shoebox.catalog.photos.as_dict` (what `shoebox photos --json`
-prints). Reads need `browse`, writes `change` (and the CSRF header, which `access` checks for
-every POST and DELETE). Bad input is a 400 with {"error": ...}, an unknown id a 404; errors
-are made JSON by the application's error handler for every /api/ path.
+prints, with paths relative to their library root), and only those the requester sees. Reads
+need `browse`, writes `change` (and the CSRF header, which `access` checks for every POST and
+DELETE, unless a token sent them). Bad input is a 400 with {"error": ...}, an unknown id (or
+one of a photo the requester does not see) a 404; errors are made JSON by the application's
+error handler for every /api/ path.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import bottle
 
-from shoebox.catalog import albums, outbox, search
+from shoebox.catalog import albums, outbox, search, visibility
 from shoebox.catalog.models import Photo, utcnow
 from shoebox.errors import UsageError
 from shoebox_viewer import access, jsonio
@@ -27,22 +29,32 @@ DEFAULT_LIMIT = 100
 def install(app: bottle.Bottle, ctx: Context) -> None:
     """The /api/ routes."""
 
+    def sees() -> visibility.Viewer:
+        return access.who().sees
+
     @app.get("/api/photos")
     @access.browse
     def photos() -> str:
-        query = search.parse(_text("q"))
+        query = search.parse(_text("q"), viewer=sees())
         return jsonio.answer(_page(query))
 
     @app.get("/api/photos/<photo_id:int>")
     @access.browse
     def photo(photo_id: int) -> str:
-        return jsonio.answer(_photo(photo_id))
+        return jsonio.answer(_photo(photo_id, sees()))
+
+    @app.post("/api/photos/visibility")
+    @access.change
+    def change_visibility() -> str:
+        body = jsonio.body({"ids", "visibility"})
+        changed = visibility.set_visibility(sees(), body.get("ids"), body.get("visibility"))
+        return jsonio.answer({"ids": changed, "visibility": body["visibility"]})
 
     @app.post("/api/photos/<photo_id:int>")
     @access.change
     def change_photo(photo_id: int) -> str:
         body = jsonio.body()
-        found = Photo.get_or_none(Photo.id == photo_id)
+        found = visibility.get(sees(), photo_id)
         if found is None:
             raise bottle.HTTPError(404, f"no photo {photo_id}")
         unknown = set(body) - {"favorite", "archived"}
@@ -55,14 +67,14 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
                 setattr(found, name, body[name])
         if body:
             found.updated_at = utcnow()
-            found.save()
+            found.save(only=[Photo.favorite, Photo.archived, Photo.updated_at])
             outbox.mark("photo", [photo_id])  # its sidecars beside the library
-        return jsonio.answer(_photo(photo_id))
+        return jsonio.answer(_photo(photo_id, sees()))
 
     @app.get("/api/months")
     @access.browse
     def months() -> str:
-        query = search.parse(_text("q"))
+        query = search.parse(_text("q"), viewer=sees())
         return jsonio.answer(
             [{"year": y, "month": m, "count": n} for y, m, n in search.months(query)]
         )
@@ -73,7 +85,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         folder = _text("path").strip("/")
         if folder and any(part in ("", ".", "..") for part in folder.split("/")):
             raise UsageError(f"path: wants a folder such as 2024/summer, not {folder[:80]!r}")
-        found = list_folders(folder)
+        found = list_folders(folder, sees())
         return jsonio.answer(
             {"path": folder, "folders": [{"path": p, "name": n, "count": c} for p, n, c in found]}
         )
@@ -81,7 +93,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/api/albums")
     @access.browse
     def album_list() -> str:
-        items = albums.listing()
+        items = albums.listing(sees())
         return jsonio.answer({"total": len(items), "items": items})
 
     @app.post("/api/albums")
@@ -90,13 +102,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         body = jsonio.body()
         album = albums.create(body.get("title"), access.who().account_id)
         bottle.response.status = 201
-        return jsonio.answer(albums.as_dict(album.id))
+        return jsonio.answer(albums.as_dict(album.id, sees()))
 
     @app.get("/api/albums/<album_id:int>")
     @access.browse
     def album(album_id: int) -> str:
-        found = _album_dict(album_id)
-        return jsonio.answer({**found, "photos": _page(album_query(album_id))})
+        found = _album_dict(album_id, sees())
+        return jsonio.answer({**found, "photos": _page(album_query(album_id, sees()))})
 
     @app.post("/api/albums/<album_id:int>")
     @access.change
@@ -109,8 +121,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if "title" in body:
             albums.rename(found, body["title"])
         if "cover_id" in body:
-            albums.set_cover(found, body["cover_id"])
-        return jsonio.answer(_album_dict(album_id))
+            albums.set_cover(found, body["cover_id"], sees())
+        return jsonio.answer(_album_dict(album_id, sees()))
 
     @app.delete("/api/albums/<album_id:int>")
     @access.change
@@ -128,12 +140,9 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             raise UsageError(f"unknown field {sorted(unknown)[0]!r}; send add or remove")
         add = albums.photo_ids(body.get("add", []), "add")
         remove = albums.photo_ids(body.get("remove", []), "remove")
-        try:
-            added = albums.add_photos(found, add)
-        except LookupError as exc:
-            raise bottle.HTTPError(404, str(exc)) from None
-        removed = albums.remove_photos(found, remove)
-        return jsonio.answer({**_album_dict(album_id), "added": added, "removed": removed})
+        added = albums.add_photos(found, add, sees())
+        removed = albums.remove_photos(found, remove, sees())
+        return jsonio.answer({**_album_dict(album_id, sees()), "added": added, "removed": removed})
 
 
 def _text(name: str) -> str:
@@ -161,10 +170,9 @@ def _page(query: search.Query) -> dict[str, Any]:
     return {"total": result.total, "items": result.items, "next_cursor": result.next_cursor}
 
 
-def _photo(photo_id: int) -> dict[str, Any]:
-    found = search.page(
-        search.Query(text="", filters=Photo.id == photo_id, everything=True), total=False
-    ).items
+def _photo(photo_id: int, viewer: visibility.Viewer) -> dict[str, Any]:
+    query = search.Query(text="", filters=Photo.id == photo_id, everything=True, viewer=viewer)
+    found = search.page(query, total=False).items
     if not found:
         raise bottle.HTTPError(404, f"no photo {photo_id}")
     return found[0]
@@ -177,8 +185,8 @@ def _album(album_id: int) -> Any:
     return found
 
 
-def _album_dict(album_id: int) -> dict[str, Any]:
-    found = albums.as_dict(album_id)
+def _album_dict(album_id: int, viewer: visibility.Viewer) -> dict[str, Any]:
+    found = albums.as_dict(album_id, viewer)
     if found is None:
         raise bottle.HTTPError(404, f"no album {album_id}")
     return found

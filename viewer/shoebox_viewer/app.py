@@ -21,7 +21,7 @@ from typing import Any
 import bottle
 
 from shoebox.config import Settings
-from shoebox.errors import UsageError
+from shoebox.errors import Forbidden, NotFound, UsageError
 from shoebox.guard import Guard
 from shoebox_viewer import access, api, labels, media, pages, people, places, shares
 from shoebox_viewer.context import Context, make_templates
@@ -64,12 +64,17 @@ def _strip_trailing_nothing() -> None:
 
 
 def _translate_usage_errors(app: bottle.Bottle) -> bottle.Bottle:
-    """A UsageError (a bad query, a bad value) is the client's mistake: 400 with its text."""
+    """A UsageError (a bad query, a bad value) is the client's mistake: 400 with its text;
+    NotFound (nothing there, or nothing the requester sees) is 404, Forbidden 403."""
 
     def plugin(callback: Any) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return callback(*args, **kwargs)
+            except NotFound as exc:
+                raise bottle.HTTPError(404, str(exc)) from None
+            except Forbidden as exc:
+                raise bottle.HTTPError(403, str(exc)) from None
             except UsageError as exc:
                 raise bottle.HTTPError(400, str(exc)) from None
 

@@ -9,6 +9,7 @@ from typing import Any
 import bottle
 import jinja2
 
+from shoebox.catalog import visibility
 from shoebox.config import Settings
 from shoebox.enrich.stages import Off, optional_off
 from shoebox.guard import Guard
@@ -23,12 +24,15 @@ CSRF = "shoebox.csrf"  # environ key: this browser's CSRF token
 
 @dataclass(frozen=True)
 class Who:
-    """The requester. `role` is admin, member, viewer, or "" for nobody in particular."""
+    """The requester. `role` is admin, member, viewer, or "" for nobody in particular; `sees`
+    is which photos they see; `read_only` is a token that may only read."""
 
     name: str | None
     role: str
     account_id: int | None
-    via: str  # login, network, public, none
+    via: str  # login, token, network, public, none
+    sees: visibility.Viewer = visibility.HOUSEHOLD
+    read_only: bool = False
 
     @property
     def can_browse(self) -> bool:
@@ -36,7 +40,7 @@ class Who:
 
     @property
     def can_change(self) -> bool:
-        return self.role in ("admin", "member")
+        return self.role in ("admin", "member") and not self.read_only
 
     @property
     def is_admin(self) -> bool:

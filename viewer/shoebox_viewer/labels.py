@@ -3,7 +3,8 @@ show it and a sample tile, linking to `label:WORD` in the search) and a photo's 
 photo page.
 
 The viewer only reads the `Label` rows the daemon's labels stage writes; it never loads the
-classifier. Counts leave out archived and missing photos, as the search does.
+classifier. Counts leave out archived and missing photos, as the search does, and the photos
+the requester does not see.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import bottle
 from peewee import fn
 
+from shoebox.catalog import visibility
 from shoebox.catalog.models import Label, Photo
 from shoebox_viewer import access
 from shoebox_viewer.context import Context, url
@@ -26,33 +28,40 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/labels")
     @access.browse
     def labels_page() -> str:
-        return ctx.render("labels.html", labels=listing(), search_url=url("search"))
+        return ctx.render(
+            "labels.html", labels=listing(access.who().sees), search_url=url("search")
+        )
 
 
-def _visible() -> Any:
-    return (Photo.archived == _FALSE) & (Photo.missing == _FALSE)
+def _visible(viewer: visibility.Viewer) -> Any:
+    shown = (Photo.archived == _FALSE) & (Photo.missing == _FALSE)
+    seen = visibility.visible(viewer)
+    return shown if seen is None else shown & seen
 
 
-def listing() -> list[dict[str, Any]]:
-    """Every word with its number of photos and the photo that shows it most surely, the most
-    common words first."""
+def listing(viewer: visibility.Viewer) -> list[dict[str, Any]]:
+    """Every word with its number of photos (that the viewer sees) and the photo that shows it
+    most surely, the most common words first."""
     count = fn.COUNT(Label.id)
     rows: list[Any] = list(
         Label.select(Label.name, count.alias("photos"))
         .join(Photo)
-        .where(_visible())
+        .where(_visible(viewer))
         .group_by(Label.name)
         .order_by(count.desc(), Label.name)
         .tuples()
     )
-    return [{"name": name, "photos": int(photos), "sample": _sample(name)} for name, photos in rows]
+    return [
+        {"name": name, "photos": int(photos), "sample": _sample(name, viewer)}
+        for name, photos in rows
+    ]
 
 
-def _sample(name: str) -> int | None:
+def _sample(name: str, viewer: visibility.Viewer) -> int | None:
     best: list[Any] = list(
         Label.select(Label.photo)
         .join(Photo)
-        .where((Label.name == name) & _visible())
+        .where((Label.name == name) & _visible(viewer))
         .order_by(Label.confidence.desc(), Photo.taken_at.desc())
         .limit(1)
         .tuples()
@@ -61,6 +70,7 @@ def _sample(name: str) -> int | None:
 
 
 def of_photo(photo_id: int) -> list[dict[str, Any]]:
-    """A photo's labels, the surest first, with the confidence in percent."""
+    """A photo's labels, the surest first, with the confidence in percent (the caller has
+    checked that its requester sees the photo)."""
     rows = Label.select().where(Label.photo == photo_id).order_by(Label.confidence.desc())
     return [{"name": row.name, "percent": round(row.confidence * 100)} for row in rows]

@@ -1,10 +1,12 @@
 """Tiles, previews, originals and playable videos, by id only.
 
 The member routes are `/tile/<photo_id>`, `/preview/<photo_id>`, `/original/<file_id>` and
-`/video/<photo_id>`. `Media` does the work for them and for share links (`shares.py`), which
-check that an id belongs to the share before they ask. No path from a URL ever reaches the
-file system: files are found from catalog rows (a root's path and a file's exact bytes), and
-renditions from content hashes.
+`/video/<photo_id>`, for the photos the requester sees (`shoebox.catalog.visibility`; any
+other id is 404, like one that does not exist). `Media` does the work for them and for share
+links (`shares.py`), which check that an id belongs to the share before they ask. No path
+from a URL ever reaches the file system: files are found from catalog rows (a root's path and
+a file's exact bytes), and renditions from content hashes. Renditions hold no metadata but
+their colour profile (the ingest writes them so).
 """
 
 from __future__ import annotations
@@ -17,12 +19,19 @@ from typing import Any
 
 import bottle
 
+from shoebox.catalog import visibility
 from shoebox.catalog.cache import PREVIEW, TILE, rendition_path
 from shoebox.catalog.models import File, Photo, Root
 from shoebox_viewer import access
 from shoebox_viewer.context import Context
 from shoebox_viewer.http import IMMUTABLE, send_file
-from shoebox_viewer.transcode import TranscodeError, playable_copy, plays_as_is, probe
+from shoebox_viewer.transcode import (
+    TranscodeError,
+    bare_copy,
+    playable_copy,
+    plays_as_is,
+    probe,
+)
 
 log = logging.getLogger("shoebox.viewer")
 
@@ -45,15 +54,13 @@ class Media:
     ctx: Context
     probed: dict[str, bool] = field(default_factory=dict)
 
-    def photo(self, photo_id: int) -> Any:
-        photo = Photo.get_or_none(Photo.id == photo_id) if valid_id(photo_id) else None
-        if photo is None:
-            raise not_found()
-        return photo
-
-    def rendition(self, photo_id: int, name: str) -> bottle.HTTPResponse:
-        """The tile or preview that shows this photo."""
-        query: Any = Photo.select(Photo.thumb_hash).where(Photo.id == photo_id).tuples()
+    def rendition(
+        self, photo_id: int, name: str, viewer: visibility.Viewer, cache_control: str = IMMUTABLE
+    ) -> bottle.HTTPResponse:
+        """The tile or preview that shows this photo, if the viewer sees it."""
+        query: Any = visibility.restrict(
+            Photo.select(Photo.thumb_hash).where(Photo.id == photo_id), viewer
+        ).tuples()
         # one column: building the SQL of a whole Photo row costs more than running it
         found: list[tuple[str | None]] = list(query) if valid_id(photo_id) else []
         content_hash = found[0][0] if found else None
@@ -64,20 +71,11 @@ class Media:
             os.fsencode(path),
             content_type="image/jpeg",
             etag=f'"{content_hash}-{name}"',
-            cache_control=IMMUTABLE,
+            cache_control=cache_control,
         )
 
-    def original(self, file_id: int, photo_ids: Any = None) -> bottle.HTTPResponse:
-        """The file as stored, as a download. `photo_ids`, a query of photo ids, limits which
-        photos' files may be sent, and leaves out sidecars (a share's)."""
-        if not valid_id(file_id):
-            raise not_found()
-        where = (File.id == file_id) & (File.status == "present") & File.photo.is_null(False)
-        if photo_ids is not None:  # a visitor: not the sidecars (they may say more than the photo)
-            where &= File.photo.in_(photo_ids) & (File.role != "sidecar")
-        found = File.get_or_none(where)
-        if found is None:
-            raise not_found()
+    def original(self, found: File) -> bottle.HTTPResponse:
+        """The file of this row as stored, as a download (its base name only)."""
         return send_file(
             file_path(found),
             content_type=found.mime or "application/octet-stream",
@@ -85,34 +83,38 @@ class Media:
             ranges=True,
         )
 
-    def video(self, photo_id: int) -> bottle.HTTPResponse:
-        """A video a browser plays: the file itself, or the cached H.264 copy (made now if it
-        is not there yet); 415 in JSON when ffmpeg cannot convert it."""
-        chosen = video_file(self.photo(photo_id))
+    def video(
+        self, photo_id: int, *, bare: bool = False, cache_control: str = IMMUTABLE
+    ) -> bottle.HTTPResponse:
+        """A video a browser plays: the file itself, or a cached copy made now if it is not
+        there yet: H.264 for a video a browser cannot play, and with `bare` (a visitor who may
+        not have the original) a copy without metadata of one it can. 415 in JSON when ffmpeg
+        cannot make the copy. `cache_control` is for the copies (named by content)."""
+        chosen = video_file(photo_id)
         if chosen is None:
             raise not_found()
         path = file_path(chosen)
         if not os.path.isfile(path):
             raise not_found()
-        if self._plays(chosen, path):
-            kind = "video/webm" if chosen.mime == "video/webm" else "video/mp4"
-            return send_file(path, content_type=kind, ranges=True)
+        plays = self._plays(chosen, path)
+        webm = chosen.mime == "video/webm"
+        if plays and not bare:
+            return send_file(path, content_type="video/webm" if webm else "video/mp4", ranges=True)
+        cache, ffmpeg = self.ctx.settings.library.cache, self.ctx.settings.ingest.ffmpeg
         try:
-            copy = playable_copy(
-                self.ctx.settings.library.cache,
-                chosen.hash or "",
-                path,
-                ffmpeg=self.ctx.settings.ingest.ffmpeg,
-            )
+            if plays:
+                copy = bare_copy(cache, chosen.hash or "", path, webm=webm, ffmpeg=ffmpeg)
+            else:
+                copy = playable_copy(cache, chosen.hash or "", path, ffmpeg=ffmpeg)
         except TranscodeError as exc:
             log.warning("cannot play video %s in a browser: %s", os.fsdecode(path), exc)
             body = {"error": f"this video cannot be played in a browser ({exc})", "status": 415}
             return bottle.HTTPResponse(json.dumps(body), 415, {"Content-Type": "application/json"})
         return send_file(
             os.fsencode(copy),
-            content_type="video/mp4",
-            etag=f'"{chosen.hash}-h264"',
-            cache_control=IMMUTABLE,
+            content_type="video/webm" if plays and webm else "video/mp4",
+            etag=f'"{chosen.hash}-{"bare" if plays else "h264"}"',
+            cache_control=cache_control,
             ranges=True,
         )
 
@@ -133,8 +135,11 @@ def _ffprobe(ffmpeg: str) -> str:
     return os.path.join(folder, name.replace("ffmpeg", "ffprobe")) if "ffmpeg" in name else name
 
 
-def video_file(photo: Any) -> Any:
+def video_file(photo_id: int) -> Any:
     """The file to play for a photo: a Live Photo's video, or a video's own file."""
+    photo = Photo.get_or_none(Photo.id == photo_id) if valid_id(photo_id) else None
+    if photo is None:
+        return None
     files = list(
         File.select().where((File.photo == photo.id) & (File.status == "present")).order_by(File.id)
     )
@@ -167,19 +172,27 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/tile/<photo_id:int>")
     @access.browse
     def tile(photo_id: int) -> Any:
-        return media.rendition(photo_id, TILE)
+        return media.rendition(photo_id, TILE, access.who().sees)
 
     @app.get("/preview/<photo_id:int>")
     @access.browse
     def preview(photo_id: int) -> Any:
-        return media.rendition(photo_id, PREVIEW)
+        return media.rendition(photo_id, PREVIEW, access.who().sees)
 
     @app.get("/original/<file_id:int>")
     @access.browse
     def original(file_id: int) -> Any:
-        return media.original(file_id)
+        if not valid_id(file_id):
+            raise not_found()
+        where = (File.id == file_id) & (File.status == "present") & File.photo.is_null(False)
+        rows = list(visibility.restrict(File.select().where(where), access.who().sees, File.photo))
+        if not rows:
+            raise not_found()
+        return media.original(rows[0])
 
     @app.get("/video/<photo_id:int>")
     @access.browse
     def video(photo_id: int) -> Any:
+        if not visibility.can_see(access.who().sees, photo_id):
+            raise not_found()
         return media.video(photo_id)

@@ -7,6 +7,10 @@ to a month, and `&part=grid` returns just the grid fragment that the infinite sc
 Links from a grid to a photo carry its context (`?q=` or `?album=`), so that previous and next
 on the photo page walk the same list. The template filters registered here (`badge`, `size`,
 `month_label`) are there for the share pages too.
+
+Everything is read for the requester (`access.who().sees`): another member's private photos
+are in no grid, folder, album count or photo page (404, as for a photo that does not exist).
+The photo page of one's own photo has the button that makes it private or the household's.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from urllib.parse import urlencode
 
 import bottle
 
-from shoebox.catalog import albums, people, search
-from shoebox.catalog.models import AlbumPhoto, File, Photo, Place, Root
+from shoebox.catalog import albums, people, search, visibility
+from shoebox.catalog.models import Account, AlbumPhoto, File, Photo, Place, Root
 from shoebox.catalog.photos import format_exposure
 from shoebox.errors import UsageError
 from shoebox_viewer import access, labels
@@ -91,13 +95,16 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             **values,
         )
 
+    def sees() -> visibility.Viewer:
+        return access.who().sees
+
     @app.get("/")
     @app.get("/search")
     @access.browse
     def timeline() -> str:
         text = _q()
         return grid_page(
-            lambda: search.parse(text),
+            lambda: search.parse(text, viewer=sees()),
             {"q": text} if text else {},
             share_kind="search" if text else "",
             share_target=text,
@@ -108,7 +115,10 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def favorites() -> str:
         text = "favorite:yes"
         return grid_page(
-            lambda: search.parse(text), {"q": text}, heading="Favourites", search_box=False
+            lambda: search.parse(text, viewer=sees()),
+            {"q": text},
+            heading="Favourites",
+            search_box=False,
         )
 
     @app.get("/archive")
@@ -116,7 +126,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def archive() -> str:
         text = "archived:yes"
         return grid_page(
-            lambda: search.parse(text),
+            lambda: search.parse(text, viewer=sees()),
             {"q": text},
             heading="Archive",
             search_box=False,
@@ -126,11 +136,11 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/album/<album_id:int>")
     @access.browse
     def album_page(album_id: int) -> str:
-        album = albums.as_dict(album_id)
+        album = albums.as_dict(album_id, sees())
         if album is None:
             raise bottle.HTTPError(404, "no such album")
         return grid_page(
-            lambda: album_query(album_id),
+            lambda: album_query(album_id, sees()),
             {"album": str(album_id)},
             heading=album["title"],
             album=album,
@@ -142,7 +152,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/albums")
     @access.browse
     def albums_page() -> str:
-        return ctx.render("albums.html", albums=albums.listing(), prefix=url(""))
+        return ctx.render("albums.html", albums=albums.listing(sees()), prefix=url(""))
 
     @app.get("/folders")
     @app.get("/folders/<path:path>")
@@ -151,7 +161,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         folder = path.strip("/")
         if any(part in ("", ".", "..") for part in folder.split("/")) and folder:
             raise bottle.HTTPError(404, "no such folder")
-        subfolders = list_folders(folder)
+        subfolders = list_folders(folder, sees())
         crumbs = []
         if folder:
             parts = folder.split("/")
@@ -166,22 +176,25 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if not folder:
             return grid_page(_nothing, {}, **values)
         text = "folder:" + _quoted(folder)
-        return grid_page(lambda: search.parse(text), {"q": text}, **values)
+        return grid_page(lambda: search.parse(text, viewer=sees()), {"q": text}, **values)
 
     @app.get("/photo/<photo_id:int>")
     @access.browse
     def photo_page(photo_id: int) -> str:
-        photo = Photo.get_or_none(Photo.id == photo_id)
+        current = access.who()
+        photo = visibility.get(current.sees, photo_id)
         if photo is None:
             raise bottle.HTTPError(404, "no such photo")
-        query, context = _photo_context()
+        query, context = _photo_context(current.sees)
         newer, older = neighbours(query, photo)
         qs = "?" + urlencode(context) if context else ""
         album_id = int(context["album"]) if "album" in context else None
         in_albums = albums.albums_of(photo_id)
+        shown = photo_view(photo)
+        shown["yours"] = photo.owner_id is not None and photo.owner_id == current.account_id
         return ctx.render(
             "photo.html",
-            photo=photo_view(photo),
+            photo=shown,
             prefix=url(""),
             ctx_qs=qs,
             prev_url=url(f"photo/{newer}") + qs if newer else None,
@@ -190,8 +203,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             can_change=access.who().can_change,
             can_download=True,
             in_albums=in_albums,
-            all_albums=albums.listing() if access.who().can_change else [],
-            context_album=albums.as_dict(album_id) if album_id else None,
+            all_albums=albums.listing(current.sees) if current.can_change else [],
+            context_album=albums.as_dict(album_id, current.sees) if album_id else None,
             share_kind="photo",
             share_target=photo_id,
             faces=people.faces_in_photo(photo_id),
@@ -217,11 +230,15 @@ def _quoted(value: str) -> str:
     raise UsageError("this folder's name holds both kinds of quote; search for it instead")
 
 
-def album_query(album_id: int) -> search.Query:
-    """The album's photos, archived ones too (someone chose to put them there)."""
+def album_query(album_id: int, viewer: visibility.Viewer) -> search.Query:
+    """The album's photos that the viewer sees, archived ones too (someone chose to put them
+    there)."""
     members = AlbumPhoto.select(AlbumPhoto.photo).where(AlbumPhoto.album == album_id)
     return search.Query(
-        text=f"album:{album_id}", filters=Photo.id.in_(members), archived_given=True
+        text=f"album:{album_id}",
+        filters=Photo.id.in_(members),
+        archived_given=True,
+        viewer=viewer,
     )
 
 
@@ -270,11 +287,14 @@ def month_label(key: str) -> str:
         return key
 
 
-def list_folders(folder: str) -> list[tuple[str, str, int]]:
-    """The folders right inside `folder` (of any root): (path, name, files below it)."""
+def list_folders(folder: str, viewer: visibility.Viewer) -> list[tuple[str, str, int]]:
+    """The folders right inside `folder` (of any root) with files of photos the viewer sees:
+    (path, name, such files below it)."""
     prefix = folder + "/" if folder else ""
-    select = File.select(File.rel_path).where(
-        (File.status == "present") & File.photo.is_null(False)
+    select = visibility.restrict(
+        File.select(File.rel_path).where((File.status == "present") & File.photo.is_null(False)),
+        viewer,
+        File.photo,
     )
     if prefix:
         select = select.where(File.rel_path.startswith(prefix))
@@ -288,19 +308,19 @@ def list_folders(folder: str) -> list[tuple[str, str, int]]:
     return [(prefix + name, name, counts[name]) for name in sorted(counts, key=str.lower)]
 
 
-def _photo_context() -> tuple[search.Query, dict[str, str]]:
+def _photo_context(viewer: visibility.Viewer) -> tuple[search.Query, dict[str, str]]:
     """The list the photo was opened from (`?album=` or `?q=`), for previous and next; the
     timeline when there is none or it cannot be read."""
     album = bottle.request.query.get("album", "")
     if album.isascii() and album.isdigit() and len(album) < 19:
-        return album_query(int(album)), {"album": album}
+        return album_query(int(album), viewer), {"album": album}
     text = _q()
     if text:
         try:
-            return search.parse(text), {"q": text}
+            return search.parse(text, viewer=viewer), {"q": text}
         except UsageError:
             pass
-    return search.parse(""), {}
+    return search.parse("", viewer=viewer), {}
 
 
 def neighbours(query: search.Query, photo: Any) -> tuple[int | None, int | None]:
@@ -324,13 +344,11 @@ def neighbours(query: search.Query, photo: Any) -> tuple[int | None, int | None]
 def photo_view(photo: Any) -> dict[str, Any]:
     """What the photo page shows, formatted."""
     files = list(File.select(File, Root).join(Root).where(File.photo == photo.id).order_by(File.id))
-    camera = " ".join(v for v in _camera_words(photo.camera_make, photo.camera_model) if v).strip()
-    exposure = [
-        f"{format_exposure(photo.exposure_time)} s" if photo.exposure_time else "",
-        f"f/{photo.f_number:g}" if photo.f_number else "",
-        f"{photo.focal_length:g} mm" if photo.focal_length else "",
-        f"ISO {photo.iso}" if photo.iso else "",
-    ]
+    camera = " ".join(v for v in camera_words(photo.camera_make, photo.camera_model) if v).strip()
+    exposure = exposure_words(
+        format_exposure(photo.exposure_time), photo.f_number, photo.focal_length, photo.iso
+    )
+    owner = Account.get_or_none(Account.id == photo.owner_id) if photo.owner_id else None
     local: dt.datetime = photo.taken_at_local
     place = None
     if photo.lat is not None and photo.lng is not None:
@@ -356,7 +374,7 @@ def photo_view(photo: Any) -> dict[str, Any]:
         "zone": f"UTC{photo.timezone}" if photo.timezone else "time zone unknown",
         "camera": camera,
         "lens": photo.lens_model,
-        "exposure": " · ".join(e for e in exposure if e),
+        "exposure": exposure,
         "dimensions": f"{photo.width} \u00d7 {photo.height}"
         if photo.width and photo.height
         else "",
@@ -365,6 +383,8 @@ def photo_view(photo: Any) -> dict[str, Any]:
         "favorite": bool(photo.favorite),
         "archived": bool(photo.archived),
         "missing": bool(photo.missing),
+        "private": photo.visibility == visibility.PRIVATE,
+        "owner": owner.name if owner else None,
         "files": [
             {
                 "id": f.id,
@@ -379,10 +399,23 @@ def photo_view(photo: Any) -> dict[str, Any]:
     }
 
 
-def _camera_words(make: str | None, model: str | None) -> tuple[str | None, str | None]:
+def camera_words(make: str | None, model: str | None) -> tuple[str | None, str | None]:
     if make and model and model.lower().startswith(make.lower()):
         return None, model  # "Canon" "Canon EOS R6"
     return make, model
+
+
+def exposure_words(
+    exposure: str | None, f_number: float | None, focal_length: float | None, iso: int | None
+) -> str:
+    """ "1/250 s · f/5.6 · 35 mm · ISO 200", of what is known."""
+    words = [
+        f"{exposure} s" if exposure else "",
+        f"f/{f_number:g}" if f_number else "",
+        f"{focal_length:g} mm" if focal_length else "",
+        f"ISO {iso}" if iso else "",
+    ]
+    return " · ".join(w for w in words if w)
 
 
 def _duration(seconds: float) -> str:

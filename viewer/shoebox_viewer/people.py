@@ -5,7 +5,8 @@ faces stage off, the people page says what it does and how to turn it on.
 
 The faces stage writes crops to `<cache>/faces/<face id>.jpg`; this module only sends them,
 so the viewer decodes no images and never imports the face models. What a person may do with
-people and faces is `shoebox.catalog.people`; reads need `browse`, changes `change`.
+people and faces is `shoebox.catalog.people`; reads need `browse`, changes `change`. Faces on
+photos the requester does not see, and people it knows only from such faces, are 404.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import urlencode
 
 import bottle
 
-from shoebox.catalog import people, search
+from shoebox.catalog import people, search, visibility
 from shoebox.catalog.models import Photo
 from shoebox.errors import UsageError
 from shoebox_viewer import access, jsonio
@@ -30,18 +31,21 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     """The /people, /person, /face and people API routes."""
     cache = ctx.settings.library.cache
 
+    def sees() -> visibility.Viewer:
+        return access.who().sees
+
     @app.get("/people")
     @access.browse
     def people_page() -> str:
         hidden = bottle.request.query.get("hidden") == "1"
-        waiting, unknown = people.unknown_faces()
+        waiting, unknown = people.unknown_faces(sees())
         return ctx.render(
             "people.html",
-            people=people.listing(hidden=hidden),
+            people=people.listing(sees(), hidden=hidden),
             hidden=hidden,
             unknown=unknown,
             waiting=waiting,
-            suggestions=[] if hidden else people.suggestions(),
+            suggestions=[] if hidden else people.suggestions(sees()),
             min_cluster=ctx.settings.faces.min_cluster,
             can_change=access.who().can_change,
         )
@@ -54,6 +58,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             text=f"person:{who.name}" if who.name else "",
             filters=Photo.id.in_(people.photos_of(who.id)),
             selective=True,
+            viewer=sees(),
         )
         context = {"q": f'person:"{who.name}"'} if who.name and '"' not in who.name else {}
         shared = {
@@ -65,9 +70,9 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             return ctx.render("_grid.html", **shared)
         return ctx.render(
             "person.html",
-            person=people.as_dict(who),
-            faces=people.faces_of_person(who.id),
-            others=[p for p in people.listing() if p["id"] != who.id],
+            person=people.as_dict(who, sees()),
+            faces=people.faces_of_person(who.id, sees()),
+            others=[p for p in people.listing(sees()) if p["id"] != who.id],
             can_change=access.who().can_change,
             **shared,
         )
@@ -89,14 +94,16 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.browse
     def api_people() -> str:
         hidden = bottle.request.query.get("hidden") == "1"
-        found = people.listing(hidden=hidden)
+        found = people.listing(sees(), hidden=hidden)
         return jsonio.answer({"total": len(found), "items": found})
 
     @app.get("/api/people/<person_id:int>")
     @access.browse
     def api_person(person_id: int) -> str:
         who = _person(person_id)
-        return jsonio.answer({**people.as_dict(who), "face_list": people.faces_of_person(who.id)})
+        return jsonio.answer(
+            {**people.as_dict(who, sees()), "face_list": people.faces_of_person(who.id, sees())}
+        )
 
     @app.post("/api/people/<person_id:int>")
     @access.change
@@ -107,21 +114,21 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             people.rename(who, body["name"])
         if "hidden" in body:
             people.set_hidden(who, body["hidden"])
-        return jsonio.answer(people.as_dict(who))
+        return jsonio.answer(people.as_dict(who, sees()))
 
     @app.post("/api/people/<person_id:int>/merge")
     @access.change
     def api_merge(person_id: int) -> str:
         body = jsonio.body({"into"}, limit=MAX_BODY)
         source = _person(person_id)
-        into = _lookup(people.person, body.get("into"))
+        into = _person(body.get("into"))
         people.merge(source, into)
-        return jsonio.answer(people.as_dict(into))
+        return jsonio.answer(people.as_dict(into, sees()))
 
     @app.get("/api/photos/<photo_id:int>/faces")
     @access.browse
     def api_photo_faces(photo_id: int) -> str:
-        if not Photo.select(Photo.id).where(Photo.id == photo_id).exists():
+        if not visibility.can_see(sees(), photo_id):
             raise bottle.HTTPError(404, "no such photo")
         return jsonio.answer({"photo_id": photo_id, "faces": people.faces_in_photo(photo_id)})
 
@@ -133,9 +140,9 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             raise UsageError("send one of person_id, reject_person_id, unassign or name")
         face = _face(face_id)
         if "person_id" in body:
-            people.assign(face, _lookup(people.person, body["person_id"]))
+            people.assign(face, _person(body["person_id"]))
         elif "reject_person_id" in body:
-            people.reject(face, _lookup(people.person, body["reject_person_id"]))
+            people.reject(face, _person(body["reject_person_id"]))
         elif "unassign" in body:
             if body["unassign"] is not True:
                 raise UsageError("unassign must be true")
@@ -157,34 +164,28 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/api/suggestions")
     @access.browse
     def api_suggestions() -> str:
-        found = people.suggestions()
+        found = people.suggestions(sees())
         return jsonio.answer({"total": len(found), "items": found})
 
     @app.post("/api/suggestions/<suggestion_id:int>/accept")
     @access.change
     def api_accept(suggestion_id: int) -> str:
         body = jsonio.body({"name"}, limit=MAX_BODY)
-        who = people.accept(_lookup(people.suggestion, suggestion_id), body.get("name"))
-        return jsonio.answer(people.as_dict(who))
+        found = people.suggestion(suggestion_id, sees())
+        who = people.accept(found, sees(), body.get("name"))
+        return jsonio.answer(people.as_dict(who, sees()))
 
     @app.post("/api/suggestions/<suggestion_id:int>/dismiss")
     @access.change
     def api_dismiss(suggestion_id: int) -> str:
         jsonio.body(set(), limit=MAX_BODY)
-        people.dismiss(_lookup(people.suggestion, suggestion_id))
+        people.dismiss(people.suggestion(suggestion_id, sees()))
         return jsonio.answer({"id": suggestion_id, "dismissed": True})
 
 
-def _person(person_id: int) -> Any:
-    return _lookup(people.person, person_id)
+def _person(person_id: Any) -> Any:
+    return people.person(person_id, access.who().sees)
 
 
 def _face(face_id: int) -> Any:
-    return _lookup(people.face, face_id)
-
-
-def _lookup(get: Any, value: Any) -> Any:
-    try:
-        return get(value)
-    except people.NotFound as exc:
-        raise bottle.HTTPError(404, str(exc)) from None
+    return people.face(face_id, access.who().sees)

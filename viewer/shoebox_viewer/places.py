@@ -4,7 +4,8 @@ it, and the list of countries and cities), the world outlines it draws, and its 
 The viewer only reads: the places stage of the daemon names the photos (`Place` rows); the
 outlines are the file `shoebox.worldmap` makes in the cache (pure Python, so this process
 makes it itself when no daemon has yet). Clusters are one SQL GROUP BY over a latitude and
-longitude grid whose cells shrink as the map zooms in, the same on SQLite and MariaDB.
+longitude grid whose cells shrink as the map zooms in, the same on SQLite and MariaDB. Only the
+photos the requester sees are counted and placed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import bottle
 from peewee import fn
 
 from shoebox import worldmap
+from shoebox.catalog import visibility
 from shoebox.catalog.models import Photo, Place
 from shoebox.errors import ShoeboxError, UsageError
 from shoebox_viewer import access, jsonio
@@ -34,7 +36,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/places")
     @access.browse
     def places_page() -> str:
-        listing = places()
+        listing = places(access.who().sees)
         countries: dict[tuple[str, str], int] = {}
         for row in listing:
             key = (row["country_code"] or "", row["country"] or "")
@@ -63,7 +65,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/api/places")
     @access.browse
     def places_api() -> str:
-        return jsonio.answer(places())
+        return jsonio.answer(places(access.who().sees))
 
     @app.get("/api/places/clusters")
     @access.browse
@@ -76,16 +78,20 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         east = _number(query.get("east", "180"), "east", -180, 180)
         if south > north:
             raise UsageError("south: must not be north of north")
-        return jsonio.answer(clusters(int(zoom), south, west, north, east))
+        return jsonio.answer(clusters(access.who().sees, int(zoom), south, west, north, east))
 
 
-def places() -> list[dict[str, Any]]:
-    """Countries and cities with how many photos (not archived, not missing) are in each."""
+def places(viewer: visibility.Viewer) -> list[dict[str, Any]]:
+    """Countries and cities with how many photos (not archived, not missing, seen by the
+    viewer) are in each."""
     count = fn.COUNT(Place.id)
     rows: Any = (
-        Place.select(Place.country_code, Place.country, Place.city, count.alias("n"))
-        .join(Photo, on=Place.photo == Photo.id)
-        .where((Photo.archived == _FALSE) & (Photo.missing == _FALSE))
+        visibility.restrict(
+            Place.select(Place.country_code, Place.country, Place.city, count.alias("n"))
+            .join(Photo, on=Place.photo == Photo.id)
+            .where((Photo.archived == _FALSE) & (Photo.missing == _FALSE)),
+            viewer,
+        )
         .group_by(Place.country_code, Place.country, Place.city)
         .order_by(Place.country, count.desc(), Place.city)
         .tuples()
@@ -101,8 +107,10 @@ def cell_degrees(zoom: int) -> float:
     return 360.0 / float(2**zoom) / CELLS_PER_TILE
 
 
-def clusters(zoom: int, south: float, west: float, north: float, east: float) -> list[Any]:
-    """The photos with a position inside the box, grouped into grid cells: for each cell its
+def clusters(
+    viewer: visibility.Viewer, zoom: int, south: float, west: float, north: float, east: float
+) -> list[Any]:
+    """The photos the viewer sees with a position inside the box, grouped into grid cells: for each cell its
     photos' mean position, count, the newest photo's id (for a thumbnail) and a `near`
     search (LAT,LNG,KM) whose circle covers the whole cell. West greater than east is a box
     across the ±180° meridian."""
@@ -114,19 +122,21 @@ def clusters(zoom: int, south: float, west: float, north: float, east: float) ->
         Photo.lng.between(west, east) if west <= east else (Photo.lng >= west) | (Photo.lng <= east)
     )
     found: Any = (
-        Photo.select(
-            row.alias("r"),
-            col.alias("c"),
-            fn.COUNT(Photo.id),
-            fn.AVG(Photo.lat),
-            fn.AVG(Photo.lng),
-            fn.MAX(Photo.id),
-        )
-        .where(
-            (Photo.archived == _FALSE)
-            & (Photo.missing == _FALSE)
-            & Photo.lat.between(south, north)
-            & lng_in
+        visibility.restrict(
+            Photo.select(
+                row.alias("r"),
+                col.alias("c"),
+                fn.COUNT(Photo.id),
+                fn.AVG(Photo.lat),
+                fn.AVG(Photo.lng),
+                fn.MAX(Photo.id),
+            ).where(
+                (Photo.archived == _FALSE)
+                & (Photo.missing == _FALSE)
+                & Photo.lat.between(south, north)
+                & lng_in
+            ),
+            viewer,
         )
         .group_by(row, col)
         .order_by(fn.COUNT(Photo.id).desc())

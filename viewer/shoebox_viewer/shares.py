@@ -1,19 +1,25 @@
 """Share links in the viewer: what a visitor holding one sees, and managing them.
 
 Visitors (no login needed), everything under `/s/<token>`:
-- `GET /s/<token>`: the landing page (the photo, or a grid of the album or search); opening
-  it counts a view;
+- `GET /s/<token>`: the landing page (the photo, or a grid of the album or search);
 - `GET /s/<token>/photo/<id>`, `/tile/<id>`, `/preview/<id>`, `/video/<id>`,
   `/original/<file_id>` (only when the share allows downloads), `/api/photos?offset&limit`;
 - `POST /s/<token>/unlock`: the password form (back-off per link and per address after
   wrong ones, counted apart from logins: `shoebox.guard`).
 
+What a visitor gets of a photo is `shoebox.catalog.shares.for_visitors`: the picture, the
+date, the title and description and the place by city, plus what the share adds (position,
+camera and exposure, people's names, original files). A video is played from a copy without
+metadata unless the share allows downloading the original.
+
 Every id is checked to belong to the share; one that does not and one that does not exist get
-the same 404. An unknown token is 404; an expired, revoked or used-up share is 410; a
-password-protected one is 401 until unlocked (a cookie scoped to the share's path holding
-`shares.unlock_key`). A view is a browser opening the landing page: it gets a cookie (signed
-with a key kept in the catalog), so reloading and paging do not count again, and
-the browsers that used the allowed views keep seeing the share after the last one.
+the same 404. An unknown token is 404; an expired or revoked share is 410 on every route; a
+password-protected one is 401 until unlocked. A view is a visitor: the first request of a
+browser without the share's visitor cookie, on any route, is counted (after the password,
+for a protected share) and sets the cookie, a random token whose hash the catalog keeps; once
+the views are used up, only the visitors counted are served (410 for anyone else). Nothing a
+visitor gets may be kept without asking again (`private, no-cache`, with an ETag for media),
+so a revoked link is gone from every browser at once.
 
 Members: `GET /shares` (the page), `GET /api/shares`, `POST /api/shares`,
 `POST /api/shares/<id>/revoke`. Members see and revoke their own shares, admins everyone's.
@@ -21,39 +27,69 @@ Members: `GET /shares` (the page), `GET /api/shares`, `POST /api/shares`,
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import datetime as dt
+import functools
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import bottle
 
 from shoebox.catalog import shares
 from shoebox.catalog.cache import PREVIEW, TILE
-from shoebox.catalog.keys import catalog_key
-from shoebox.catalog.models import Photo, Share
-from shoebox.errors import UsageError
+from shoebox.catalog.models import Share
+from shoebox.errors import NotFound, UsageError
 from shoebox_viewer import access, jsonio
 from shoebox_viewer.context import Context, url
 from shoebox_viewer.front import CLIENT_IP, SECURE
+from shoebox_viewer.http import REVALIDATE
 from shoebox_viewer.media import Media, not_found, valid_id
+from shoebox_viewer.pages import MONTHS, camera_words, exposure_words
 
-UNLOCK_COOKIE = "sb_unlock"
-VIEW_COOKIE = "sb_view"
+VISIT_COOKIE = "sb_visit"
+VISIT_DAYS = 30  # a visitor who comes back later than this is counted again
 PAGE = 100  # photos on one page of an album or search share
+_NEW_VISITOR = "shoebox.visit"  # environ key: the cookie of a visitor counted by this request
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def for_visitors(fn: F) -> F:
+    """A visitor route: its answers are private and revalidated (errors not stored at all),
+    and carry the cookie of a visitor the request counted."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            answer = fn(*args, **kwargs)
+        except UsageError as exc:  # NotFound: the same 404 whatever was not there
+            error = not_found() if isinstance(exc, NotFound) else bottle.HTTPError(400, str(exc))
+            raise _no_store(error) from None
+        except bottle.HTTPResponse as exc:  # errors and redirects
+            raise _no_store(exc) from None
+        target = answer if isinstance(answer, bottle.HTTPResponse) else bottle.response
+        if target.status_code >= 400:  # a page that says no (the password form, a 415)
+            _no_store(target)
+        else:
+            target.set_header("Cache-Control", REVALIDATE)
+            _hand_out_cookie(target)
+        return answer
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _no_store(answer: Any) -> Any:
+    answer.set_header("Cache-Control", "no-store")
+    _hand_out_cookie(answer)
+    return answer
 
 
 def install(app: bottle.Bottle, ctx: Context) -> None:
     media = Media(ctx)
 
-    def view_pass(share: Share) -> str:
-        """The "this browser used a view" cookie, signed with a key of the catalog, so that
-        every viewer process of one catalog accepts it."""
-        key = catalog_key("share-views")
-        return hmac.new(key, share.token.encode(), hashlib.sha256).hexdigest()
-
-    def opened(token: str, *, landing: bool = False) -> Share:
-        """The share behind `token`, if this request may see it (else 404, 410 or 401)."""
+    def opened(token: str) -> Share:
+        """The share behind `token`, if this request may see it (else 404, 410 or 401); a new
+        visitor is counted here."""
         share = shares.find(token)
         if share is None:
             raise not_found()
@@ -61,16 +97,19 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if state in (shares.REVOKED, shares.EXPIRED):
             gone = "expired" if state == shares.EXPIRED else "been withdrawn"
             raise bottle.HTTPError(410, f"this link has {gone}")
-        if share.password_hash and not _cookie_is(UNLOCK_COOKIE, shares.unlock_key(share)):
+        if shares.is_visitor(share, bottle.request.get_cookie(VISIT_COOKIE)):
+            return share
+        if share.password_hash:
             raise bottle.HTTPError(401, "this link needs its password")
-        counted = _cookie_is(VIEW_COOKIE, view_pass(share))
-        if landing and not counted:
-            if not shares.count_view(share):
-                raise bottle.HTTPError(410, "this link has been opened as often as it may be")
-            _set_share_cookie(share, VIEW_COOKIE, view_pass(share))
-        elif state == shares.USED_UP and not counted:
-            raise bottle.HTTPError(410, "this link has been opened as often as it may be")
+        welcome(share)
         return share
+
+    def welcome(share: Share) -> None:
+        """Count this browser as a new visitor, or 410 when the views are used up."""
+        cookie = shares.admit(share)
+        if cookie is None:
+            raise bottle.HTTPError(410, "this link has been opened as often as it may be")
+        bottle.request.environ[_NEW_VISITOR] = (share.token, cookie)
 
     def member(share: Share, photo_id: int) -> Share:
         if not shares.contains(share, photo_id):
@@ -81,17 +120,28 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         bottle.response.status = status
         return ctx.render("share_locked.html", token=token, share=share, error=error)
 
+    def photo_page(share: Share, photo_id: int, back: str) -> str:
+        item = shares.photo(share, photo_id)
+        return ctx.render(
+            "share_photo.html",
+            share=share,
+            photo=item,
+            shown=_shown(item),
+            prefix=url(f"s/{share.token}/"),
+            back=back,
+        )
+
     @app.get("/s/<token>")
+    @for_visitors
     def landing(token: str) -> Any:
         try:
-            share = opened(token, landing=True)
+            share = opened(token)
         except bottle.HTTPError as exc:
             if exc.status_code == 401:
                 return locked(token, shares.find(token))
             raise
-        prefix = url(f"s/{token}/")
         if share.kind == "photo":
-            return _photo_page(ctx, share, share.photo_id or 0, prefix, back="")
+            return photo_page(share, share.photo_id or 0, back="")
         offset = _whole(bottle.request.query.get("offset", "0"))
         found = shares.page(share, offset=offset, limit=PAGE)
         more = offset + len(found.items) < (found.total or 0)
@@ -100,39 +150,41 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             share=share,
             items=found.items,
             total=found.total,
-            prefix=prefix,
+            prefix=url(f"s/{token}/"),
             next_url=f"{url('s/' + token)}?offset={offset + PAGE}" if more else "",
         )
 
     @app.get("/s/<token>/photo/<photo_id:int>")
+    @for_visitors
     def photo(token: str, photo_id: int) -> Any:
-        share = member(opened(token), photo_id)
-        back = url(f"s/{token}") if share.kind != "photo" else ""
-        return _photo_page(ctx, share, photo_id, url(f"s/{token}/"), back=back)
+        share = opened(token)
+        return photo_page(share, photo_id, back=url(f"s/{token}") if share.kind != "photo" else "")
 
     @app.get("/s/<token>/tile/<photo_id:int>")
+    @for_visitors
     def tile(token: str, photo_id: int) -> Any:
-        member(opened(token), photo_id)
-        return media.rendition(photo_id, TILE)
+        share = member(opened(token), photo_id)
+        return media.rendition(photo_id, TILE, shares.viewer_of(share), REVALIDATE)
 
     @app.get("/s/<token>/preview/<photo_id:int>")
+    @for_visitors
     def preview(token: str, photo_id: int) -> Any:
-        member(opened(token), photo_id)
-        return media.rendition(photo_id, PREVIEW)
+        share = member(opened(token), photo_id)
+        return media.rendition(photo_id, PREVIEW, shares.viewer_of(share), REVALIDATE)
 
     @app.get("/s/<token>/video/<photo_id:int>")
+    @for_visitors
     def video(token: str, photo_id: int) -> Any:
-        member(opened(token), photo_id)
-        return media.video(photo_id)
+        share = member(opened(token), photo_id)
+        return media.video(photo_id, bare=not share.allow_download, cache_control=REVALIDATE)
 
     @app.get("/s/<token>/original/<file_id:int>")
+    @for_visitors
     def original(token: str, file_id: int) -> Any:
-        share = opened(token)
-        if not share.allow_download:
-            raise not_found()
-        return media.original(file_id, shares.photo_ids(share))
+        return media.original(shares.download(opened(token), file_id))
 
     @app.get("/s/<token>/api/photos")
+    @for_visitors
     def photos(token: str) -> Any:
         share = opened(token)
         query = bottle.request.query
@@ -144,6 +196,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         return jsonio.answer({"total": found.total, "items": found.items})
 
     @app.post("/s/<token>/unlock")
+    @for_visitors
     def unlock(token: str) -> Any:
         share = shares.find(token)
         if share is None:
@@ -160,7 +213,9 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             return locked(token, share, message, 429)
         if not verdict.ok:
             return locked(token, share, "Wrong password.")
-        _set_share_cookie(share, UNLOCK_COOKIE, shares.unlock_key(share))
+        if shares.state(share) in (shares.REVOKED, shares.EXPIRED):
+            raise bottle.HTTPError(410, "this link has expired or been withdrawn")
+        welcome(share)  # a view is counted once the password is given
         return bottle.redirect(url(f"s/{token}"), 303)
 
     @app.get("/shares")
@@ -182,7 +237,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def create_share() -> Any:
         body = jsonio.body({
             "kind", "photo_id", "album_id", "query", "title", "expires_days", "password",
-            "max_views", "allow_download",
+            "max_views", *shares.OPTIONS,
         })  # fmt: skip
         kind = body.get("kind")
         if not isinstance(kind, str):
@@ -202,16 +257,50 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         return jsonio.answer(shares.describe(shares.revoke(share), _base_url()))
 
 
-def _photo_page(ctx: Context, share: Share, photo_id: int, prefix: str, back: str) -> str:
-    found = Photo.get_or_none(Photo.id == photo_id) if valid_id(photo_id) else None
-    if found is None:
-        raise not_found()
-    files = [
-        {"id": f.id, "name": f.rel_path.rsplit("/", 1)[-1], "size": f.size, "role": f.role}
-        for f in shares.downloads(share, photo_id)
-    ]
-    return ctx.render(
-        "share_photo.html", share=share, photo=found, files=files, prefix=prefix, back=back
+def _shown(item: dict[str, Any]) -> dict[str, Any]:
+    """What the visitor's photo page prints of a visitor's photo dict, formatted."""
+    local = dt.datetime.fromisoformat(item["taken_at_local"])
+    place = item["place"] or {}
+    shown: dict[str, Any] = {
+        "date": f"{local.day} {MONTHS[local.month - 1]} {local.year}, {local:%H:%M}",
+        "iso_date": local.isoformat(),
+        "place": ", ".join(
+            dict.fromkeys(w for w in (place.get("city"), place.get("country")) if w)
+        ),
+        **dict.fromkeys(("position", "map_url", "camera", "lens", "exposure"), ""),
+    }
+    if item.get("lat") is not None and item.get("lng") is not None:
+        shown["position"] = f"{item['lat']:.5f}, {item['lng']:.5f}"
+        lat, lng = item["lat"], item["lng"]
+        shown["map_url"] = (
+            f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lng:.6f}"
+            f"#map=15/{lat:.5f}/{lng:.5f}"
+        )
+    if "camera_make" in item:
+        shown["camera"] = " ".join(
+            w for w in camera_words(item["camera_make"], item["camera_model"]) if w
+        )
+        shown["lens"] = item["lens_model"] or ""
+        shown["exposure"] = exposure_words(
+            item["exposure"], item["f_number"], item["focal_length"], item["iso"]
+        )
+    return shown
+
+
+def _hand_out_cookie(answer: Any) -> None:
+    """Set the cookie of the visitor this request counted, if it did, on `answer`."""
+    counted = bottle.request.environ.get(_NEW_VISITOR)
+    if counted is None:
+        return
+    token, cookie = counted
+    answer.set_cookie(
+        VISIT_COOKIE,
+        cookie,
+        path=url(f"s/{token}"),
+        httponly=True,
+        samesite="lax",
+        secure=bool(bottle.request.environ.get(SECURE)),
+        max_age=VISIT_DAYS * 86400,
     )
 
 
@@ -227,23 +316,6 @@ def _base_url() -> str:
     """The viewer's address as this request reached it (the proxy's, when it is trusted)."""
     parts = bottle.request.urlparts
     return f"{parts.scheme}://{parts.netloc}{url('')}"
-
-
-def _cookie_is(name: str, expected: str) -> bool:
-    given = bottle.request.get_cookie(name) or ""
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _set_share_cookie(share: Share, name: str, value: str) -> None:
-    bottle.response.set_cookie(
-        name,
-        value,
-        path=url(f"s/{share.token}"),
-        httponly=True,
-        samesite="lax",
-        secure=bool(bottle.request.environ.get(SECURE)),
-        max_age=7 * 86400,
-    )
 
 
 def _whole(text: str) -> int:

@@ -1,8 +1,13 @@
 """Albums: making, renaming, choosing a cover, adding and removing photos, and reading them
 back as plain dicts (the shape the viewer's API serves). Every change puts the album on the
 to-write list (`outbox`), for its album files beside the library. Bad input is a UsageError;
-an album or photo that does not exist is `None` or a `LookupError`, for the caller to answer
-with 404.
+an album that does not exist is `None`, a photo that does not exist or that the viewer does
+not see is a `NotFound`, for the caller to answer with 404.
+
+Albums belong to the household, but what is in them is read for a viewer
+(`shoebox.catalog.visibility`): another member's private photo in an album is not counted,
+not a cover and not listed for anyone else, and nobody can add or remove a photo they do not
+see.
 """
 
 from __future__ import annotations
@@ -12,9 +17,9 @@ from typing import Any
 
 from peewee import JOIN, fn
 
-from shoebox.catalog import outbox
+from shoebox.catalog import outbox, visibility
 from shoebox.catalog.models import Album, AlbumPhoto, Photo, utcnow
-from shoebox.errors import UsageError
+from shoebox.errors import NotFound, UsageError
 
 MAX_TITLE = 255
 MAX_IDS = 1000  # photos added or removed in one call
@@ -56,17 +61,18 @@ def rename(album: Album, title: object) -> None:
     _touch(album)
 
 
-def set_cover(album: Album, photo_id: object) -> None:
-    """Make one of the album's photos its cover (None: the newest photo is shown)."""
+def set_cover(album: Album, photo_id: object, viewer: visibility.Viewer) -> None:
+    """Make one of the album's photos (that the viewer sees) its cover (None: the newest
+    photo is shown)."""
     if photo_id is None:
         album.cover_id = None
     else:
         (pid,) = photo_ids([photo_id], "cover_id")
-        if (
-            not AlbumPhoto.select()
-            .where((AlbumPhoto.album == album.id) & (AlbumPhoto.photo == pid))
-            .exists()
-        ):
+        if not visibility.restrict(
+            AlbumPhoto.select().where((AlbumPhoto.album == album.id) & (AlbumPhoto.photo == pid)),
+            viewer,
+            AlbumPhoto.photo,
+        ).exists():
             raise UsageError(f"photo {pid} is not in this album; add it first")
         album.cover_id = pid
     _touch(album)
@@ -78,16 +84,18 @@ def delete(album: Album) -> None:
     album.delete_instance()
 
 
-def add_photos(album: Album, ids: list[int]) -> int:
+def add_photos(album: Album, ids: list[int], viewer: visibility.Viewer) -> int:
     """Adds the photos (those already in it are left alone); returns how many were new. A
-    LookupError names an id that is no photo."""
+    NotFound names an id that is no photo the viewer sees."""
     if not ids:
         return 0
-    rows: Any = Photo.select(Photo.id).where(Photo.id.in_(ids)).tuples()
+    rows: Any = visibility.restrict(
+        Photo.select(Photo.id).where(Photo.id.in_(ids)), viewer
+    ).tuples()
     known = {row[0] for row in rows}
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise LookupError(f"no photo {unknown[0]}")
+        raise NotFound(f"no photo {unknown[0]}")
     rows = (
         AlbumPhoto.select(AlbumPhoto.photo)
         .where((AlbumPhoto.album == album.id) & AlbumPhoto.photo.in_(ids))
@@ -104,9 +112,15 @@ def add_photos(album: Album, ids: list[int]) -> int:
     return len(new)
 
 
-def remove_photos(album: Album, ids: list[int]) -> int:
-    """Takes the photos out of the album (not out of the library); returns how many were in it.
-    A cover taken out falls back to the newest photo."""
+def remove_photos(album: Album, ids: list[int], viewer: visibility.Viewer) -> int:
+    """Takes the photos the viewer sees out of the album (not out of the library); returns
+    how many were in it. A cover taken out falls back to the newest photo."""
+    if not ids:
+        return 0
+    seen: Any = visibility.restrict(
+        Photo.select(Photo.id).where(Photo.id.in_(ids)), viewer
+    ).tuples()
+    ids = [row[0] for row in seen]
     if not ids:
         return 0
     gone = int(
@@ -137,27 +151,38 @@ def albums_of(photo_id: int) -> list[Album]:
     )
 
 
-def listing(album_id: int | None = None) -> list[dict[str, Any]]:
+def listing(viewer: visibility.Viewer, album_id: int | None = None) -> list[dict[str, Any]]:
     """Every album (or the one with `album_id`), newest change first, as dicts: id, title,
     count, cover_id (the chosen cover, else the newest photo; None when empty), created_at,
-    updated_at."""
+    updated_at; counts and covers of the photos the viewer sees."""
     count = fn.COUNT(AlbumPhoto.id)
+    on = AlbumPhoto.album == Album.id
+    seen = visibility.visible(viewer, AlbumPhoto.photo)
+    if seen is not None:
+        on &= seen
     select = (
         Album.select(Album, count.alias("n"))
-        .join(AlbumPhoto, JOIN.LEFT_OUTER)
+        .join(AlbumPhoto, JOIN.LEFT_OUTER, on=on)
         .group_by(Album.id)
         .order_by(Album.updated_at.desc(), Album.id.desc())
     )
     if album_id is not None:
         select = select.where(Album.id == album_id)
     albums: list[Any] = list(select)
-    newest = _newest_photos([a.id for a in albums if a.cover_id is None])
+    chosen = {a.cover_id for a in albums if a.cover_id is not None}
+    covers = set()
+    if chosen:
+        rows: Any = visibility.restrict(
+            Photo.select(Photo.id).where(Photo.id.in_(chosen)), viewer
+        ).tuples()
+        covers = {row[0] for row in rows}
+    newest = _newest_photos([a.id for a in albums if a.cover_id not in covers], viewer)
     return [
         {
             "id": a.id,
             "title": a.title,
             "count": int(a.n),
-            "cover_id": a.cover_id if a.cover_id is not None else newest.get(a.id),
+            "cover_id": a.cover_id if a.cover_id in covers else newest.get(a.id),
             "created_at": f"{a.created_at.isoformat()}Z",
             "updated_at": f"{a.updated_at.isoformat()}Z",
         }
@@ -165,23 +190,24 @@ def listing(album_id: int | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def as_dict(album_id: int) -> dict[str, Any] | None:
-    found = listing(album_id)
+def as_dict(album_id: int, viewer: visibility.Viewer) -> dict[str, Any] | None:
+    found = listing(viewer, album_id)
     return found[0] if found else None
 
 
-def _newest_photos(album_ids: list[int]) -> dict[int, int]:
-    """Album id -> the id of its most recently taken photo, for albums without a chosen cover."""
+def _newest_photos(album_ids: list[int], viewer: visibility.Viewer) -> dict[int, int]:
+    """Album id -> the id of its most recently taken photo that the viewer sees, for albums
+    without a chosen cover (or one the viewer does not see)."""
     newest: dict[int, int] = {}
     if not album_ids:
         return newest
-    rows: Any = (
+    rows: Any = visibility.restrict(
         AlbumPhoto.select(AlbumPhoto.album, Photo.id)
         .join(Photo)
-        .where(AlbumPhoto.album.in_(album_ids) & (Photo.missing == False))  # noqa: E712
-        .order_by(Photo.taken_at.desc(), Photo.id.desc())
-        .tuples()
+        .where(AlbumPhoto.album.in_(album_ids) & (Photo.missing == False)),  # noqa: E712
+        viewer,
     )
+    rows = rows.order_by(Photo.taken_at.desc(), Photo.id.desc()).tuples()
     for album_id, photo_id in rows:
         newest.setdefault(album_id, photo_id)
     return newest

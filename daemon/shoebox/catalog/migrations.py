@@ -2,7 +2,9 @@
 
 `schema_version` records each migration applied. A migration that creates tables names the
 models it creates; once a later migration changes one of them, the earlier migration gets a
-frozen copy of that model as it was (`_AccountV1`). The test `test_fresh_schema_matches_models`
+frozen copy of that model as it was (`_AccountV1`, `_PhotoV1`, `_ShareV2`). Numbers may have
+gaps (branches take numbers ahead of merging): what is applied is every listed migration not
+yet recorded, in order. The test `test_fresh_schema_matches_models`
 proves that the migrations, applied in order, end where `models` is today.
 Numbers are handed out ahead of the work, so the list may skip one for a while: `_apply`
 applies each missing one, in the order listed.
@@ -17,22 +19,29 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from peewee import (
+    SQL,
     BigIntegerField,
+    BooleanField,
     CharField,
     DateTimeField,
     FixedCharField,
+    FloatField,
+    ForeignKeyField,
     IntegerField,
     Model,
     MySQLDatabase,
+    SmallIntegerField,
     TextField,
 )
-from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import SchemaMigrator, make_index_name
 from playhouse.migrate import migrate as run_migration
 
-from shoebox.catalog import text
+from shoebox.catalog import text, visibility
 from shoebox.catalog.models import (
+    Account,
     Album,
     AlbumPhoto,
+    ApiToken,
     BaseModel,
     DaemonState,
     Enriched,
@@ -49,9 +58,10 @@ from shoebox.catalog.models import (
     PhotoText,
     Place,
     QueuedPath,
+    Root,
     Secret,
     Session,
-    Share,
+    ShareVisitor,
     Suggestion,
     SuggestionFace,
     Upload,
@@ -80,19 +90,88 @@ class _RootV1(BaseModel):
         table_name = "root"
 
 
+class _PhotoV1(BaseModel):
+    type = CharField(16)
+    thumb_hash = FixedCharField(64, null=True)
+    taken_at = DateTimeField()
+    taken_at_local = DateTimeField()
+    taken_at_source = CharField(32)
+    timezone = CharField(8, null=True)
+    year = SmallIntegerField()
+    month = SmallIntegerField()
+    lat = FloatField(null=True)
+    lng = FloatField(null=True)
+    altitude = FloatField(null=True)
+    camera_make = CharField(100, null=True)
+    camera_model = CharField(100, null=True)
+    lens_model = CharField(255, null=True)
+    iso = IntegerField(null=True)
+    exposure_time = FloatField(null=True)
+    f_number = FloatField(null=True)
+    focal_length = FloatField(null=True)
+    focal_length_35mm = FloatField(null=True)
+    width = IntegerField(null=True)
+    height = IntegerField(null=True)
+    orientation = SmallIntegerField(null=True)
+    duration = FloatField(null=True)
+    codec = CharField(32, null=True)
+    fps = FloatField(null=True)
+    title = TextField(null=True)
+    description = TextField(null=True)
+    keywords = TextField(null=True)
+    artist = TextField(null=True)
+    copyright = TextField(null=True)
+    rating = SmallIntegerField(null=True)
+    content_id = CharField(100, null=True)
+    favorite = BooleanField(default=False)
+    archived = BooleanField(default=False)
+    missing = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "photo"
+        indexes = (
+            (("archived", "missing", "taken_at"), False),
+            (("year", "month", "archived", "missing", "taken_at"), False),
+            (("camera_make", "camera_model", "archived", "missing", "taken_at"), False),
+            (("favorite", "archived", "missing", "taken_at"), False),
+        )
+
+
+class _ShareV2(BaseModel):
+    token = CharField(64, unique=True)
+    kind = CharField(16)
+    photo = ForeignKeyField(_PhotoV1, null=True, on_delete="CASCADE")
+    album = ForeignKeyField(Album, null=True, on_delete="CASCADE")
+    query = TextField(null=True)
+    title = CharField(255, null=True)
+    password_hash = TextField(null=True)
+    expires_at = DateTimeField(null=True)
+    max_views = IntegerField(null=True)
+    views = IntegerField(default=0)
+    allow_download = BooleanField(default=False)
+    revoked_at = DateTimeField(null=True)
+    created_by = ForeignKeyField(_AccountV1, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "share"
+
+
 def _create(db: Any, models: tuple[type[Model], ...]) -> None:
     with db.bind_ctx(models):
         db.create_tables(models)
 
 
 def _0001_initial(db: Any) -> None:
-    _create(db, (_RootV1, Photo, File, IngestError, QueuedPath, _AccountV1))
+    _create(db, (_RootV1, _PhotoV1, File, IngestError, QueuedPath, _AccountV1))
 
 
 def _0002_viewer(db: Any) -> None:
     migrator = SchemaMigrator.from_database(db)
     run_migration(migrator.add_column("account", "role", CharField(16, default="member")))
-    _create(db, (Upload, Session, Album, AlbumPhoto, Share, Secret))
+    _create(db, (Upload, Session, Album, AlbumPhoto, _ShareV2, Secret))
 
 
 def _0003_later_stages(db: Any) -> None:
@@ -113,6 +192,40 @@ def _0004_roots_and_daemons(db: Any) -> None:
 
 def _0005_failure_counts(db: Any) -> None:
     _create(db, (FailureCount,))
+
+
+def _flag(default: bool) -> BooleanField:
+    """A true/false column that rows already there get `default` in (one ALTER, no rewrite)."""
+    return BooleanField(default=default, constraints=[SQL(f"DEFAULT {int(default)}")])
+
+
+def _0006_household(db: Any) -> None:
+    """Owners and visibility of photos, each account's default for its uploads, what share
+    links show, the visitors they counted, and access tokens. The photos already there get
+    the owner whose upload folder holds them, and stay visible to the household."""
+    migrator = SchemaMigrator.from_database(db)
+    visible = CharField(16, default="household", constraints=[SQL("DEFAULT 'household'")])
+    owner = ForeignKeyField(Account, field=Account.id, null=True, on_delete="SET NULL", index=False)
+    run_migration(
+        migrator.add_column("account", "private_uploads", _flag(False), allow_not_null=True),
+        migrator.add_column("photo", "owner_id", owner),
+        migrator.add_column("photo", "visibility", visible, allow_not_null=True),
+        migrator.add_index("photo", ("visibility", "owner_id")),
+        *(
+            migrator.add_column("share", name, _flag(False), allow_not_null=True)
+            for name in ("show_location", "show_details", "show_people")
+        ),
+    )
+    # The indexes that page and count photos end in the id and who sees them (models.Photo).
+    for fields, unique in _PhotoV1._meta.indexes:
+        columns = tuple(fields)
+        run_migration(
+            migrator.drop_index("photo", make_index_name("photo", columns)),
+            migrator.add_index("photo", (*columns, "id", "visibility", "owner_id"), unique),
+        )
+    _create(db, (ShareVisitor, ApiToken))
+    with db.bind_ctx((Photo, File, Root, Account)):
+        visibility.assign_owners()
 
 
 def _0007_written_beside(db: Any) -> None:
@@ -137,6 +250,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (3, "later_stages", _0003_later_stages),
     (4, "roots_and_daemons", _0004_roots_and_daemons),
     (5, "failure_counts", _0005_failure_counts),
+    (6, "household", _0006_household),
     (7, "written_beside", _0007_written_beside),
     (8, "people_suggestions", _0008_people_suggestions),
 )

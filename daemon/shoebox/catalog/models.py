@@ -52,6 +52,30 @@ class Root(BaseModel):
     left_alone = TextField(null=True)  # why its photos are not touched now; null: it is fine
 
 
+ROLES = ("admin", "member", "viewer")
+
+
+class Account(BaseModel):
+    """A person of the household: uploads over SFTP into their own folder of a library root,
+    and logs in to the viewer with a role: `admin` (everything, also other people's shares),
+    `member` (albums, favourites, archive, shares) or `viewer` (looks, changes nothing)."""
+
+    name = CharField(64, unique=True)
+    password_hash = TextField(null=True)  # argon2id; null when only keys are allowed
+    authorized_keys = TextField(default="")  # OpenSSH public key lines
+    folder = TextField()  # absolute path of the account's upload folder
+    role = CharField(16, default="member")
+    private_uploads = BooleanField(default=False)  # the visibility of photos its uploads make
+    created_at = DateTimeField(default=utcnow)
+
+
+# The indexes that page and count photos end alike: in timeline order (`taken_at DESC, id
+# DESC`), then who sees the photo, so that each answers a query for any viewer by itself.
+_IN_ORDER = ("taken_at", "id", "visibility", "owner")
+TIMELINE_INDEX = ("archived", "missing", *_IN_ORDER)
+MONTHS_INDEX = ("year", "month", "archived", "missing", *_IN_ORDER)
+
+
 class Photo(BaseModel):
     """The logical picture, with the merged metadata of its files."""
 
@@ -90,15 +114,21 @@ class Photo(BaseModel):
     favorite = BooleanField(default=False)
     archived = BooleanField(default=False)
     missing = BooleanField(default=False)  # every file of it has vanished
+    # Who sees it (shoebox.catalog.visibility): the account whose upload made it (None: it
+    # arrived another way), and "household" (every member) or "private" (its owner only).
+    owner = ForeignKeyField(Account, null=True, on_delete="SET NULL", index=False)  # in _IN_ORDER
+    visibility = CharField(16, default="household")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    owner_id: int | None
 
     class Meta:
         indexes = (
-            (("archived", "missing", "taken_at"), False),
-            (("year", "month", "archived", "missing", "taken_at"), False),
-            (("camera_make", "camera_model", "archived", "missing", "taken_at"), False),
-            (("favorite", "archived", "missing", "taken_at"), False),
+            (("visibility", "owner"), False),
+            (TIMELINE_INDEX, False),
+            (MONTHS_INDEX, False),
+            (("camera_make", "camera_model", "archived", "missing", *_IN_ORDER), False),
+            (("favorite", "archived", "missing", *_IN_ORDER), False),
         )
 
 
@@ -198,22 +228,6 @@ class DaemonState(BaseModel):
     detail = TextField(default="{}")  # JSON: helpers' health, roots left alone, counts
 
 
-ROLES = ("admin", "member", "viewer")
-
-
-class Account(BaseModel):
-    """A person of the household: uploads over SFTP into their own folder of a library root,
-    and logs in to the viewer with a role: `admin` (everything, also other people's shares),
-    `member` (albums, favourites, archive, shares) or `viewer` (looks, changes nothing)."""
-
-    name = CharField(64, unique=True)
-    password_hash = TextField(null=True)  # argon2id; null when only keys are allowed
-    authorized_keys = TextField(default="")  # OpenSSH public key lines
-    folder = TextField()  # absolute path of the account's upload folder
-    role = CharField(16, default="member")
-    created_at = DateTimeField(default=utcnow)
-
-
 class Session(BaseModel):
     """A viewer login. The cookie holds a random token; only its SHA-256 is stored, so a copy
     of the catalog logs nobody in. Kept in the catalog so several viewers share logins."""
@@ -247,7 +261,10 @@ class AlbumPhoto(BaseModel):
 
 class Share(BaseModel):
     """A link for visitors to one photo, one album or one saved search. The token (at least
-    128 random bits) is the link's secret; it is kept so that the link can be shown again."""
+    128 random bits) is the link's secret; it is kept so that the link can be shown again.
+    A visitor sees the pictures, dates, titles and places by city; `show_location` adds the
+    position, `show_details` the camera and exposure, `show_people` the names of the people
+    in them, `allow_download` the originals (see `shoebox.catalog.shares`)."""
 
     token = CharField(64, unique=True)
     kind = CharField(16)  # photo, album, search
@@ -260,12 +277,38 @@ class Share(BaseModel):
     max_views = IntegerField(null=True)
     views = IntegerField(default=0)
     allow_download = BooleanField(default=False)
+    show_location = BooleanField(default=False)
+    show_details = BooleanField(default=False)
+    show_people = BooleanField(default=False)
     revoked_at = DateTimeField(null=True)
     created_by = ForeignKeyField(Account, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     photo_id: int | None
     album_id: int | None
     created_by_id: int | None
+
+
+class ShareVisitor(BaseModel):
+    """A visitor a share has counted as one view: the SHA-256 of the random cookie its
+    browser holds. A used-up share still serves the visitors it counted."""
+
+    share = ForeignKeyField(Share, on_delete="CASCADE")
+    token_hash = FixedCharField(64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    share_id: int
+
+
+class ApiToken(BaseModel):
+    """A personal access token for scripts (`Authorization: Bearer`), acting as its account,
+    reading only or also changing (`scope`). Only the SHA-256 of the token is stored."""
+
+    name = CharField(64, unique=True)
+    account = ForeignKeyField(Account, on_delete="CASCADE")
+    scope = CharField(8)  # read, write
+    token_hash = FixedCharField(64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+    account_id: int
 
 
 class Secret(BaseModel):
@@ -432,6 +475,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     Album,
     AlbumPhoto,
     Share,
+    ShareVisitor,
+    ApiToken,
     Secret,
     PhotoText,
     Enriched,

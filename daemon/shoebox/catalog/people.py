@@ -18,6 +18,10 @@ household's word, which always wins over the clustering:
 A person left with no faces and no name is deleted. The photos whose names change go on the
 to-write list (`outbox`), for their sidecars. Nothing here imports numpy or the models:
 the viewer uses this module. Bad input is a `UsageError`, an unknown id a `NotFound`.
+
+What the viewer reads is read for a viewer (`shoebox.catalog.visibility`): the faces on photos
+it does not see are not counted, listed or changed, and a person whose every face is on such
+photos is nobody it knows of.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 
 from peewee import JOIN, fn
 
-from shoebox.catalog import outbox
+from shoebox.catalog import outbox, visibility
 from shoebox.catalog.models import (
     Face,
     FaceRejection,
@@ -37,13 +41,14 @@ from shoebox.catalog.models import (
     Suggestion,
     SuggestionFace,
 )
+from shoebox.errors import NotFound as NoSuchThing
 from shoebox.errors import UsageError
 
 MAX_NAME = 100  # Person.name's column width
 
 
-class NotFound(UsageError):
-    """No person or face with that id."""
+class NotFound(NoSuchThing):
+    """No person or face with that id (that the viewer knows of)."""
 
 
 def crop_path(cache: Path, face_id: int) -> Path:
@@ -51,18 +56,36 @@ def crop_path(cache: Path, face_id: int) -> Path:
     return cache / "faces" / f"{face_id}.jpg"
 
 
-def person(person_id: Any) -> Any:
-    found = Person.get_or_none(Person.id == _id(person_id, "person"))
+def person(person_id: Any, viewer: visibility.Viewer) -> Any:
+    found = Person.get_or_none((Person.id == _id(person_id, "person")) & _known_to(viewer))
     if found is None:
         raise NotFound(f"no person {person_id}")
     return found
 
 
-def face(face_id: Any) -> Any:
-    found = Face.get_or_none(Face.id == _id(face_id, "face"))
-    if found is None:
+def face(face_id: Any, viewer: visibility.Viewer) -> Any:
+    found = visibility.restrict(
+        Face.select().where(Face.id == _id(face_id, "face")), viewer, Face.photo
+    )
+    rows = list(found)
+    if not rows:
         raise NotFound(f"no face {face_id}")
-    return found
+    return rows[0]
+
+
+def _known_to(viewer: visibility.Viewer) -> Any:
+    """The people a viewer knows of: with a face on a photo it sees, or with no face at all."""
+    seen = visibility.visible(viewer, Face.photo)
+    if seen is None:
+        return Person.id.is_null(False)
+    with_faces = Face.select(Face.person).where(Face.person.is_null(False))
+    return Person.id.in_(with_faces.where(seen)) | Person.id.not_in(with_faces)
+
+
+def _faces(viewer: visibility.Viewer) -> Any:
+    """The condition on `Face` rows of the photos a viewer sees (True when it sees all)."""
+    seen = visibility.visible(viewer, Face.photo)
+    return Face.id.is_null(False) if seen is None else seen
 
 
 def clean_name(name: Any) -> str | None:
@@ -136,7 +159,7 @@ def remove_face(the_face: Any) -> None:
     """A wrong face out of its person: back among the unknown, and never put there again."""
     if the_face.person_id is None:
         raise UsageError(f"face {the_face.id} belongs to nobody")
-    reject(the_face, person(the_face.person_id))
+    reject(the_face, Person.get_by_id(the_face.person_id))
 
 
 def assign(the_face: Any, who: Any) -> None:
@@ -187,23 +210,26 @@ def not_a_face(the_face: Any, cache: Path) -> None:
             _drop_if_empty(left)
 
 
-def suggestion(suggestion_id: Any) -> Any:
-    found = Suggestion.get_or_none(Suggestion.id == _id(suggestion_id, "suggestion"))
+def suggestion(suggestion_id: Any, viewer: visibility.Viewer) -> Any:
+    """A suggestion with at least one face on a photo the viewer sees."""
+    sid = _id(suggestion_id, "suggestion")
+    seen = SuggestionFace.select(SuggestionFace.suggestion).join(Face).where(_faces(viewer))
+    found = Suggestion.get_or_none((Suggestion.id == sid) & Suggestion.id.in_(seen))
     if found is None:
         raise NotFound(f"no suggestion {suggestion_id}")
     return found
 
 
-def suggestions(limit: int = 12) -> list[dict[str, Any]]:
+def suggestions(viewer: visibility.Viewer, limit: int = 12) -> list[dict[str, Any]]:
     """Open "same person?" suggestions, newest first: each with its faces that still belong
-    to nobody (two or more)."""
+    to nobody (two or more), of the photos the viewer sees."""
     unknown = fn.COUNT(SuggestionFace.id)
     found: list[Any] = list(
         SuggestionFace.select(SuggestionFace.suggestion)
         .join(Face)
         .switch(SuggestionFace)
         .join(Suggestion)
-        .where(Face.person.is_null() & (Suggestion.dismissed == False))  # noqa: E712
+        .where(Face.person.is_null() & (Suggestion.dismissed == False) & _faces(viewer))  # noqa: E712
         .group_by(SuggestionFace.suggestion)
         .having(unknown >= 2)
         .order_by(SuggestionFace.suggestion.desc())
@@ -215,7 +241,7 @@ def suggestions(limit: int = 12) -> list[dict[str, Any]]:
     rows = (
         SuggestionFace.select(SuggestionFace, Face)
         .join(Face)
-        .where(SuggestionFace.suggestion.in_(ids) & Face.person.is_null())
+        .where(SuggestionFace.suggestion.in_(ids) & Face.person.is_null() & _faces(viewer))
         .order_by(Face.id)
     )
     for row in rows:
@@ -223,16 +249,20 @@ def suggestions(limit: int = 12) -> list[dict[str, Any]]:
     return [{"id": i, "faces": faces[i]} for i in ids]
 
 
-def accept(the_suggestion: Any, name: Any = None) -> Any:
-    """A suggestion's faces (those still nobody's) are one person, as a person said: a new
-    one, or the person of that name."""
+def accept(the_suggestion: Any, viewer: visibility.Viewer, name: Any = None) -> Any:
+    """A suggestion's faces (those still nobody's, on photos the viewer sees) are one person,
+    as a person said: a new one, or the person of that name."""
     if the_suggestion.dismissed:
         raise UsageError(f"suggestion {the_suggestion.id} was refused")
     text = clean_name(name)
     faces = list(
         Face.select()
         .join(SuggestionFace)
-        .where((SuggestionFace.suggestion == the_suggestion.id) & Face.person.is_null())
+        .where(
+            (SuggestionFace.suggestion == the_suggestion.id)
+            & Face.person.is_null()
+            & _faces(viewer)
+        )
     )
     if len(faces) < 2:
         raise UsageError("this suggestion holds fewer than two unknown faces now")
@@ -271,14 +301,14 @@ def photos_of(person_id: int) -> Any:
     return Face.select(Face.photo).where(Face.person == person_id)
 
 
-def listing(hidden: bool = False) -> list[dict[str, Any]]:
-    """The people, named ones first (by name), then unnamed ones, most faces first; with
-    `hidden`, the hidden ones instead."""
+def listing(viewer: visibility.Viewer, hidden: bool = False) -> list[dict[str, Any]]:
+    """The people the viewer knows of, named ones first (by name), then unnamed ones, most
+    faces (that it sees) first; with `hidden`, the hidden ones instead."""
     count = fn.COUNT(Face.id)
     rows: Any = (
         Person.select(Person, count.alias("faces"))
-        .join(Face, JOIN.LEFT_OUTER, on=(Face.person == Person.id))
-        .where(Person.hidden == hidden)
+        .join(Face, JOIN.LEFT_OUTER, on=(Face.person == Person.id) & _faces(viewer))
+        .where((Person.hidden == hidden) & _known_to(viewer))
         .group_by(Person.id)
     )
     people: list[dict[str, Any]] = [
@@ -287,7 +317,7 @@ def listing(hidden: bool = False) -> list[dict[str, Any]]:
             "name": p.name,
             "hidden": bool(p.hidden),
             "faces": int(p.faces),
-            "cover_face_id": cover_face(p.id),
+            "cover_face_id": cover_face(p.id, viewer),
         }
         for p in rows
     ]
@@ -295,22 +325,23 @@ def listing(hidden: bool = False) -> list[dict[str, Any]]:
     return people
 
 
-def as_dict(who: Any) -> dict[str, Any]:
-    faces = Face.select().where(Face.person == who.id).count()
+def as_dict(who: Any, viewer: visibility.Viewer) -> dict[str, Any]:
+    faces = Face.select().where((Face.person == who.id) & _faces(viewer)).count()
     return {
         "id": who.id,
         "name": who.name,
         "hidden": bool(who.hidden),
         "faces": faces,
-        "cover_face_id": cover_face(who.id),
+        "cover_face_id": cover_face(who.id, viewer),
     }
 
 
-def cover_face(person_id: int) -> int | None:
-    """The face that stands for a person: a confirmed one if any, then the detector's surest."""
+def cover_face(person_id: int, viewer: visibility.Viewer) -> int | None:
+    """The face that stands for a person (of those the viewer sees): a confirmed one if any,
+    then the detector's surest."""
     found: list[Any] = list(
         Face.select(Face.id)
-        .where(Face.person == person_id)
+        .where((Face.person == person_id) & _faces(viewer))
         .order_by(Face.confirmed.desc(), Face.score.desc(), Face.id)
         .limit(1)
         .tuples()
@@ -318,27 +349,29 @@ def cover_face(person_id: int) -> int | None:
     return int(found[0][0]) if found else None
 
 
-def faces_of_person(person_id: int, limit: int = 500) -> list[dict[str, Any]]:
+def faces_of_person(
+    person_id: int, viewer: visibility.Viewer, limit: int = 500
+) -> list[dict[str, Any]]:
     rows = (
         Face.select(Face, Photo.taken_at_local)
         .join(Photo)
-        .where(Face.person == person_id)
+        .where((Face.person == person_id) & _faces(viewer))
         .order_by(Photo.taken_at.desc(), Face.id.desc())
         .limit(limit)
     )
     return [_face_dict(f, taken=f.photo.taken_at_local.date().isoformat()) for f in rows]
 
 
-def unknown_faces(limit: int = 60) -> tuple[int, list[dict[str, Any]]]:
-    """How many faces belong to nobody, and the newest of them."""
-    waiting = Face.select().where(Face.person.is_null())
+def unknown_faces(viewer: visibility.Viewer, limit: int = 60) -> tuple[int, list[dict[str, Any]]]:
+    """How many faces (that the viewer sees) belong to nobody, and the newest of them."""
+    waiting = Face.select().where(Face.person.is_null() & _faces(viewer))
     rows = waiting.order_by(Face.id.desc()).limit(limit)
     return waiting.count(), [_face_dict(f) for f in rows]
 
 
 def faces_in_photo(photo_id: int) -> list[dict[str, Any]]:
     """The faces on one photo, left to right, with their person (hidden people are not
-    named here)."""
+    named here). The caller has checked that its viewer sees the photo."""
     rows = (
         Face.select(Face, Person)
         .join(Person, JOIN.LEFT_OUTER)

@@ -22,14 +22,18 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def as_dict(photo: Any, files: list[Any]) -> dict[str, Any]:
-    """One photo in the API's shape. Unknown values are None (null), never 0 or ""."""
+def as_dict(photo: Any, files: list[Any], owners: dict[int, str]) -> dict[str, Any]:
+    """One photo in the API's shape. Unknown values are None (null), never 0 or "". A file's
+    `root_path` is its root's path, or None to show its path relative to the root; `owners`
+    names the accounts by id."""
     return {
         "id": photo.id,
         "type": photo.type,
         "files": [
             {
-                "path": os.path.join(f.root.path, f.rel_path),
+                "path": f.rel_path
+                if f.root_path is None
+                else os.path.join(f.root_path, f.rel_path),
                 "size": f.size,
                 "mime": f.mime,
                 "hash": f.hash,
@@ -69,5 +73,7 @@ def as_dict(photo: Any, files: list[Any]) -> dict[str, Any]:
         "favorite": photo.favorite,
         "archived": photo.archived,
         "missing": photo.missing,
+        "owner": owners.get(photo.owner_id) if photo.owner_id is not None else None,
+        "visibility": photo.visibility,
         "thumb_hash": photo.thumb_hash,
     }

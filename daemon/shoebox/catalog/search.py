@@ -16,8 +16,14 @@ Dates are the local wall-clock date (`taken_at_local`): `after:` is inclusive,
 photos are left out (the timeline hides them); `parse(..., everything=True)` drops those
 defaults for the command line.
 
+Every query is read for a viewer (`shoebox.catalog.visibility`): it finds only the photos that
+viewer sees, and it is the household's photos only unless the caller names the viewer.
+Paths in the dicts are relative to their library root, except for the command line's
+`OPERATOR`, which sees the server's paths.
+
 Paging is by keyset for the timeline (an opaque cursor, `taken_at<=:t AND (taken_at<:t OR
-id<:id)`, which seeks in the `(archived, missing, taken_at)` index), or by offset for the API.
+id<:id)`, which seeks in the `(archived, missing, taken_at, id, ...)` index), or by offset for
+the API.
 Every query is read to its end before anything is returned: a half-read SQLite cursor would
 keep an old snapshot open.
 """
@@ -32,9 +38,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peewee import SQL, MySQLDatabase, NodeList, fn
+from playhouse.migrate import make_index_name
 
-from shoebox.catalog import people, text
-from shoebox.catalog.models import Album, AlbumPhoto, File, Label, Photo, Place, Root
+from shoebox.catalog import people, text, visibility
+from shoebox.catalog.models import (
+    MONTHS_INDEX,
+    TIMELINE_INDEX,
+    Account,
+    Album,
+    AlbumPhoto,
+    File,
+    Label,
+    Photo,
+    Place,
+    Root,
+)
 from shoebox.catalog.photos import as_dict
 from shoebox.errors import UsageError
 
@@ -44,8 +62,12 @@ MAX_TERMS = 32
 MAX_ALTERNATIVES = 16  # values ORed with | in one term
 EARTH_RADIUS_KM = 6371.0088  # mean radius
 _CHUNK = 500  # photos per query when iterating over all of them
-_TIMELINE_INDEX = "photo_archived_missing_taken_at"  # Photo.Meta.indexes, as Peewee names them
-_MONTHS_INDEX = "photo_year_month_archived_missing_taken_at"
+
+# two of Photo.Meta.indexes, as Peewee names them
+_TIMELINE_INDEX, _MONTHS_INDEX = (
+    str(make_index_name("photo", tuple(Photo._meta.fields[f].column_name for f in fields)))
+    for fields in (TIMELINE_INDEX, MONTHS_INDEX)
+)
 
 _TYPES = {
     "photo": "image",
@@ -72,7 +94,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 @dataclass(frozen=True)
 class Query:
-    """A parsed query. `where` is what the database is asked; `filters` is the user's part."""
+    """A parsed query. `where` is what the database is asked; `filters` is the user's part;
+    `viewer` is who reads (the photos they do not see are never found)."""
 
     text: str
     filters: Any = field(compare=False)  # a Peewee expression, or None for "everything"
@@ -81,6 +104,7 @@ class Query:
     everything: bool = False  # no hidden defaults: archived and missing photos too
     selective: bool = False  # a filter no index serves that likely matches few photos
     on_files: bool = False  # a filter on file paths (folder:, path:)
+    viewer: visibility.Viewer = visibility.HOUSEHOLD
 
     @property
     def where(self) -> Any:
@@ -109,6 +133,9 @@ class Query:
             clauses.append(hidden(Photo.missing))
         if self.filters is not None:
             clauses.append(self.filters)
+        seen = visibility.visible(self.viewer)
+        if seen is not None:
+            clauses.append(seen)
         return _all(clauses)
 
 
@@ -136,9 +163,12 @@ class _Term:
 # --- parsing -------------------------------------------------------------------------------
 
 
-def parse(text: str, *, everything: bool = False) -> Query:
-    """The query for `text`; `everything` keeps archived and missing photos unless the query
-    filters on them. Raises UsageError, naming the term, for anything it cannot read."""
+def parse(
+    text: str, *, everything: bool = False, viewer: visibility.Viewer = visibility.HOUSEHOLD
+) -> Query:
+    """The query for `text`, as `viewer` reads it; `everything` keeps archived and missing
+    photos unless the query filters on them. Raises UsageError, naming the term, for anything
+    it cannot read."""
     if len(text) > MAX_QUERY_CHARS:
         raise UsageError(f"query: too long ({len(text)} characters; at most {MAX_QUERY_CHARS})")
     if _CONTROL.search(text):
@@ -178,6 +208,7 @@ def parse(text: str, *, everything: bool = False) -> Query:
         everything=everything,
         selective=bool(keys & _SELECTIVE),
         on_files=bool(keys & {"folder", "path"}),
+        viewer=viewer,
     )
 
 
@@ -467,7 +498,7 @@ def page(
     more = len(photos) > limit
     photos = photos[:limit]
     next_cursor = cursor_of(photos[-1].taken_at, photos[-1].id) if more else None
-    return Page(matches, _as_dicts(photos), next_cursor)
+    return Page(matches, _as_dicts(photos, query.viewer), next_cursor)
 
 
 def count(query: Query) -> int:
@@ -481,7 +512,7 @@ def iterate(query: Query) -> Iterator[dict[str, Any]]:
     """Every matching photo, newest first, read in chunks (each query read to its end)."""
     ids = [row[0] for row in list(_timeline(query).select(Photo.id).tuples())]
     for start in range(0, len(ids), _CHUNK):
-        yield from _as_dicts(_by_ids(ids[start : start + _CHUNK]))
+        yield from _as_dicts(_by_ids(ids[start : start + _CHUNK]), query.viewer)
 
 
 def _by_ids(ids: list[int]) -> list[Any]:
@@ -527,15 +558,10 @@ def cursor_for_month(query: Query, year: int, month: int) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Root:
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
 class _File:
     """What `as_dict` reads of a file: plain rows are several times cheaper than models."""
 
-    root: _Root
+    root_path: str | None  # None: the path is shown relative to its root
     rel_path: str
     size: int
     mime: str | None
@@ -544,7 +570,7 @@ class _File:
     status: str
 
 
-def _as_dicts(photos: list[Any]) -> list[dict[str, Any]]:
+def _as_dicts(photos: list[Any], viewer: visibility.Viewer) -> list[dict[str, Any]]:
     if not photos:
         return []
     query = (
@@ -558,9 +584,13 @@ def _as_dicts(photos: list[Any]) -> list[dict[str, Any]]:
         .tuples()
     )  # fmt: skip
     files: dict[int, list[_File]] = {}
-    roots: dict[str, _Root] = {}
     rows: list[Any] = list(query)
     for photo_id, root, *rest in rows:
-        located = roots.setdefault(root, _Root(root))
-        files.setdefault(photo_id, []).append(_File(located, *rest))
-    return [as_dict(photo, files.get(photo.id, [])) for photo in photos]
+        shown = root if viewer.server_paths else None
+        files.setdefault(photo_id, []).append(_File(shown, *rest))
+    owners = {p.owner_id for p in photos if p.owner_id is not None}
+    names: dict[int, str] = {}
+    if owners:
+        named: Any = Account.select(Account.id, Account.name).where(Account.id.in_(owners))
+        names = dict(list(named.tuples()))
+    return [as_dict(photo, files.get(photo.id, []), names) for photo in photos]

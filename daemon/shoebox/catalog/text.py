@@ -44,11 +44,18 @@ def matching(word: str) -> Any:
 
 
 def rebuild() -> int:
-    """Every photo's text, from scratch (for a catalog made before the table existed)."""
+    """Every photo's text, from scratch (for a catalog made before the table existed). Reads
+    only the columns the text is made of, so that an older schema's migration can run it."""
     PhotoText.delete().execute()
     done, last = 0, 0
+    columns = (
+        Photo.id, Photo.title, Photo.description, Photo.keywords, Photo.camera_make,
+        Photo.camera_model, Photo.artist,
+    )  # fmt: skip
     while True:
-        photos = list(Photo.select().where(Photo.id > last).order_by(Photo.id).limit(_CHUNK))
+        photos = list(
+            Photo.select(*columns).where(Photo.id > last).order_by(Photo.id).limit(_CHUNK)
+        )
         if not photos:
             return done
         paths: dict[int, list[str]] = {}

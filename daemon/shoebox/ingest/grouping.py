@@ -18,7 +18,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from shoebox.catalog import outbox, text
+from shoebox.catalog import outbox, text, visibility
 from shoebox.catalog.models import Enriched, File, Photo, utcnow
 
 MEDIA_ROLES = ("original", "raw", "live-video")
@@ -128,8 +128,10 @@ def _priority(f: File) -> tuple[int, int]:
 
 
 def new_photo(files: list[File]) -> Photo:
-    """A new photo made of these files."""
+    """A new photo made of these files, owned by the account whose upload folder holds the
+    first of them (see `shoebox.catalog.visibility`)."""
     photo = Photo()
+    photo.owner_id, photo.visibility = visibility.owner_for(files[0].root_id, files[0].rel_path)
     _fill(photo, files)
     photo.save()
     text.store(photo, [f.rel_path for f in files])

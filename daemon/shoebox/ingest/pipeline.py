@@ -20,6 +20,6 @@ from typing import Final
 
 IDENTIFY: Final = 1
 METADATA: Final = 1
-RENDITIONS: Final = 1
+RENDITIONS: Final = 2  # 2: no JPEG comment carried over from the original
 
 STAGES: Final = ("identify", "metadata", "renditions", "grouping")

@@ -3,7 +3,8 @@
 Images are decoded with Pillow (HEIC/HEIF through pillow-heif, AVIF natively), JPEGs in draft
 mode at the smallest scale that still covers the preview; RAW files give their embedded preview
 (rawpy/LibRaw); videos give a poster frame through ffmpeg. Orientation is applied and the ICC
-profile is kept. Renditions are stored by content hash, so identical files share them, and are
+profile is kept; no other metadata is (no EXIF, XMP or JPEG comment: renditions are what share
+links show visitors). Renditions are stored by content hash, so identical files share them, and are
 written to a temporary name and renamed, so a crash never leaves half a file behind.
 
 The file comes as a descriptor the worker opened (`identify.open_regular`): decoders read it
@@ -384,7 +385,9 @@ def _write_atomically(
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
     try:
         with os.fdopen(fd, "wb") as fh:
-            im.save(fh, "JPEG", quality=spec.quality, optimize=False, icc_profile=icc)
+            # Pillow keeps a JPEG source's comment unless told otherwise; EXIF and XMP only
+            # when given
+            im.save(fh, "JPEG", quality=spec.quality, optimize=False, icc_profile=icc, comment=b"")
         Path(tmp).replace(target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

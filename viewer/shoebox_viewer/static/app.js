@@ -175,6 +175,24 @@
     if (fav) toggle(fav, "favorite", "Favourite", "Add to favourites");
     const arc = article.querySelector('[data-action="archive"]');
     if (arc) toggle(arc, "archived", "Archived", "Archive");
+    const hide = article.querySelector('[data-action="private"]');
+    if (hide) {
+      hide.addEventListener("click", async () => {
+        const want = hide.getAttribute("aria-pressed") !== "true";
+        hide.disabled = true;
+        try {
+          await api("POST", "api/photos/visibility", { ids: [id], visibility: want ? "private" : "household" });
+          hide.setAttribute("aria-pressed", String(want));
+          hide.classList.toggle("on", want);
+          hide.querySelector("span").textContent = want ? "Private" : "Make private";
+          say(article, want ? "Only you see this photo now." : "The household sees this photo now.");
+        } catch (e) {
+          say(article, e.message, true);
+        } finally {
+          hide.disabled = false;
+        }
+      });
+    }
 
     const form = article.querySelector("form.add-to-album");
     if (form) {
@@ -264,7 +282,52 @@
     }
   }
 
+  // --- choosing photos in a grid, and making them private or the household's ---------------
+  function selection(tools) {
+    const photos = document.querySelector("#photos");
+    const toggle = tools.querySelector(".select-toggle");
+    const actions = tools.querySelector(".selection-tools");
+    const count = tools.querySelector(".selection-count");
+    const chosen = () => [...photos.querySelectorAll(".tile.selected")].map((t) => Number(t.dataset.id));
+    const update = () => {
+      const n = chosen().length;
+      count.textContent = `${n} selected`;
+      actions.querySelectorAll("button").forEach((b) => { b.disabled = n === 0; });
+    };
+    toggle.addEventListener("click", () => {
+      const on = !photos.classList.contains("selecting");
+      photos.classList.toggle("selecting", on);
+      toggle.setAttribute("aria-pressed", String(on));
+      toggle.textContent = on ? "Done" : "Select";
+      actions.hidden = !on;
+      if (!on) photos.querySelectorAll(".tile.selected").forEach((t) => t.classList.remove("selected"));
+      say(tools, "");
+      update();
+    });
+    photos.addEventListener("click", (event) => {
+      const tile = event.target.closest(".tile");
+      if (!tile || !photos.classList.contains("selecting")) return;
+      event.preventDefault();
+      tile.classList.toggle("selected");
+      update();
+    });
+    actions.querySelectorAll("[data-visibility]").forEach((button) => {
+      button.addEventListener("click", async () => {
+        const ids = chosen();
+        try {
+          await api("POST", "api/photos/visibility", { ids, visibility: button.dataset.visibility });
+          const who = button.dataset.visibility === "private" ? "only you see" : "the household sees";
+          say(tools, `${ids.length === 1 ? "1 photo" : ids.length + " photos"}: ${who} ${ids.length === 1 ? "it" : "them"} now.`);
+        } catch (e) {
+          say(tools, e.message, true);
+        }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    const tools = document.querySelector(".tools.selection");
+    if (tools) selection(tools);
     watchMore();
     const article = document.querySelector("article.photo");
     if (article) photoPage(article);

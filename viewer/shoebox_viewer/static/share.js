@@ -21,7 +21,10 @@
   function request(form, opener) {
     const kind = opener.dataset.shareKind;
     const target = opener.dataset.shareTarget;
-    const body = { kind, allow_download: form.elements.allow_download.checked };
+    const body = { kind };
+    for (const name of ["allow_download", "show_location", "show_details", "show_people"]) {
+      body[name] = form.elements[name].checked;
+    }
     if (kind === "search") body.query = target;
     else body[`${kind}_id`] = Number(target);
     for (const name of ["title", "password"]) {
