@@ -39,12 +39,19 @@ def test_original_date_with_offset_wins() -> None:
         "EXIF:CreateDate": "2020:01:01 00:00:00",
         "QuickTime:CreateDate": "2021:01:01 00:00:00",
     }
-    assert resolve_taken_at(tags, "IMG_1.jpg", MTIME) == {
+    taken = resolve_taken_at(tags, "IMG_1.jpg", MTIME)
+    assert {k: v for k, v in taken.items() if k != "clocks"} == {
         "taken_at": "2023-10-31T10:44:43",
         "taken_at_local": "2023-10-31T11:44:43",
         "timezone": "+01:00",
+        "timezone_name": None,
         "taken_at_source": "DateTimeOriginal",
+        "zone_source": "offset",
     }
+    # Every date the file gives is kept, in the order of trust, for the photo to settle.
+    assert [c[0] for c in taken["clocks"]] == [
+        "DateTimeOriginal", "CreateDate", "QuickTime:CreateDate", "FileModifyDate",
+    ]  # fmt: skip
 
 
 def test_zone_is_derived_from_the_gps_clock_when_missing() -> None:
@@ -55,6 +62,7 @@ def test_zone_is_derived_from_the_gps_clock_when_missing() -> None:
     taken = resolve_taken_at(tags, "x.jpg", MTIME)
     assert taken["timezone"] == "+02:00"
     assert taken["taken_at"] == "2023-07-14T16:32:05"
+    assert (taken["zone_source"], taken["timezone_name"]) == ("GPSDateTime", None)
 
 
 def test_quicktime_dates_are_utc() -> None:

@@ -18,12 +18,15 @@ from typing import Any
 
 from peewee import (
     BigIntegerField,
+    BooleanField,
     CharField,
     DateTimeField,
     FixedCharField,
+    FloatField,
     IntegerField,
     Model,
     MySQLDatabase,
+    SmallIntegerField,
     TextField,
 )
 from playhouse.migrate import SchemaMigrator
@@ -42,6 +45,7 @@ from shoebox.catalog.models import (
     File,
     IngestError,
     Label,
+    LongTextField,
     NotFace,
     Person,
     Photo,
@@ -79,13 +83,64 @@ class _RootV1(BaseModel):
         table_name = "root"
 
 
+class _PhotoV1(BaseModel):
+    """`Photo` before migration 9 (zones, software, sources)."""
+
+    type = CharField(16)
+    thumb_hash = FixedCharField(64, null=True)
+    taken_at = DateTimeField()
+    taken_at_local = DateTimeField()
+    taken_at_source = CharField(32)
+    timezone = CharField(8, null=True)
+    year = SmallIntegerField()
+    month = SmallIntegerField()
+    lat = FloatField(null=True)
+    lng = FloatField(null=True)
+    altitude = FloatField(null=True)
+    camera_make = CharField(100, null=True)
+    camera_model = CharField(100, null=True)
+    lens_model = CharField(255, null=True)
+    iso = IntegerField(null=True)
+    exposure_time = FloatField(null=True)
+    f_number = FloatField(null=True)
+    focal_length = FloatField(null=True)
+    focal_length_35mm = FloatField(null=True)
+    width = IntegerField(null=True)
+    height = IntegerField(null=True)
+    orientation = SmallIntegerField(null=True)
+    duration = FloatField(null=True)
+    codec = CharField(32, null=True)
+    fps = FloatField(null=True)
+    title = TextField(null=True)
+    description = TextField(null=True)
+    keywords = TextField(null=True)
+    artist = TextField(null=True)
+    copyright = TextField(null=True)
+    rating = SmallIntegerField(null=True)
+    content_id = CharField(100, null=True)
+    favorite = BooleanField(default=False)
+    archived = BooleanField(default=False)
+    missing = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "photo"
+        indexes = (
+            (("archived", "missing", "taken_at"), False),
+            (("year", "month", "archived", "missing", "taken_at"), False),
+            (("camera_make", "camera_model", "archived", "missing", "taken_at"), False),
+            (("favorite", "archived", "missing", "taken_at"), False),
+        )
+
+
 def _create(db: Any, models: tuple[type[Model], ...]) -> None:
     with db.bind_ctx(models):
         db.create_tables(models)
 
 
 def _0001_initial(db: Any) -> None:
-    _create(db, (_RootV1, Photo, File, IngestError, QueuedPath, _AccountV1))
+    _create(db, (_RootV1, _PhotoV1, File, IngestError, QueuedPath, _AccountV1))
 
 
 def _0002_viewer(db: Any) -> None:
@@ -118,6 +173,24 @@ def _0008_people_suggestions(db: Any) -> None:
     _create(db, (NotFace, Suggestion, SuggestionFace))
 
 
+def _0009_zones_and_sources(db: Any) -> None:
+    """The IANA zone, the software and the sources of each field of a photo; and, on MariaDB,
+    room for more than 64 KB in a file's metadata and a photo's search text (their TEXT
+    columns become MEDIUMTEXT; SQLite's TEXT has no such limit)."""
+    migrator = SchemaMigrator.from_database(db)
+    steps = [
+        migrator.add_column("photo", "timezone_name", CharField(64, null=True)),
+        migrator.add_column("photo", "software", CharField(100, null=True)),
+        migrator.add_column("photo", "sources", TextField(null=True)),
+    ]
+    if isinstance(db, MySQLDatabase):
+        steps += [
+            migrator.alter_column_type("file", "meta", LongTextField(null=True)),
+            migrator.alter_column_type("photo_text", "text", LongTextField()),
+        ]
+    run_migration(*steps)
+
+
 # Numbers may have gaps while branches that add migrations are merged: each one is applied
 # once, by number, whatever else has been applied.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -127,6 +200,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (4, "roots_and_daemons", _0004_roots_and_daemons),
     (5, "failure_counts", _0005_failure_counts),
     (8, "people_suggestions", _0008_people_suggestions),
+    (9, "zones_and_sources", _0009_zones_and_sources),
 )
 LATEST = MIGRATIONS[-1][0]
 

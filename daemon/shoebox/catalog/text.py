@@ -48,7 +48,11 @@ def rebuild() -> int:
     PhotoText.delete().execute()
     done, last = 0, 0
     while True:
-        photos = list(Photo.select().where(Photo.id > last).order_by(Photo.id).limit(_CHUNK))
+        columns = (Photo.id, Photo.title, Photo.description, Photo.keywords, Photo.camera_make,
+                   Photo.camera_model, Photo.artist)  # fmt: skip
+        photos = list(
+            Photo.select(*columns).where(Photo.id > last).order_by(Photo.id).limit(_CHUNK)
+        )
         if not photos:
             return done
         paths: dict[int, list[str]] = {}
