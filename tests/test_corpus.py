@@ -737,3 +737,75 @@ def test_coordinates_keep_full_precision(library: Library, corpus: Path) -> None
     [p] = library.photos()
     assert (p["lat"], p["lng"]) == (50.0477444444444, 8.57235555555556)  # Composite:GPS*
     assert p["altitude"] == 103.8469849  # Composite:GPSAltitude
+
+
+def test_sources_of_dates_zones_places_and_cameras(library: Library, corpus: Path) -> None:
+    names = [
+        f"{EXAMPLES}/beach_sand.jpg",
+        f"{EXAMPLES}/beach_sand.json",  # PhotoPrism's exiftool dump: a sidecar, not Takeout
+        f"{EXAMPLES}/iphone_15_pro.heic",
+        f"{EXAMPLES}/iphone_15_pro.json",
+        f"{EXAMPLES}/elephants.jpg",
+        f"{PP_VIDEO}/quicktime-hvc1.mov",
+        f"{EXIFPY}/jpg/Reconyx_HC500_Hyperfire.jpg",
+        f"{DREW}/heic/IMG_2927.HEIC",
+    ]
+    copy_in(corpus, library.root, *names)
+    before = snapshot(library.root)
+    summary = library.index()
+    assert (summary.new, summary.failed) == (len(names), 0)
+    assert len(library.photos()) == 6  # the JSON files are sidecars of their photos
+
+    # beach_sand.jpg: DateTimeOriginal 2017:02:15 14:13:40 (SubSec 249), no offset; GPS 29.28 S 31.44 E
+    # (KwaZulu-Natal): Africa/Johannesburg, +02:00. Its JSON is not Google's: it changes nothing.
+    p = photo(library, f"{EXAMPLES}/beach_sand.jpg")
+    assert roles(p) == {"beach_sand.jpg": "original", "beach_sand.json": "sidecar"}
+    assert (p["taken_at"], p["timezone"], p["timezone_name"]) == (
+        "2017-02-15T12:13:40.249000Z", "+02:00", "Africa/Johannesburg",
+    )  # fmt: skip
+    assert (p["software"], p["sources"]) == ("10.2.1", {
+        "camera": "EXIF", "place": "EXIF", "software": "EXIF", "taken_at": "DateTimeOriginal",
+        "zone": "position",
+    })  # fmt: skip
+
+    # iphone_15_pro.heic: OffsetTimeOriginal +01:00 agrees with Berlin's zone on 31 October
+    # 2023 (summer time ended on the 29th), so the zone's name is kept; EXIF:Software 17.1.
+    p = photo(library, f"{EXAMPLES}/iphone_15_pro.heic")
+    assert (p["timezone"], p["timezone_name"], p["sources"]["zone"]) == (
+        "+01:00",
+        "Europe/Berlin",
+        "offset",
+    )
+    assert p["software"] == "17.1"
+
+    # elephants.jpg: no offset tag; the position (Eastern Cape) and the GPS clock agree on
+    # +02:00; the position wins and names the zone. EXIF:Software over XMP:CreatorTool.
+    p = photo(library, f"{EXAMPLES}/elephants.jpg")
+    assert (p["timezone"], p["timezone_name"], p["sources"]["zone"]) == (
+        "+02:00", "Africa/Johannesburg", "position",
+    )  # fmt: skip
+    assert p["software"] == "Adobe Photoshop CC 2019 (Macintosh)"
+
+    # quicktime-hvc1.mov (an iPad): Keys Software 17.0 (a number to exiftool -n),
+    # CameraFocalLength35mmEquivalent 30, CreationDate with +02:00 in Berlin in September.
+    p = photo(library, f"{PP_VIDEO}/quicktime-hvc1.mov")
+    assert (p["software"], p["focal_length_35mm"]) == ("17.0", close(30))
+    assert (p["timezone"], p["timezone_name"]) == ("+02:00", "Europe/Berlin")
+    assert p["sources"] == {
+        "camera": "QuickTime", "place": "QuickTime", "software": "QuickTime",
+        "taken_at": "QuickTime:CreationDate", "zone": "offset",
+    }  # fmt: skip
+
+    # Reconyx_HC500_Hyperfire.jpg (a trail camera): its only date is in its maker notes
+    # (MakerNotes:DateTimeOriginal 2020:03:16 10:00:00).
+    p = photo(library, f"{EXIFPY}/jpg/Reconyx_HC500_Hyperfire.jpg")
+    assert (p["taken_at_local"], p["taken_at_source"]) == (
+        "2020-03-16T10:00:00", "MakerNotes:DateTimeOriginal",
+    )  # fmt: skip
+    assert p["taken_at_guessed"] is False
+
+    # IMG_2927.HEIC: OffsetTimeOriginal -04:00 and no position: the offset, no zone name.
+    p = photo(library, f"{DREW}/heic/IMG_2927.HEIC")
+    assert (p["timezone"], p["timezone_name"]) == ("-04:00", None)
+
+    assert snapshot(library.root) == before
