@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from shoebox.catalog.photos import format_exposure
-from shoebox.ingest.metadata import normalise, parse_datetime, resolve_taken_at
+from shoebox.ingest.dates import parse_datetime
+from shoebox.ingest.metadata import normalise, resolve_taken_at
 
 MTIME = int(dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.UTC).timestamp() * 1e9)
 

@@ -105,10 +105,6 @@ _JUNK_TEXT = {
     "exif_pic",
 }
 
-# Kept here for the callers that read dates through this module.
-parse_datetime = dates.parse_datetime
-format_offset = dates.format_offset
-
 
 def resolve_taken_at(tags: dict[str, Any], name: str, mtime_ns: int) -> Meta:
     """A media file's date from its tags, its name and its mtime, in the order `dates`
