@@ -61,10 +61,14 @@ def index(corpus: Path, work: Path, code: Path | None) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-def tally(photos: list[dict[str, Any]]) -> dict[str, Any]:
-    """For each field: how many photos have a value, by source."""
+def tally(photos: list[dict[str, Any]], root: Path) -> dict[str, Any]:
+    """For each field: how many photos have a value, by source; and each photo's date (by its
+    first file), to tell how many moved."""
     counts: dict[str, collections.Counter[str]] = {f: collections.Counter() for f in FIELDS}
+    taken: dict[str, list[Any]] = {}
     for p in photos:
+        first = os.path.relpath(min(f["path"] for f in p["files"]), root)
+        taken[first] = [p["taken_at"], p["taken_at_local"], p["timezone"]]
         sources = p.get("sources") or {}
         has = {
             "date": p["taken_at_source"] != GUESSED,
@@ -84,7 +88,11 @@ def tally(photos: list[dict[str, Any]]) -> dict[str, Any]:
                 continue
             source = p["taken_at_source"] if field == "date" else sources.get(key.get(field, field))
             counts[field][source or "?"] += 1
-    return {"photos": len(photos), "fields": {f: dict(c) for f, c in counts.items()}}
+    return {
+        "photos": len(photos),
+        "fields": {f: dict(c) for f, c in counts.items()},
+        "taken": taken,
+    }
 
 
 def describe(counts: dict[str, int]) -> str:
@@ -102,6 +110,11 @@ def table(after: dict[str, Any], before: dict[str, Any] | None) -> str:
         else:
             lines.append(f"{field:<12} before {describe(before['fields'].get(field, {}))}")
             lines.append(f"{'':<12} after  {now}")
+    if before is not None:
+        old, new = before.get("taken", {}), after.get("taken", {})
+        moved = sorted(k for k in new if k in old and old[k][0] != new[k][0])
+        lines.append(f"{len(moved)} photos' instant (taken_at, UTC) changed:")
+        lines += [f"  {k}: {old[k][0]} -> {new[k][0]} ({new[k][2]})" for k in moved]
     return "\n".join(lines)
 
 
@@ -115,7 +128,7 @@ def main() -> None:
     if not (args.corpus / "MANIFEST.tsv").is_file():
         sys.exit(f"no corpus at {args.corpus}")
     with tempfile.TemporaryDirectory(prefix="shoebox-truth-") as work:
-        counts = tally(index(args.corpus, Path(work), args.code))
+        counts = tally(index(args.corpus, Path(work), args.code), Path(work) / "originals")
     if args.save:
         args.save.write_text(json.dumps(counts, indent=1, sort_keys=True))
     before = json.loads(args.before.read_text()) if args.before else None
