@@ -10,7 +10,7 @@ import pytest
 from shoebox.catalog import migrations
 from shoebox.catalog.database import Catalog, connect
 from shoebox.catalog.keys import catalog_key
-from shoebox.catalog.models import MODELS, Account, Photo
+from shoebox.catalog.models import MODELS, Account, File, Photo, PhotoText, Root
 from shoebox.errors import CatalogError
 
 ALL = [f"{number:04d}_{name}" for number, name, _ in migrations.MIGRATIONS]
@@ -39,6 +39,51 @@ def test_a_version_1_catalog_upgrades_and_keeps_its_accounts(db_url: str, tmp_pa
         assert catalog.applied == ALL[1:]
         alice = Account.get(Account.name == "alice")
         assert (alice.role, alice.folder) == ("member", "/srv/photos/alice")
+
+
+def test_a_catalog_before_zones_upgrades_and_holds_long_metadata(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Migration 9: a photo keeps its values and gets the new columns empty (until its files
+    are read again); on MariaDB a file's metadata and a photo's search text may pass 64 KB."""
+    db = connect(db_url, tmp_path)
+    if db_url.startswith("mysql"):  # as `Catalog` makes it before its first table
+        db.execute_sql("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    with db.bind_ctx([migrations.SchemaVersion]):
+        migrations.SchemaVersion.create_table()
+        for number, name, step in migrations.MIGRATIONS:
+            if number < 9:
+                step(db)
+                migrations.SchemaVersion.create(
+                    version=number, name=name, applied_at=dt.datetime.now()
+                )
+    db.execute_sql(
+        "INSERT INTO photo (type, taken_at, taken_at_local, taken_at_source, timezone, year, "
+        "month, favorite, archived, missing, created_at, updated_at) VALUES ('image', "
+        "'2023-07-14 16:32:05', '2023-07-14 18:32:05', 'DateTimeOriginal', '+02:00', 2023, 7, "
+        "1, 0, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+    )
+    db.close()
+    with Catalog(db_url, tmp_path) as catalog:
+        assert catalog.applied == ["0009_zones_and_sources"]
+        photo = Photo.get()
+        assert (photo.timezone, photo.favorite, photo.timezone_name, photo.sources) == (
+            "+02:00", True, None, None,
+        )  # fmt: skip
+        long = "写真" * 40_000  # 240,000 bytes of UTF-8
+        root = Root.create(path="/x", path_key="k" * 32)
+        File.create(
+            root=root, rel_path="a.jpg", rel_path_raw=b"a.jpg", path_key="p" * 32,
+            stem_key="s" * 32, size=1, mtime_ns=1, role="original", meta=long, photo=photo,
+        )  # fmt: skip
+        PhotoText.create(photo=photo, text=long)
+        assert File.get().meta == PhotoText.get().text == long
+        if db_url.startswith("mysql"):
+            types = catalog.db.execute_sql(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = DATABASE() AND data_type = 'mediumtext'"
+            ).fetchall()
+            assert sorted((t, c) for t, c, _ in types) == [("file", "meta"), ("photo_text", "text")]
 
 
 def test_fresh_schema_matches_models(db_url: str, tmp_path: Path) -> None:

@@ -219,11 +219,14 @@ def test_still_photos_dates_zones_gps_and_cameras(library: Library, corpus: Path
     assert p["exposure"] == "1/2262"  # EXIF:ExposureTime 0.000442086649
     assert p["focal_length_35mm"] == close(29)  # EXIF:FocalLengthIn35mmFormat
 
-    # DSCN0010.jpg: DateTimeOriginal 2008:10:22 16:28:39, but the GPS clock says 2008:10:23
-    # 14:27:07Z, 22 hours off: no believable zone, so the wall clock stands as it is.
+    # DSCN0010.jpg: DateTimeOriginal 2008:10:22 16:28:39 without an offset, and a GPS clock
+    # 22 hours off (2008:10:23 14:27:07Z); the position (Tuscany) is in Europe/Rome, on
+    # summer time until 26 October 2008: +02:00.
     p = photo(library, f"{EXIFPY}/jpg/gps/DSCN0010.jpg")
-    assert p["taken_at"] == "2008-10-22T16:28:39Z"
-    assert p["timezone"] is None
+    assert p["taken_at"] == "2008-10-22T14:28:39Z"
+    assert p["taken_at_local"] == "2008-10-22T16:28:39"
+    assert (p["timezone"], p["timezone_name"]) == ("+02:00", "Europe/Rome")
+    assert p["sources"]["zone"] == "position"
     assert (p["lat"], p["lng"]) == (close(43.4674483333333), close(11.8851266666639))
     assert p["altitude"] is None  # GPSAltitudeRef present, GPSAltitude absent
     assert (p["camera_make"], p["camera_model"]) == ("NIKON", "COOLPIX P6000")
@@ -233,10 +236,12 @@ def test_still_photos_dates_zones_gps_and_cameras(library: Library, corpus: Path
 
     # beach_wood.jpg: GPSAltitude 2.809326425 with GPSAltitudeRef 1 (below sea level); no
     # FNumber, only ApertureValue (Composite:Aperture 2.19999999733148,
-    # shown to two decimals); no zone, no GPS clock.
+    # shown to two decimals); no offset tag, no GPS clock: the zone of its position (the
+    # Garden Route, South Africa: Africa/Johannesburg, +02:00).
     p = photo(library, f"{EXAMPLES}/beach_wood.jpg")
-    assert p["taken_at"] == "2018-01-11T13:09:38.321000Z"
-    assert p["timezone"] is None
+    assert p["taken_at"] == "2018-01-11T11:09:38.321000Z"
+    assert p["taken_at_local"] == "2018-01-11T13:09:38.321000"
+    assert (p["timezone"], p["timezone_name"]) == ("+02:00", "Africa/Johannesburg")
     assert (p["lat"], p["lng"]) == (close(-34.0213583333333), close(23.899375))
     assert p["altitude"] == close(-2.809326425)
     assert p["f_number"] == 2.2
@@ -416,7 +421,8 @@ def test_orientation_formats_and_animation(library: Library, corpus: Path) -> No
     # Extensions that lie: both files are JPEGs by content (File:MIMEType image/jpeg).
     p = photo(library, f"{EXAMPLES}/this-is-a-jpeg.png")
     assert (p["type"], file_of(p, "this-is-a-jpeg.png")["mime"]) == ("image", "image/jpeg")
-    assert p["taken_at"] == "2018-01-11T13:09:38.321000Z"  # DateTimeOriginal + SubSec 321
+    # DateTimeOriginal + SubSec 321, in the zone of its position (it is beach_wood.jpg)
+    assert p["taken_at"] == "2018-01-11T11:09:38.321000Z"
     assert preview_of(library, p, "this-is-a-jpeg.png").size == (240, 180)
     p = photo(library, f"{PP_TESTDATA}/wrong.heic")
     assert (p["type"], file_of(p, "wrong.heic")["mime"]) == ("image", "image/jpeg")
@@ -560,11 +566,14 @@ def test_videos(library: Library, corpus: Path) -> None:
     assert preview_of(library, p, "quicktime-hvc1.mov").size == (720, 1280)
 
     # with-gps.mp4: GPSCoordinates "51.4169 -0.0806" (no altitude), CreateDate 2017:02:22
-    # 08:20:28 (UTC by the QuickTime spec, zone unknown), avc1 1920x1080, Duration 0.171.
+    # 08:20:28 (UTC by the QuickTime spec), avc1 1920x1080, Duration 0.171. The position is
+    # in London: in February Europe/London is at +00:00, so the wall clock is the same.
     p = photo(library, f"{DREW}/mp4/with-gps.mp4")
     assert (p["lat"], p["lng"], p["altitude"]) == (close(51.4169), close(-0.0806), None)
-    assert p["taken_at"] == "2017-02-22T08:20:28Z"
-    assert (p["taken_at_source"], p["timezone"]) == ("QuickTime:CreateDate", None)
+    assert (p["taken_at"], p["taken_at_local"]) == ("2017-02-22T08:20:28Z", "2017-02-22T08:20:28")
+    assert (p["taken_at_source"], p["timezone"]) == ("QuickTime:CreateDate", "+00:00")
+    assert (p["timezone_name"], p["sources"]["zone"]) == ("Europe/London", "position")
+    assert p["sources"]["place"] == "QuickTime"  # UserData ©xyz
     assert (p["codec"], p["duration"]) == ("avc1", close(0.171))
     assert (p["width"], p["height"], p["orientation"]) == (1920, 1080, 1)
     assert preview_of(library, p, "with-gps.mp4").size == (1600, 900)
@@ -622,10 +631,13 @@ def test_xmp_sidecars_join_their_photo(library: Library, corpus: Path) -> None:
     assert holding(library, f"{META}/ladybug.xmp") == []
 
     # HEIC and sidecar agree: DateTimeOriginal 2018:09:10 12:16:13 (no offset tag, no GPS
-    # clock), GPSLatitude 34.79745 N, GPSLongitude 134.764633333333 E, no altitude.
+    # clock), GPSLatitude 34.79745 N, GPSLongitude 134.764633333333 E (Himeji, Japan:
+    # Asia/Tokyo, +09:00), no altitude. The sidecar's place is the same as the file's.
     assert p["type"] == "image"
     assert p["taken_at_local"].startswith("2018-09-10T12:16:13")
-    assert p["timezone"] is None
+    assert p["taken_at"] == "2018-09-10T03:16:13.023000Z"
+    assert (p["timezone"], p["timezone_name"]) == ("+09:00", "Asia/Tokyo")
+    assert (p["taken_at_source"], p["sources"]["place"]) == ("DateTimeOriginal", "sidecar")
     assert (p["lat"], p["lng"], p["altitude"]) == (close(34.79745), close(134.764633333333), None)
     assert (p["camera_make"], p["camera_model"]) == ("Apple", "iPhone 7")
     assert p["lens_model"] == "iPhone 7 back camera 3.99mm f/1.8"
@@ -725,3 +737,75 @@ def test_coordinates_keep_full_precision(library: Library, corpus: Path) -> None
     [p] = library.photos()
     assert (p["lat"], p["lng"]) == (50.0477444444444, 8.57235555555556)  # Composite:GPS*
     assert p["altitude"] == 103.8469849  # Composite:GPSAltitude
+
+
+def test_sources_of_dates_zones_places_and_cameras(library: Library, corpus: Path) -> None:
+    names = [
+        f"{EXAMPLES}/beach_sand.jpg",
+        f"{EXAMPLES}/beach_sand.json",  # PhotoPrism's exiftool dump: a sidecar, not Takeout
+        f"{EXAMPLES}/iphone_15_pro.heic",
+        f"{EXAMPLES}/iphone_15_pro.json",
+        f"{EXAMPLES}/elephants.jpg",
+        f"{PP_VIDEO}/quicktime-hvc1.mov",
+        f"{EXIFPY}/jpg/Reconyx_HC500_Hyperfire.jpg",
+        f"{DREW}/heic/IMG_2927.HEIC",
+    ]
+    copy_in(corpus, library.root, *names)
+    before = snapshot(library.root)
+    summary = library.index()
+    assert (summary.new, summary.failed) == (len(names), 0)
+    assert len(library.photos()) == 6  # the JSON files are sidecars of their photos
+
+    # beach_sand.jpg: DateTimeOriginal 2017:02:15 14:13:40 (SubSec 249), no offset; GPS 29.28 S 31.44 E
+    # (KwaZulu-Natal): Africa/Johannesburg, +02:00. Its JSON is not Google's: it changes nothing.
+    p = photo(library, f"{EXAMPLES}/beach_sand.jpg")
+    assert roles(p) == {"beach_sand.jpg": "original", "beach_sand.json": "sidecar"}
+    assert (p["taken_at"], p["timezone"], p["timezone_name"]) == (
+        "2017-02-15T12:13:40.249000Z", "+02:00", "Africa/Johannesburg",
+    )  # fmt: skip
+    assert (p["software"], p["sources"]) == ("10.2.1", {
+        "camera": "EXIF", "place": "EXIF", "software": "EXIF", "taken_at": "DateTimeOriginal",
+        "zone": "position",
+    })  # fmt: skip
+
+    # iphone_15_pro.heic: OffsetTimeOriginal +01:00 agrees with Berlin's zone on 31 October
+    # 2023 (summer time ended on the 29th), so the zone's name is kept; EXIF:Software 17.1.
+    p = photo(library, f"{EXAMPLES}/iphone_15_pro.heic")
+    assert (p["timezone"], p["timezone_name"], p["sources"]["zone"]) == (
+        "+01:00",
+        "Europe/Berlin",
+        "offset",
+    )
+    assert p["software"] == "17.1"
+
+    # elephants.jpg: no offset tag; the position (Eastern Cape) and the GPS clock agree on
+    # +02:00; the position wins and names the zone. EXIF:Software over XMP:CreatorTool.
+    p = photo(library, f"{EXAMPLES}/elephants.jpg")
+    assert (p["timezone"], p["timezone_name"], p["sources"]["zone"]) == (
+        "+02:00", "Africa/Johannesburg", "position",
+    )  # fmt: skip
+    assert p["software"] == "Adobe Photoshop CC 2019 (Macintosh)"
+
+    # quicktime-hvc1.mov (an iPad): Keys Software 17.0 (a number to exiftool -n),
+    # CameraFocalLength35mmEquivalent 30, CreationDate with +02:00 in Berlin in September.
+    p = photo(library, f"{PP_VIDEO}/quicktime-hvc1.mov")
+    assert (p["software"], p["focal_length_35mm"]) == ("17.0", close(30))
+    assert (p["timezone"], p["timezone_name"]) == ("+02:00", "Europe/Berlin")
+    assert p["sources"] == {
+        "camera": "QuickTime", "place": "QuickTime", "software": "QuickTime",
+        "taken_at": "QuickTime:CreationDate", "zone": "offset",
+    }  # fmt: skip
+
+    # Reconyx_HC500_Hyperfire.jpg (a trail camera): its only date is in its maker notes
+    # (MakerNotes:DateTimeOriginal 2020:03:16 10:00:00).
+    p = photo(library, f"{EXIFPY}/jpg/Reconyx_HC500_Hyperfire.jpg")
+    assert (p["taken_at_local"], p["taken_at_source"]) == (
+        "2020-03-16T10:00:00", "MakerNotes:DateTimeOriginal",
+    )  # fmt: skip
+    assert p["taken_at_guessed"] is False
+
+    # IMG_2927.HEIC: OffsetTimeOriginal -04:00 and no position: the offset, no zone name.
+    p = photo(library, f"{DREW}/heic/IMG_2927.HEIC")
+    assert (p["timezone"], p["timezone_name"]) == ("-04:00", None)
+
+    assert snapshot(library.root) == before

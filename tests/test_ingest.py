@@ -218,7 +218,8 @@ def test_xmp_sidecar_joins_its_photo_and_wins(library: Library, sidecar_first: b
     assert sorted(f["role"] for f in photo["files"]) == ["original", "sidecar"]
     assert photo["title"] == "From the sidecar"
     assert photo["rating"] == 5
-    assert photo["keywords"] == ["boats", "harbour"]
+    assert photo["keywords"] == ["harbour"]  # the sidecar's list is the edited one
+    assert photo["sources"]["title"] == photo["sources"]["keywords"] == "sidecar"
     assert len(library.photos()) == 1
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from shoebox.catalog.photos import format_exposure
-from shoebox.ingest.metadata import normalise, parse_datetime, resolve_taken_at
+from shoebox.ingest.dates import parse_datetime
+from shoebox.ingest.metadata import normalise, resolve_taken_at
 
 MTIME = int(dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.UTC).timestamp() * 1e9)
 
@@ -39,12 +40,19 @@ def test_original_date_with_offset_wins() -> None:
         "EXIF:CreateDate": "2020:01:01 00:00:00",
         "QuickTime:CreateDate": "2021:01:01 00:00:00",
     }
-    assert resolve_taken_at(tags, "IMG_1.jpg", MTIME) == {
+    taken = resolve_taken_at(tags, "IMG_1.jpg", MTIME)
+    assert {k: v for k, v in taken.items() if k != "clocks"} == {
         "taken_at": "2023-10-31T10:44:43",
         "taken_at_local": "2023-10-31T11:44:43",
         "timezone": "+01:00",
+        "timezone_name": None,
         "taken_at_source": "DateTimeOriginal",
+        "zone_source": "offset",
     }
+    # Every date the file gives is kept, in the order of trust, for the photo to settle.
+    assert [c[0] for c in taken["clocks"]] == [
+        "DateTimeOriginal", "CreateDate", "QuickTime:CreateDate", "FileModifyDate",
+    ]  # fmt: skip
 
 
 def test_zone_is_derived_from_the_gps_clock_when_missing() -> None:
@@ -55,6 +63,7 @@ def test_zone_is_derived_from_the_gps_clock_when_missing() -> None:
     taken = resolve_taken_at(tags, "x.jpg", MTIME)
     assert taken["timezone"] == "+02:00"
     assert taken["taken_at"] == "2023-07-14T16:32:05"
+    assert (taken["zone_source"], taken["timezone_name"]) == ("GPSDateTime", None)
 
 
 def test_quicktime_dates_are_utc() -> None:

@@ -26,7 +26,7 @@ import bottle
 
 from shoebox.catalog import albums, people, search, visibility
 from shoebox.catalog.models import Account, AlbumPhoto, File, Photo, Place, Root
-from shoebox.catalog.photos import format_exposure
+from shoebox.catalog.photos import GUESSED, format_exposure
 from shoebox.errors import UsageError
 from shoebox_viewer import access, labels
 from shoebox_viewer.context import Context, url
@@ -371,7 +371,8 @@ def photo_view(photo: Any) -> dict[str, Any]:
         "description": photo.description,
         "date": f"{local:%a} {local.day} {MONTHS[local.month - 1]} {local.year}, {local:%H:%M}",
         "iso_date": local.isoformat(),
-        "zone": f"UTC{photo.timezone}" if photo.timezone else "time zone unknown",
+        "zone": _zone(photo.timezone, photo.timezone_name),
+        "guessed": photo.taken_at_source == GUESSED,
         "camera": camera,
         "lens": photo.lens_model,
         "exposure": exposure,
@@ -397,6 +398,12 @@ def photo_view(photo: Any) -> dict[str, Any]:
             for f in files
         ],
     }
+
+
+def _zone(offset: str | None, name: str | None) -> str:
+    if not offset:
+        return "time zone unknown"
+    return f"{name.replace('_', ' ')}, UTC{offset}" if name else f"UTC{offset}"
 
 
 def camera_words(make: str | None, model: str | None) -> tuple[str | None, str | None]:

@@ -51,6 +51,7 @@ from shoebox.catalog.models import (
     File,
     IngestError,
     Label,
+    LongTextField,
     NotFace,
     PendingWrite,
     Person,
@@ -91,6 +92,8 @@ class _RootV1(BaseModel):
 
 
 class _PhotoV1(BaseModel):
+    """`Photo` before migrations 6 (owners, visibility) and 9 (zones, software, sources)."""
+
     type = CharField(16)
     thumb_hash = FixedCharField(64, null=True)
     taken_at = DateTimeField()
@@ -242,8 +245,25 @@ def _0008_people_suggestions(db: Any) -> None:
     _create(db, (NotFace, Suggestion, SuggestionFace))
 
 
-# Each migration is applied once, by number, whatever else has been applied (numbers may
-# have gaps while branches that add migrations are merged).
+def _0009_zones_and_sources(db: Any) -> None:
+    """The IANA zone, the software and the sources of each field of a photo; and, on MariaDB,
+    room for more than 64 KB in a file's metadata and a photo's search text (their TEXT
+    columns become MEDIUMTEXT; SQLite's TEXT has no such limit)."""
+    migrator = SchemaMigrator.from_database(db)
+    steps = [
+        migrator.add_column("photo", "timezone_name", CharField(64, null=True)),
+        migrator.add_column("photo", "software", CharField(100, null=True)),
+        migrator.add_column("photo", "sources", TextField(null=True)),
+    ]
+    if isinstance(db, MySQLDatabase):
+        steps += [
+            migrator.alter_column_type("file", "meta", LongTextField(null=True)),
+            migrator.alter_column_type("photo_text", "text", LongTextField()),
+        ]
+    run_migration(*steps)
+
+
+# Each migration is applied once, by number, whatever else has been applied.
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
     (2, "viewer", _0002_viewer),
@@ -253,6 +273,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (6, "household", _0006_household),
     (7, "written_beside", _0007_written_beside),
     (8, "people_suggestions", _0008_people_suggestions),
+    (9, "zones_and_sources", _0009_zones_and_sources),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -33,6 +33,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+class LongTextField(TextField):
+    """Text that may pass 64 KB: TEXT on SQLite, MEDIUMTEXT (16 MB) on MariaDB, whose TEXT
+    stops at 65,535 bytes."""
+
+    field_type = "MEDIUMTEXT"
+
+
 class BaseModel(Model):
     id = AutoField()
 
@@ -83,8 +90,9 @@ class Photo(BaseModel):
     thumb_hash = FixedCharField(64, null=True)  # whose renditions show this photo
     taken_at = DateTimeField()  # UTC, naive
     taken_at_local = DateTimeField()  # wall-clock time where it was taken
-    taken_at_source = CharField(32)
+    taken_at_source = CharField(32)  # which source the date came from (`ingest.dates`)
     timezone = CharField(8, null=True)  # "+02:00", or null when unknown
+    timezone_name = CharField(64, null=True)  # "Europe/Paris": the IANA zone where it was taken
     year = SmallIntegerField()
     month = SmallIntegerField()
     lat = FloatField(null=True)
@@ -92,6 +100,7 @@ class Photo(BaseModel):
     altitude = FloatField(null=True)
     camera_make = CharField(100, null=True)
     camera_model = CharField(100, null=True)
+    software = CharField(100, null=True)
     lens_model = CharField(255, null=True)
     iso = IntegerField(null=True)
     exposure_time = FloatField(null=True)  # seconds
@@ -111,6 +120,7 @@ class Photo(BaseModel):
     copyright = TextField(null=True)
     rating = SmallIntegerField(null=True)
     content_id = CharField(100, null=True)
+    sources = TextField(null=True)  # JSON: where the date, zone, place, camera, ... came from
     favorite = BooleanField(default=False)
     archived = BooleanField(default=False)
     missing = BooleanField(default=False)  # every file of it has vanished
@@ -148,7 +158,7 @@ class File(BaseModel):
     role = CharField(16)  # original, raw, live-video, sidecar
     status = CharField(16, default="present")  # present, missing, error
     content_id = CharField(100, null=True, index=True)  # Live Photo pairing
-    meta = TextField(null=True)  # JSON of the normalised metadata
+    meta = LongTextField(null=True)  # JSON of the normalised metadata
     v_identify = SmallIntegerField(default=0)
     v_metadata = SmallIntegerField(default=0)
     v_renditions = SmallIntegerField(default=0)
@@ -324,7 +334,7 @@ class PhotoText(BaseModel):
     column, for the search's bare words (see `shoebox.catalog.text`)."""
 
     photo = ForeignKeyField(Photo, on_delete="CASCADE", unique=True)
-    text = TextField()
+    text = LongTextField()
     photo_id: int
 
 

@@ -8,6 +8,9 @@ import json
 import os
 from typing import Any
 
+# The date's source when it is only the file's time: a guess (see `shoebox.ingest.dates`).
+GUESSED = "FileModifyDate"
+
 
 def format_exposure(seconds: float | None) -> str | None:
     """1/125 for short exposures, 2.5 for long ones."""
@@ -45,12 +48,15 @@ def as_dict(photo: Any, files: list[Any], owners: dict[int, str]) -> dict[str, A
         "taken_at": f"{photo.taken_at.isoformat()}Z",
         "taken_at_local": _iso(photo.taken_at_local),
         "taken_at_source": photo.taken_at_source,
+        "taken_at_guessed": photo.taken_at_source == GUESSED,
         "timezone": photo.timezone,
+        "timezone_name": photo.timezone_name,
         "lat": photo.lat,
         "lng": photo.lng,
         "altitude": photo.altitude,
         "camera_make": photo.camera_make,
         "camera_model": photo.camera_model,
+        "software": photo.software,
         "lens_model": photo.lens_model,
         "iso": photo.iso,
         "exposure": format_exposure(photo.exposure_time),
@@ -70,6 +76,7 @@ def as_dict(photo: Any, files: list[Any], owners: dict[int, str]) -> dict[str, A
         "copyright": photo.copyright,
         "rating": photo.rating,
         "content_id": photo.content_id,
+        "sources": json.loads(photo.sources) if photo.sources else {},
         "favorite": photo.favorite,
         "archived": photo.archived,
         "missing": photo.missing,

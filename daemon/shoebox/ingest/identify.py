@@ -100,6 +100,9 @@ def is_candidate(extension: str) -> bool:
 
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
+# The first atom of a QuickTime movie that has no ftyp (what exiftool also takes for one).
+_QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"junk", b"pnot", b"uuid",
+                    b"PICT", b"pict"}  # fmt: skip
 
 
 def sniff(head: bytes, extension: str) -> Kind:
@@ -123,8 +126,8 @@ def sniff(head: bytes, extension: str) -> Kind:
         return "video"  # Matroska/WebM, MPEG program stream
     if head[:1] == b"\x47" and len(head) > 188 and head[188:189] == b"\x47":
         return "video"  # MPEG transport stream (.mts)
-    if head[4:8] == b"moov" or head[4:8] == b"mdat" or head[4:8] == b"wide":
-        return "video"  # QuickTime without ftyp
+    if head[4:8] in _QUICKTIME_ATOMS:
+        return "video"  # QuickTime without ftyp (older cameras: Motion JPEG movies)
     if head[:16] == b"0&\xb2u\x8ef\xcf\x11\xa6\xd9\x00\xaa\x00b\xcel":
         return "video"  # ASF/WMV
     if (

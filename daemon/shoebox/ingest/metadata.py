@@ -10,8 +10,8 @@ time is resolved here, with the source that won recorded.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -20,8 +20,9 @@ from typing import Any
 
 from shoebox import sidecars
 from shoebox.errors import HelperError, StageError
+from shoebox.ingest import dates, limits, takeout
 from shoebox.ingest.exiftool import ExifTool
-from shoebox.ingest.identify import open_regular
+from shoebox.ingest.identify import SIDECAR_EXTENSIONS, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,6 @@ Meta = dict[str, Any]
 
 # --- normalising -------------------------------------------------------------------------
 
-_DATE = re.compile(
-    r"^(\d{4})[:\-](\d{2})[:\-](\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?(\.\d+)?"
-    r"\s*(Z|[+\-]\d{2}:?\d{2})?$"
-)
-_NAME_DATE = re.compile(
-    r"(?<!\d)((?:19|20)\d{2})[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])"
-    r"(?:(?: at |[-_ T.])?([01]\d|2[0-3])[-_.:h]?([0-5]\d)[-_.:m]?([0-5]\d))?(?!\d)"
-)
 _JUNK_TEXT = {
     "",
     "olympus digital camera",
@@ -53,124 +46,28 @@ _JUNK_TEXT = {
     "kodak digital still camera",
     "exif_pic",
 }
-_EARLIEST = dt.datetime(1826, 1, 1)
-
-
-def parse_datetime(value: Any) -> tuple[dt.datetime, dt.timedelta | None] | None:
-    """exiftool's "YYYY:MM:DD HH:MM:SS[.fff][±HH:MM|Z]" as (naive wall clock, offset or None).
-    Zero dates, impossible dates and dates before photography are None."""
-    if not isinstance(value, str):
-        return None
-    m = _DATE.match(value.strip())
-    if not m:
-        return None
-    y, mo, d, h, mi, s, frac, zone = m.groups()
-    try:
-        when = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0))
-    except ValueError:
-        return None
-    if frac:
-        when = when.replace(microsecond=round(float(frac) * 1_000_000) % 1_000_000)
-    if when < _EARLIEST or when.year > dt.datetime.now().year + 1:
-        return None
-    return when, _offset(zone)
-
-
-def _offset(zone: str | None) -> dt.timedelta | None:
-    if not zone:
-        return None
-    if zone == "Z":
-        return dt.timedelta(0)
-    sign = -1 if zone[0] == "-" else 1
-    digits = zone[1:].replace(":", "")
-    minutes = int(digits[:2]) * 60 + int(digits[2:])
-    if minutes > 14 * 60:
-        return None
-    return sign * dt.timedelta(minutes=minutes)
-
-
-def format_offset(offset: dt.timedelta) -> str:
-    minutes = int(offset.total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    minutes = abs(minutes)
-    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-# Local wall-clock sources in priority order: (source name, date tag, offset tags).
-_LOCAL_SOURCES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("DateTimeOriginal", "Composite:SubSecDateTimeOriginal", ()),
-    ("DateTimeOriginal", "EXIF:DateTimeOriginal", ("EXIF:OffsetTimeOriginal",)),
-    ("XMP:DateTimeOriginal", "XMP:DateTimeOriginal", ()),
-    ("QuickTime:CreationDate", "QuickTime:CreationDate", ()),
-    ("CreateDate", "Composite:SubSecCreateDate", ()),
-    ("CreateDate", "EXIF:CreateDate", ("EXIF:OffsetTimeDigitized",)),
-    ("XMP:CreateDate", "XMP:CreateDate", ()),
-    ("XMP:DateCreated", "XMP:DateCreated", ()),
-    ("IPTC:DateCreated", "Composite:DateTimeCreated", ()),
-)
-# Sources that are instants in UTC (QuickTime stores UTC by its specification).
-_UTC_SOURCES: tuple[tuple[str, str], ...] = (
-    ("QuickTime:CreateDate", "QuickTime:CreateDate"),
-    ("QuickTime:MediaCreateDate", "QuickTime:MediaCreateDate"),
-    ("GPSDateTime", "Composite:GPSDateTime"),
-)
 
 
 def resolve_taken_at(tags: dict[str, Any], name: str, mtime_ns: int) -> Meta:
-    """Pick the taken-at time: embedded local dates (with their zone), then UTC instants, then
-    a date in the file name, then the file's mtime. The source that won is recorded."""
-    gps = parse_datetime(tags.get("Composite:GPSDateTime"))
-    for source, tag, offset_tags in _LOCAL_SOURCES:
-        parsed = parse_datetime(tags.get(tag))
-        if parsed is None:
-            continue
-        local, offset = parsed
-        for extra in offset_tags:
-            if offset is None and isinstance(tags.get(extra), str):
-                offset = _offset(tags[extra].strip())
-        if offset is None and gps is not None:
-            offset = _offset_from_gps(local, gps[0])
-        return _taken(local, offset, source)
-    for source, tag in _UTC_SOURCES:
-        parsed = parse_datetime(tags.get(tag))
-        if parsed is not None:
-            instant = parsed[0] - (parsed[1] or dt.timedelta(0))
-            return _taken(instant, None, source, utc=True)
-    m = _NAME_DATE.search(name)
-    if m:
-        y, mo, d, h, mi, s = m.groups()
-        try:
-            named = dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0))
-        except ValueError:
-            named = None
-        if named is not None and _EARLIEST <= named <= dt.datetime.now():
-            return _taken(named, None, "FileName")
-    instant = dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.UTC).replace(tzinfo=None)
-    return _taken(instant, None, "FileModifyDate", utc=True)
+    """A media file's date from its tags, its name and its mtime, in the order `dates`
+    documents, placed in the zone of the file's own position. Its clocks are kept too, so
+    that the photo's date can be settled again with its sidecars (see `grouping`)."""
+    clocks = _clocks(tags, name, mtime_ns, media=True)
+    return {"clocks": [c.as_json() for c in clocks], **dates.settle(clocks, *_position(tags))}
 
 
-def _offset_from_gps(local: dt.datetime, gps_utc: dt.datetime) -> dt.timedelta | None:
-    """The zone implied by a local time and the GPS clock, to the nearest quarter hour."""
-    minutes = round((local - gps_utc).total_seconds() / 900) * 15
-    return dt.timedelta(minutes=minutes) if abs(minutes) <= 14 * 60 else None
+def _clocks(tags: dict[str, Any], name: str, mtime_ns: int, *, media: bool) -> list[dates.Clock]:
+    """Every date the file gives; its name and time only for a photo or video, not a sidecar."""
+    clocks = dates.from_tags(tags)
+    if media:
+        named = dates.from_name(name)
+        clocks += [named] if named else []
+        clocks.append(dates.from_mtime(mtime_ns))
+    return clocks
 
 
-def _taken(
-    when: dt.datetime, offset: dt.timedelta | None, source: str, *, utc: bool = False
-) -> Meta:
-    if utc:
-        instant, local = when, when
-    else:
-        instant, local = when - (offset or dt.timedelta(0)), when
-    return {
-        "taken_at": instant.isoformat(),
-        "taken_at_local": local.isoformat(),
-        "timezone": format_offset(offset) if offset is not None else None,
-        "taken_at_source": source,
-    }
-
-
-def _first(tags: dict[str, Any], *names: str) -> Any:
+def _first(tags: dict[str, Any], *names: str) -> tuple[Any, str | None]:
+    """The first of these tags with a value, and its name."""
     for name in names:
         value = tags.get(name)
         if value is None:
@@ -179,18 +76,27 @@ def _first(tags: dict[str, Any], *names: str) -> Any:
             value = value.strip()
             if value.lower() in _JUNK_TEXT:
                 continue
-        return value
-    return None
+        return value, name
+    return None, None
 
 
 def _text(tags: dict[str, Any], *names: str) -> str | None:
-    value = _first(tags, *names)
+    return _text_from(tags, *names)[0]
+
+
+def _text_from(tags: dict[str, Any], *names: str) -> tuple[str | None, str | None]:
+    """The first of these tags with a text, as one string, and the group it came from."""
+    value, name = _first(tags, *names)
     if value is None:
-        return None
+        return None, None
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value)
     text = str(value).strip()
-    return text or None
+    return (text, _group(name)) if text else (None, None)
+
+
+def _group(tag: str | None) -> str | None:
+    return tag.split(":", 1)[0] if tag else None
 
 
 def _number(tags: dict[str, Any], *names: str, positive: bool = True) -> float | None:
@@ -203,6 +109,8 @@ def _number(tags: dict[str, Any], *names: str, positive: bool = True) -> float |
             except ValueError:
                 value = None
         if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if not math.isfinite(value) or abs(value) >= 2**31:  # no column holds these
             continue
         if positive and value <= 0:
             continue
@@ -225,7 +133,8 @@ def _iso(tags: dict[str, Any]) -> int | None:
     words = str(tags.get("MakerNotes:ISO", "")).split()
     nikon = int(words[-1]) if words and words[-1].isdigit() and int(words[-1]) > 0 else None
     high = _int(tags, "EXIF:RecommendedExposureIndex", "EXIF:ISOSpeed")
-    return high or nikon or _int(tags, "XMP:ISO") or iso
+    value = high or nikon or _int(tags, "XMP:ISO") or iso
+    return value if value is None or value < 2**31 else None
 
 
 _LENS_SPEC = re.compile(r"(\d+(?:\.\d+)?|undef|inf)( (\d+(?:\.\d+)?|undef|inf)){3}")
@@ -241,37 +150,41 @@ def _lens_name(lens: str) -> str:
     return name + (f"-{slow}" if slow not in ("0", fast) else "")
 
 
-def _keywords(tags: dict[str, Any]) -> list[str]:
+_KEYWORD_TAGS = ("XMP:Subject", "IPTC:Keywords", "XMP:TagsList", "QuickTime:Keywords")
+
+
+def _keywords(tags: dict[str, Any]) -> tuple[list[str], str | None]:
+    """The keywords (at most `limits.KEYWORDS`) and the group of the first tag that had any."""
     found: list[str] = []
-    for name in ("XMP:Subject", "IPTC:Keywords", "XMP:TagsList", "QuickTime:Keywords"):
+    group = None
+    for name in _KEYWORD_TAGS:
         value = tags.get(name)
         items: Iterable[Any] = value if isinstance(value, list) else [value]
         for item in items:
             if item is None:
                 continue
             for word in str(item).split(",") if name == "QuickTime:Keywords" else [str(item)]:
-                word = word.strip()
-                if word and word not in found:
-                    found.append(word)
+                found.append(word)
+                group = group or _group(name)
     xp = tags.get("EXIF:XPKeywords")
     if isinstance(xp, str):
-        for word in xp.split(";"):
-            word = word.strip()
-            if word and word not in found:
-                found.append(word)
-    return found
+        found += xp.split(";")
+        group = group or "EXIF"
+    kept = limits.keywords(found)
+    return kept, group if kept else None
 
 
-_ROTATION_TO_ORIENTATION = {90: 6, 180: 3, 270: 8}
+def _fold_languages(tags: dict[str, Any]) -> dict[str, Any]:
+    """QuickTime text in a language other than the default comes as `Tag-lang-COUNTRY`
+    (`QuickTime:CameraLensModel-und-DE`): the plain name stands for it when it is missing."""
+    folded = dict(tags)
+    for key, value in tags.items():
+        if key.startswith("QuickTime:") and "-" in key:
+            folded.setdefault(key.split("-", 1)[0], value)
+    return folded
 
 
-def normalise(tags: dict[str, Any], path: Path, mtime_ns: int) -> Meta:
-    """exiftool's tags for one file as the catalog's fields (unknown values are None)."""
-    mime = _mime(tags)
-    is_video = bool(mime and mime.startswith("video/"))
-    meta: Meta = {"mime": mime}
-    meta.update(resolve_taken_at(tags, path.name, mtime_ns))
-
+def _position(tags: dict[str, Any]) -> tuple[float | None, float | None]:
     lat = _number(tags, "Composite:GPSLatitude", "XMP:GPSLatitude", positive=False)
     lng = _number(tags, "Composite:GPSLongitude", "XMP:GPSLongitude", positive=False)
     if (
@@ -280,37 +193,100 @@ def normalise(tags: dict[str, Any], path: Path, mtime_ns: int) -> Meta:
         or not (-90 <= lat <= 90 and -180 <= lng <= 180)
         or (abs(lat) < 1e-6 and abs(lng) < 1e-6)
     ):
-        lat = lng = None
+        return None, None
+    return lat, lng
+
+
+def _place_source(tags: dict[str, Any]) -> str:
+    """Where the position came from: EXIF's GPS tags, a movie's atoms (Apple's ISO 6709
+    location, ©xyz, 3GPP loci) or XMP."""
+    if any(k.startswith("EXIF:GPSLatitude") for k in tags):
+        return "EXIF"
+    if "QuickTime:GPSCoordinates" in tags or "QuickTime:LocationInformation" in tags:
+        return "QuickTime"
+    return "XMP"
+
+
+def _software(tags: dict[str, Any]) -> tuple[str | None, str | None]:
+    software, group = _text_from(
+        tags, "EXIF:Software", "XMP:CreatorTool", "QuickTime:Software", "QuickTime:SoftwareVersion"
+    )
+    android = _text(tags, "QuickTime:AndroidVersion")
+    if software is None and android is not None:
+        return f"Android {android}", "QuickTime"
+    return software, group
+
+
+_ROTATION_TO_ORIENTATION = {90: 6, 180: 3, 270: 8}
+
+
+def normalise(tags: dict[str, Any], path: Path, mtime_ns: int) -> Meta:
+    """exiftool's tags for one file as the catalog's fields (unknown values are None), every
+    text cut to `limits`, with `sources` naming where the date, zone, place, camera, title,
+    description, keywords and rating came from (an exiftool group: EXIF, XMP, IPTC,
+    QuickTime, MakerNotes; or Takeout)."""
+    tags = _fold_languages(tags)
+    mime = _mime(tags)
+    is_video = bool(mime and mime.startswith("video/"))
+    meta: Meta = {"mime": limits.name(mime, limits.MIME)}
+    sources: dict[str, str | None] = {}
+    media = path.suffix.lower() not in SIDECAR_EXTENSIONS
+
+    lat, lng = _position(tags)
     meta["lat"], meta["lng"] = lat, lng
     meta["altitude"] = (
         _number(tags, "Composite:GPSAltitude", "XMP:GPSAltitude", positive=False)
         if lat is not None
         else None
     )
+    sources["place"] = _place_source(tags) if lat is not None else None
 
-    meta["camera_make"] = _text(
-        tags, "EXIF:Make", "QuickTime:Make", "XMP:Make", "QuickTime:AndroidManufacturer"
+    make, make_tag = _text_from(
+        tags,
+        "EXIF:Make",
+        "QuickTime:Make",
+        "XMP:Make",
+        "QuickTime:AndroidManufacturer",
+        "XML:DeviceManufacturer",
+        "MakerNotes:Make",
     )
-    meta["camera_model"] = _text(
-        tags, "EXIF:Model", "QuickTime:Model", "XMP:Model", "QuickTime:AndroidModel"
+    model, model_tag = _text_from(
+        tags,
+        "EXIF:Model",
+        "QuickTime:Model",
+        "XMP:Model",
+        "QuickTime:AndroidModel",
+        "XML:DeviceModelName",
+        "MakerNotes:Model",
     )
+    meta["camera_make"] = limits.name(make, limits.CAMERA)
+    meta["camera_model"] = limits.name(model, limits.CAMERA)
+    sources["camera"] = make_tag or model_tag
+    software, sources["software"] = _software(tags)
+    meta["software"] = limits.name(software, limits.CAMERA)
     lens = _text(
         tags,
         "EXIF:LensModel",
         "XMP:LensModel",
         "XMP:Lens",
         "QuickTime:CameraLensModel",
+        "QuickTime:LensModel",
         "MakerNotes:LensModel",
         "MakerNotes:Lens",
     )
-    meta["lens_model"] = _lens_name(lens) if lens else None
+    meta["lens_model"] = limits.name(_lens_name(lens), limits.LENS) if lens else None
     meta["iso"] = _iso(tags)
-    meta["exposure_time"] = _number(tags, "EXIF:ExposureTime", "XMP:ExposureTime")
+    meta["exposure_time"] = _number(
+        tags, "EXIF:ExposureTime", "XMP:ExposureTime", "MakerNotes:ExposureTime"
+    )
     f_number = _number(tags, "EXIF:FNumber", "Composite:Aperture", "XMP:FNumber")
     meta["f_number"] = round(f_number, 2) if f_number is not None else None  # APEX: 2.1999997
     meta["focal_length"] = _number(tags, "EXIF:FocalLength", "XMP:FocalLength")
     meta["focal_length_35mm"] = _number(
-        tags, "EXIF:FocalLengthIn35mmFormat", "XMP:FocalLengthIn35mmFormat"
+        tags,
+        "EXIF:FocalLengthIn35mmFormat",
+        "XMP:FocalLengthIn35mmFormat",
+        "QuickTime:CameraFocalLength35mmEquivalent",
     )
 
     orientation = _int(tags, "EXIF:Orientation", "XMP:Orientation")
@@ -332,36 +308,62 @@ def normalise(tags: dict[str, Any], path: Path, mtime_ns: int) -> Meta:
         if is_video
         else None
     )
-    meta["codec"] = (
+    codec = (
         _text(tags, "QuickTime:CompressorID", "RIFF:VideoCodec", "Matroska:VideoCodecID")
         if is_video
         else None
     )
+    meta["codec"] = limits.name(codec, limits.CODEC)
     meta["fps"] = (
         _number(tags, "QuickTime:VideoFrameRate", "RIFF:VideoFrameRate", "Matroska:VideoFrameRate")
         if is_video
         else None
     )
 
-    meta["title"] = _text(tags, "XMP:Title", "IPTC:ObjectName", "EXIF:XPTitle", "QuickTime:Title")
-    meta["description"] = _text(
+    title, sources["title"] = _text_from(
+        tags, "XMP:Title", "IPTC:ObjectName", "EXIF:XPTitle", "QuickTime:Title"
+    )
+    meta["title"] = limits.text(title, limits.TITLE)
+    description, sources["description"] = _text_from(
         tags,
         "XMP:Description",
         "IPTC:Caption-Abstract",
         "EXIF:ImageDescription",
         "QuickTime:Description",
     )
-    meta["keywords"] = _keywords(tags)
-    meta["artist"] = _text(
+    meta["description"] = limits.text(description, limits.TITLE)
+    meta["keywords"], sources["keywords"] = _keywords(tags)
+    artist = _text(
         tags, "EXIF:Artist", "XMP:Creator", "IPTC:By-line", "QuickTime:Artist", "QuickTime:Author"
     )
-    meta["copyright"] = _text(
-        tags, "EXIF:Copyright", "XMP:Rights", "IPTC:CopyrightNotice", "QuickTime:Copyright"
+    meta["artist"] = limits.text(artist, limits.CREDIT)
+    meta["copyright"] = limits.text(
+        _text(tags, "EXIF:Copyright", "XMP:Rights", "IPTC:CopyrightNotice", "QuickTime:Copyright"),
+        limits.CREDIT,
     )
-    rating = _number(tags, "XMP:Rating", "EXIF:Rating", positive=False)
-    meta["rating"] = int(rating) if rating is not None and rating != 0 else None
-    meta["content_id"] = _text(tags, "MakerNotes:ContentIdentifier", "QuickTime:ContentIdentifier")
+    rating_tags = ("XMP:Rating", "EXIF:Rating", "QuickTime:UserRating")
+    rating_tag = next((t for t in rating_tags if _number(tags, t, positive=False) is not None), "")
+    rating = _number(tags, rating_tag, positive=False)
+    # 1 to 5 stars, -1 for rejected (Lightroom, darktable); 0 is unrated
+    meta["rating"] = int(rating) if rating is not None and rating in range(-1, 6) else None
+    meta["rating"] = meta["rating"] or None
+    sources["rating"] = _group(rating_tag) if meta["rating"] is not None else None
+    content_id = _text(tags, "MakerNotes:ContentIdentifier", "QuickTime:ContentIdentifier")
+    meta["content_id"] = limits.name(content_id, limits.CONTENT_ID)
+
+    found = takeout.fields(tags) if not media else None
+    if found is not None:  # a Google Takeout JSON: its place, caption and date
+        meta.update(found)
+        sources["place"] = dates.TAKEOUT if found["lat"] is not None else None
+        sources["description"] = dates.TAKEOUT if found["description"] else None
+    clocks = _clocks(tags, path.name, mtime_ns, media=media)
+    clocks += [c for c in map(dates.Clock.from_json, meta.pop("clocks", [])) if c]
+    meta["clocks"] = [c.as_json() for c in clocks]
+    if clocks:
+        meta.update(dates.settle(clocks, meta["lat"], meta["lng"]))
+        sources["taken_at"], sources["zone"] = meta["taken_at_source"], meta["zone_source"]
     meta.update(sidecars.from_tags(tags))  # favourite, archived, named face regions
+    meta["sources"] = {k: v for k, v in sources.items() if v is not None}
     return meta
 
 
@@ -428,4 +430,5 @@ def fallback(rel: bytes, mtime_ns: int) -> Meta:
     """What is known of a file exiftool could not read: a date from its name or its mtime."""
     meta: Meta = {"mime": None, "keywords": []}
     meta.update(resolve_taken_at({}, os.path.basename(os.fsdecode(rel)), mtime_ns))
+    meta["sources"] = {"taken_at": meta["taken_at_source"], "zone": meta["zone_source"]}
     return meta

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Final
 
 IDENTIFY: Final = 1
-METADATA: Final = 1
+METADATA: Final = 2  # 2: clocks, zones from positions, sources, Takeout, QuickTime atoms, limits
 RENDITIONS: Final = 2  # 2: no JPEG comment carried over from the original
 
 STAGES: Final = ("identify", "metadata", "renditions", "grouping")

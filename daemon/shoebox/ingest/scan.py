@@ -14,6 +14,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from shoebox.ingest import takeout
 from shoebox.ingest.identify import MEDIA_EXTENSIONS, SIDECAR_EXTENSIONS, is_candidate
 
 log = logging.getLogger(__name__)
@@ -98,14 +99,27 @@ def key(data: bytes) -> str:
 
 def stem_key(rel: bytes) -> str:
     """Files that belong together share this key: same folder, same base name ignoring case
-    (`IMG_1.HEIC`, `IMG_1.MOV`, `IMG_1.heic.xmp` and `IMG_1.xmp` all give one key)."""
+    (`IMG_1.HEIC`, `IMG_1.MOV`, `IMG_1.heic.xmp` and `IMG_1.xmp` all give one key, and so do
+    the names Google Takeout gives a photo's JSON: `IMG_1.HEIC.supplemental-metadata.json`,
+    see `takeout`)."""
     folder, name = os.path.split(rel)
     stem, ext = os.path.splitext(name)
-    if os.fsdecode(ext).lower() in SIDECAR_EXTENSIONS:
+    extension = os.fsdecode(ext).lower()
+    if extension == ".json":
+        stem = os.fsencode(takeout.media_stem(os.fsdecode(stem)))
+    elif extension in SIDECAR_EXTENSIONS:
         inner, inner_ext = os.path.splitext(stem)
         if inner and os.fsdecode(inner_ext).lower() in MEDIA_EXTENSIONS:
             stem = inner
     return key(folder + b"/" + stem.lower())
+
+
+def cut_stem_key(rel: bytes) -> str | None:
+    """For a photo whose name is too long for the name of its Takeout JSON: the key that JSON
+    has (its `stem_key`); None for a shorter name."""
+    folder, name = os.path.split(rel)
+    cut = takeout.cut_stem(os.fsdecode(os.path.splitext(name)[0]))
+    return key(folder + b"/" + os.fsencode(cut).lower()) if cut is not None else None
 
 
 def display(rel: bytes) -> str:
