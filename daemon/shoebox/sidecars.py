@@ -37,9 +37,9 @@ from typing import Any
 
 from peewee import JOIN
 
-from shoebox import regions, roots
+from shoebox import edits, regions, roots
 from shoebox.catalog import outbox, people
-from shoebox.catalog.models import Face, FaceRejection, File, Person, Photo, Root
+from shoebox.catalog.models import Face, FaceRejection, File, Person, Photo, PhotoEdit, Root
 from shoebox.errors import HelperError, StageError
 from shoebox.ingest import scan
 from shoebox.ingest.exiftool import ExifTool
@@ -75,6 +75,9 @@ def from_tags(tags: dict[str, Any]) -> dict[str, Any]:
             found[key] = value
         elif isinstance(value, str) and value.lower() in ("true", "false"):
             found[key] = value.lower() == "true"
+    edited = [str(name) for name in _listed(tags.get("XMP:Edited")) if str(name) in edits.FIELDS]
+    if edited:
+        found["edited"] = edited
     columns = [
         _listed(tags.get(f"XMP:Region{name}"))
         for name in ("Name", "Type", "AreaX", "AreaY", "AreaW", "AreaH", "AreaUnit")
@@ -152,7 +155,8 @@ class Writer:
             Face.select(Face, Person).join(Person, JOIN.LEFT_OUTER).where(Face.photo == photo_id)
         )
         named = [f for f in faces if f.person is not None and f.person.name]
-        holds = bool(photo.favorite or photo.archived or named)
+        edit = PhotoEdit.get_or_none(PhotoEdit.photo == photo_id)
+        holds = bool(photo.favorite or photo.archived or named or edit)
         written = 0
         files = (
             File.select(File, Root)
@@ -173,7 +177,7 @@ class Writer:
                 continue
             meta = json.loads(f.meta or "{}")
             try:
-                new = self._render(existing, photo, faces, named, meta)
+                new = self._render(existing, photo, faces, named, meta, edit)
             except StageError as exc:
                 log.warning("%s: %s; left as it is", _shown(base, target), exc.message)
                 continue
@@ -188,7 +192,13 @@ class Writer:
         return self._checked[root.id]
 
     def _render(
-        self, existing: bytes | None, photo: Any, faces: list[Any], named: list[Any], meta: Any
+        self,
+        existing: bytes | None,
+        photo: Any,
+        faces: list[Any],
+        named: list[Any],
+        meta: Any,
+        edit: Any,
     ) -> bytes:
         """The sidecar's new bytes: `existing` (or nothing) with our tags written by exiftool."""
         orientation = meta.get("orientation")
@@ -220,6 +230,8 @@ class Writer:
             "XMP-shoebox:Favorite": bool(photo.favorite),
             "XMP-shoebox:Archived": bool(photo.archived),
         }
+        if edit is not None:
+            tags.update(_edited_tags(photo, edit))
         extra = []
         if kept or written:
             width, height = meta.get("width"), meta.get("height")
@@ -281,6 +293,22 @@ class Writer:
     def close(self) -> None:
         self.close_exiftool()
         shutil.rmtree(self._private, ignore_errors=True)
+
+
+def _edited_tags(photo: Any, edit: Any) -> dict[str, Any]:
+    """The XMP tags of a hand edit (`shoebox.edits`), and `shoebox:Edited` naming them."""
+    tags: dict[str, Any] = {"XMP-shoebox:Edited": edits.edited_fields(edit)}
+    if edit.taken_at_local is not None:
+        when = photo.taken_at_local.strftime("%Y:%m:%d %H:%M:%S") + (photo.timezone or "")
+        tags["XMP-exif:DateTimeOriginal"] = tags["XMP-photoshop:DateCreated"] = when
+    if edit.lat is not None:
+        tags["XMP-exif:GPSLatitude"], tags["XMP-exif:GPSLongitude"] = edit.lat, edit.lng
+    for name, tag in (("title", "XMP-dc:Title"), ("description", "XMP-dc:Description")):
+        if getattr(edit, name) is not None:
+            tags[tag] = getattr(edit, name)
+    if edit.keywords is not None:
+        tags["XMP-dc:Subject"] = json.loads(edit.keywords)
+    return tags
 
 
 def _area(region: Any) -> regions.Box:

@@ -1,5 +1,5 @@
 """The JSON API the pages use: photos (paged, by query), one photo, favourite and archive
-flags, who sees photos (their owner makes them private or the household's), the month
+flags, hand edits of dates, places and text (`shoebox.edits`), who sees photos (their owner makes them private or the household's), the month
 scrubber, folders, and albums (list, create, rename, cover, delete, add and remove photos).
 
 Photos are in the shape of `shoebox.catalog.photos.as_dict` (what `shoebox photos --json`
@@ -16,6 +16,7 @@ from typing import Any
 
 import bottle
 
+from shoebox import edits
 from shoebox.catalog import albums, outbox, search, visibility
 from shoebox.catalog.models import Photo, utcnow
 from shoebox.errors import UsageError
@@ -49,6 +50,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         body = jsonio.body({"ids", "visibility"})
         changed = visibility.set_visibility(sees(), body.get("ids"), body.get("visibility"))
         return jsonio.answer({"ids": changed, "visibility": body["visibility"]})
+
+    @app.post("/api/photos/edit")
+    @access.change
+    def edit_photos() -> str:
+        ids, change = edits.parse(jsonio.body())
+        edited = edits.apply(sees(), ids, change, access.who().account_id)
+        return jsonio.answer({"ids": edited, "photo": _photo(edited[0], sees())})
 
     @app.post("/api/photos/<photo_id:int>")
     @access.change

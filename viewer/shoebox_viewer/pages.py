@@ -16,6 +16,7 @@ The photo page of one's own photo has the button that makes it private or the ho
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import bottle
 
 from shoebox.catalog import albums, people, search, visibility
 from shoebox.catalog.models import Account, AlbumPhoto, File, Photo, Place, Root
-from shoebox.catalog.photos import GUESSED, format_exposure
+from shoebox.catalog.photos import EDITED, GUESSED, format_exposure
 from shoebox.errors import UsageError
 from shoebox_viewer import access, labels
 from shoebox_viewer.context import Context, url
@@ -372,7 +373,10 @@ def photo_view(photo: Any) -> dict[str, Any]:
         "date": f"{local:%a} {local.day} {MONTHS[local.month - 1]} {local.year}, {local:%H:%M}",
         "iso_date": local.isoformat(),
         "zone": _zone(photo.timezone, photo.timezone_name),
+        "zone_value": photo.timezone_name or photo.timezone or "",
         "guessed": photo.taken_at_source == GUESSED,
+        "edited": photo.taken_at_source == EDITED,
+        "keywords": ", ".join(json.loads(photo.keywords)) if photo.keywords else "",
         "camera": camera,
         "lens": photo.lens_model,
         "exposure": exposure,

@@ -56,6 +56,7 @@ from shoebox.catalog.models import (
     PendingWrite,
     Person,
     Photo,
+    PhotoEdit,
     PhotoText,
     Place,
     QueuedPath,
@@ -263,6 +264,10 @@ def _0009_zones_and_sources(db: Any) -> None:
     run_migration(*steps)
 
 
+def _0010_hand_edits(db: Any) -> None:
+    _create(db, (PhotoEdit,))
+
+
 # Each migration is applied once, by number, whatever else has been applied.
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
@@ -274,6 +279,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (7, "written_beside", _0007_written_beside),
     (8, "people_suggestions", _0008_people_suggestions),
     (9, "zones_and_sources", _0009_zones_and_sources),
+    (10, "hand_edits", _0010_hand_edits),
 )
 LATEST = MIGRATIONS[-1][0]
 

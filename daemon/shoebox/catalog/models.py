@@ -473,6 +473,24 @@ class PendingWrite(BaseModel):
         indexes = ((("kind", "target"), True),)
 
 
+class PhotoEdit(BaseModel):
+    """What a member set by hand on a photo (`shoebox.edits`): each field wins over every
+    file and sidecar; None is "not edited" (an empty title or keyword list is an edit)."""
+
+    photo = ForeignKeyField(Photo, unique=True, on_delete="CASCADE")
+    taken_at_local = DateTimeField(null=True)  # the wall clock, with `zone`
+    zone = CharField(64, null=True)  # an IANA name ("Europe/Paris") or an offset ("+02:00")
+    lat = FloatField(null=True)
+    lng = FloatField(null=True)
+    place_name = CharField(200, null=True)  # the place typed, as found (GeoNames)
+    title = TextField(null=True)
+    description = TextField(null=True)
+    keywords = TextField(null=True)  # JSON list
+    edited_by = ForeignKeyField(Account, null=True, on_delete="SET NULL")
+    edited_at = DateTimeField(default=utcnow)
+    edited_by_id: int | None
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     Root,
     Photo,
@@ -501,4 +519,5 @@ MODELS: tuple[type[BaseModel], ...] = (
     Suggestion,
     SuggestionFace,
     PendingWrite,
+    PhotoEdit,
 )

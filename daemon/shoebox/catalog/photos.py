@@ -10,6 +10,7 @@ from typing import Any
 
 # The date's source when it is only the file's time: a guess (see `shoebox.ingest.dates`).
 GUESSED = "FileModifyDate"
+EDITED = "edited"  # the source of what a member set by hand (`shoebox.edits`)
 
 
 def format_exposure(seconds: float | None) -> str | None:

@@ -24,8 +24,9 @@ import json
 import os
 from typing import Any
 
+from shoebox import edits
 from shoebox.catalog import outbox, text, visibility
-from shoebox.catalog.models import Enriched, File, Photo, utcnow
+from shoebox.catalog.models import Enriched, File, Photo, PhotoEdit, utcnow
 from shoebox.ingest import dates, limits, scan, takeout
 
 MEDIA_ROLES = ("original", "raw", "live-video")
@@ -35,6 +36,8 @@ LIVE_VIDEO_MAX_SECONDS = 6.0
 # too, when it differs from the file's: `dates.edited`); its other values fill gaps.
 _SIDECAR_WINS = ("title", "description", "rating", "artist", "copyright")
 _PLACE = ("lat", "lng", "altitude")
+# The sources a sidecar may mark as edited by hand (besides the date).
+_EDITABLE = ("place", "title", "description", "keywords")
 # What a Takeout JSON may fill in (its date is one more clock).
 _TAKEOUT_FILLS = ("description",)
 _PHOTO_FIELDS = (
@@ -216,8 +219,16 @@ def _fill(photo: Photo, files: list[File]) -> None:
                 flags.setdefault(name, bool(extra[name]))
         _take_from_sidecar(merged, sources, extra)
     settled = _settle(photo, clocks, merged, sidecars)
+    marked = {name for extra in sidecars for name in extra.get("edited") or ()}
+    if "date" in marked and settled["taken_at_source"] == dates.SIDECAR:
+        settled["taken_at_source"] = edits.EDITED  # a hand edit, from a rebuilt catalog
     merged.update(settled)
     sources["taken_at"], sources["zone"] = settled["taken_at_source"], settled["zone_source"]
+    if settled["taken_at_source"] == edits.EDITED:
+        sources["zone"] = edits.EDITED
+    for name in _EDITABLE:
+        if name in marked and sources.get(name) == dates.SIDECAR:
+            sources[name] = edits.EDITED
     for name in _PHOTO_FIELDS:
         setattr(photo, name, merged.get(name))
     keywords = limits.keywords(merged.get("keywords") or [])
@@ -232,6 +243,9 @@ def _fill(photo: Photo, files: list[File]) -> None:
     photo.taken_at_local = dt.datetime.fromisoformat(settled["taken_at_local"])
     photo.year, photo.month = photo.taken_at_local.year, photo.taken_at_local.month
     photo.type = _type(primary, media, merged)
+    edit = PhotoEdit.get_or_none(PhotoEdit.photo == photo.id) if photo.id is not None else None
+    if edit is not None:  # what a member set by hand wins over every file
+        edits.settle(photo, edit)
     rendered = [f for f in media if f.rendered]
     photo.thumb_hash = rendered[0].hash if rendered else None
 

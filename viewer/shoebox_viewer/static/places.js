@@ -1,4 +1,5 @@
-// shoebox: the offline map (Places page, and the photo page's pin). Web Mercator drawn in
+// shoebox: the offline map (Places page, the photo page's pin, and the Edit dialog's map,
+// where a click on a map with data-pick moves the pin and sends a "pick" event). Web Mercator drawn in
 // SVG from the world outlines the viewer serves; photo clusters from /api/places/clusters;
 // online raster tiles underneath only when [places] tile_url is set. No library, no CDN.
 "use strict";
@@ -250,6 +251,13 @@
         this.changed();
       });
       const up = (e) => {
+        if (this.data.pick && e.type === "pointerup" && !this.dragged && pointers.size === 1) {
+          const [lat, lng] = unproject(...this.toWorld(...local(e)));
+          this.data.lat = lat.toFixed(5);
+          this.data.lng = clamp(lng, -180, 180).toFixed(5);
+          this.drawMarks();
+          box.dispatchEvent(new CustomEvent("pick", { detail: { lat, lng: clamp(lng, -180, 180) } }));
+        }
         pointers.delete(e.pointerId);
         box.classList.remove("dragging");
         if (pointers.size === 1) last = [...pointers.values()][0];
