@@ -51,7 +51,7 @@ class LibrarySettings:
         metadata=_key(
             "Let the daemon write what the family makes beside the photos, so that a catalog "
             "can be rebuilt from the library alone: an XMP sidecar (IMG_1.jpg.xmp) for each "
-            "photo with a favourite or archive flag or named faces, and one JSON file per "
+            "photo with a favourite or archive flag, named faces or a hand edit, and one JSON file per "
             "album in .shoebox/albums/ in each root. Originals are never changed, and another "
             "tool's sidecar keeps its content. Needs write access to the roots."
         ),

@@ -5,9 +5,11 @@ Written, beside each present original or RAW file of a photo that holds somethin
 (`IMG_1.jpg.xmp`, or the `IMG_1.xmp` another tool made already):
 - `shoebox:Favorite` and `shoebox:Archived`, in our own namespace
   (`data/exiftool-shoebox.config`);
-- the names on its faces as MWG regions (`mwg-rs:Regions`, type Face; see `shoebox.regions`).
-Nothing else: ratings, titles, descriptions and keywords come from the files, and the
-grouping reads them from any sidecar; restating them here would hide a later edit made to
+- the names on its faces as MWG regions (`mwg-rs:Regions`, type Face; see `shoebox.regions`);
+- a hand edit (`shoebox.edits`): the fields set by hand in their standard XMP tags, and
+  `shoebox:Edited` naming them, so that a rebuilt catalog shows them as edited.
+Nothing else: ratings, titles, descriptions and keywords not edited come from the files, and
+the grouping reads them from any sidecar; restating them here would hide a later edit made to
 the original by another tool.
 
 Another tool's sidecar keeps its content: exiftool writes only the tags above into it, and of
@@ -17,8 +19,8 @@ arguments (a name holding a newline would be read as one more argument). The res
 beside the photo under a hidden temporary name, flushed and renamed; an original is never
 opened for writing, and a sidecar that would not change is not rewritten.
 
-Read back: `from_tags` (the metadata stage, for every file) takes the flags and the named
-regions; the grouping gives a photo its sidecar's flags unless the photo waits on the
+Read back: `from_tags` (the metadata stage, for every file) takes the flags, the names of
+the edited fields and the named regions; the grouping gives a photo its sidecar's flags unless the photo waits on the
 to-write list (`shoebox.catalog.outbox`: the file is older than the catalog then), and the
 faces stage names its faces after the regions (`name_faces`).
 """
