@@ -139,21 +139,6 @@ def edited_fields(edit: Any) -> list[str]:
     return [name for name in FIELDS if found[name]]
 
 
-def as_dict(edit: Any) -> dict[str, Any]:
-    """An edit as `shoebox photos --json` and the API show it (only the fields it sets)."""
-    shown: dict[str, Any] = {}
-    if edit.taken_at_local is not None:
-        shown.update(date=edit.taken_at_local.isoformat(), zone=edit.zone)
-    if edit.lat is not None:
-        shown.update(lat=edit.lat, lng=edit.lng, place=edit.place_name)
-    for name in ("title", "description"):
-        if getattr(edit, name) is not None:
-            shown[name] = getattr(edit, name)
-    if edit.keywords is not None:
-        shown["keywords"] = json.loads(edit.keywords)
-    return shown
-
-
 def _edit(edit: Any, photo: Any, change: Change) -> bool:
     """Write a change into a photo's edit row; whether its place moved."""
     zone_now = edit.zone or photo.timezone_name or photo.timezone
