@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from conftest import Library
+from conftest import Library, ViewerClient, new_page, serving
 from shoebox.catalog import likeness, visibility
 from shoebox.catalog.models import Photo
 from shoebox.enrich.likeness import LikenessStage
@@ -96,3 +97,72 @@ def test_near_duplicates_are_grouped_and_one_is_kept(library: Library) -> None:
     assert [Photo.get_by_id(i).archived for i in sorted(family)] == [False, True, True, True]
     assert Photo.select().count() == 10  # archived, never deleted
     assert likeness.groups(visibility.OPERATOR) == []
+
+
+# Hashes for photos made straight in the catalog: A2 and A3 are 2 and 5 bits from A.
+A = 0x0F0F_3C3C_5A5A_9669
+A2, A3, FAR = A ^ 0b11, A ^ 0b11111 << 20, ~A
+
+
+def _dupes(vc: ViewerClient) -> dict[str, int]:
+    """Three near-duplicates (one of them ada's private photo), and one photo unlike them."""
+    from shoebox.catalog.models import Account
+
+    ada = Account.get(Account.name == "ada").id
+    return {
+        "a": vc.add_photo("a.jpg", T0, dhash=A, sharpness=50.0),
+        "a2": vc.add_photo("chat/a2.jpg", T0 + dt.timedelta(days=3), dhash=A2, sharpness=9.0),
+        "a3": vc.add_photo(
+            "chat/a3.jpg", T0 + dt.timedelta(days=9), dhash=A3, owner=ada, visibility="private"
+        ),
+        "far": vc.add_photo("b.jpg", T0 + dt.timedelta(days=1), dhash=FAR),
+    }
+
+
+def test_the_review_api_keeps_one_and_archives_what_the_member_sees(
+    viewer_client: ViewerClient,
+) -> None:
+    vc = viewer_client
+    p = _dupes(vc)
+    groups = vc.app.get("/api/duplicates").json["groups"]
+    assert [[i["id"] for i in g] for g in groups] == [[p["a3"], p["a2"], p["a"]]]
+    member = vc.client("max")  # does not see ada's private photo
+    assert [[i["id"] for i in g] for g in member.get("/api/duplicates").json["groups"]] == [
+        [p["a2"], p["a"]]
+    ]
+    body = {"keep": p["a"], "archive": [p["a2"]]}
+    member.post_json("/api/duplicates/keep", body, status=403)  # no CSRF header
+    bad = {"keep": p["a"], "archive": [p["a3"]]}
+    member.post_json("/api/duplicates/keep", bad, headers=vc.csrf(member), status=404)
+    unlike = {"keep": p["a"], "archive": [p["far"]]}
+    member.post_json("/api/duplicates/keep", unlike, headers=vc.csrf(member), status=400)
+    assert not any(Photo.get_by_id(i).archived for i in p.values())
+    done = member.post_json("/api/duplicates/keep", body, headers=vc.csrf(member)).json
+    assert done == {"kept": p["a"], "archived": [p["a2"]]}
+    assert [Photo.get_by_id(p[k]).archived for k in ("a", "a2", "a3", "far")] == [
+        False, True, False, False,
+    ]  # fmt: skip
+    viewer = vc.client("vic")  # looks, changes nothing
+    viewer.post_json("/api/duplicates/keep", body, headers=vc.csrf(viewer), status=403)
+
+
+def test_keep_one_in_the_browser(viewer_client: ViewerClient, browser: Any) -> None:
+    vc = viewer_client
+    p = _dupes(vc)
+    problems: list[str] = []
+    context, page = new_page(browser, problems)
+    try:
+        with serving(vc.library.settings) as url:
+            page.goto(url + "login?next=/duplicates")
+            page.fill("input[name=name]", "ada")
+            page.fill("input[name=password]", vc.PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(url + "duplicates")
+            assert page.locator("section.dupes figure").count() == 3
+            page.click(f"button[data-keep='{p['a2']}']")
+            page.wait_for_selector("text=Kept one; 2 archived.")
+            assert page.locator("section.dupes").count() == 0
+    finally:
+        context.close()
+    assert problems == []
+    assert [Photo.get_by_id(p[k]).archived for k in ("a", "a2", "a3")] == [True, False, True]

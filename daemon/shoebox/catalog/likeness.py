@@ -72,11 +72,16 @@ def groups(viewer: visibility.Viewer) -> list[list[int]]:
     return [[r.id for r in g] for g in ordered]
 
 
-def keep(viewer: visibility.Viewer, kept: int, others: list[int]) -> list[int]:
+def keep(viewer: visibility.Viewer, kept: Any, others: Any) -> list[int]:
     """Archive `others`, near-duplicates of `kept` that the viewer sees; the ids archived.
     Raises NotFound for a photo the viewer does not see, UsageError for one that is not in
-    `kept`'s group."""
-    if not isinstance(kept, int) or not isinstance(others, list) or not others:
+    `kept`'s group. The ids come from a request's JSON: they are checked here."""
+    if (
+        not isinstance(kept, int)
+        or isinstance(kept, bool)
+        or not isinstance(others, list)
+        or not others
+    ):
         raise UsageError("send keep (a photo id) and archive (a list of photo ids)")
     if not all(isinstance(i, int) and not isinstance(i, bool) for i in others):
         raise UsageError("archive: photo ids (numbers)")
