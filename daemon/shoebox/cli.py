@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     photos.add_argument("--json", action="store_true", help="one JSON object per line")
 
     sub.add_parser("errors", help="list files that could not be indexed, and why")
+    sub.add_parser(
+        "verify",
+        help="re-hash the originals: report bit rot, files gone and files the catalog does not "
+        "know (changes nothing; exit 1 on rot or gone files)",
+    )
 
     backup = sub.add_parser(
         "backup", help="copy the catalog into a backup now (the daemon and viewers may run)"
@@ -283,6 +288,8 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
             return _share(args, settings)
         if args.command == "token":
             return _token(args)
+        if args.command == "verify":
+            return _verify(settings)
         return _errors()
 
 
@@ -561,6 +568,24 @@ def _status(settings: Settings) -> int:
     for path, stage, message in r.recent_errors:
         _say(f"  {path}: {stage}: {message}")
     return 0
+
+
+def _verify(settings: Settings) -> int:
+    from shoebox.verify import verify
+
+    report = verify(settings.library.originals)
+    for label, paths in (
+        ("rotten (content changed, size and time did not)", report.rotten),
+        ("gone", report.gone),
+        ("unknown to the catalog", report.unknown),
+        ("changed since indexed (the next index picks them up)", report.changed),
+        ("unreadable", report.unreadable),
+        ("root skipped", report.skipped_roots),
+    ):
+        for path in paths:
+            _say(f"{label}: {path}")
+    _say(f"verify: {report.line()}")
+    return 1 if report.bad else 0
 
 
 def _backup_status(settings: Settings, daemons: list[Any]) -> None:

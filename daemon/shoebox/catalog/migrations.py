@@ -268,6 +268,17 @@ def _0010_hand_edits(db: Any) -> None:
     _create(db, (PhotoEdit,))
 
 
+def _0011_likeness(db: Any) -> None:
+    """How each photo looks (difference hash, sharpness) and the burst it is in."""
+    migrator = SchemaMigrator.from_database(db)
+    run_migration(
+        migrator.add_column("photo", "dhash", BigIntegerField(null=True)),
+        migrator.add_column("photo", "sharpness", FloatField(null=True)),
+        migrator.add_column("photo", "burst_of", IntegerField(null=True)),
+        migrator.add_index("photo", ("burst_of",), False),
+    )
+
+
 # Each migration is applied once, by number, whatever else has been applied.
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
@@ -280,6 +291,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (8, "people_suggestions", _0008_people_suggestions),
     (9, "zones_and_sources", _0009_zones_and_sources),
     (10, "hand_edits", _0010_hand_edits),
+    (11, "likeness", _0011_likeness),
 )
 LATEST = MIGRATIONS[-1][0]
 

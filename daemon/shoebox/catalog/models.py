@@ -124,6 +124,11 @@ class Photo(BaseModel):
     favorite = BooleanField(default=False)
     archived = BooleanField(default=False)
     missing = BooleanField(default=False)  # every file of it has vanished
+    # How it looks (`ingest.likeness`): its difference hash and sharpness, and the cover of the
+    # burst it is in (the cover's own id for the cover; None when in none).
+    dhash = BigIntegerField(null=True)
+    sharpness = FloatField(null=True)
+    burst_of = IntegerField(null=True, index=True)
     # Who sees it (shoebox.catalog.visibility): the account whose upload made it (None: it
     # arrived another way), and "household" (every member) or "private" (its owner only).
     owner = ForeignKeyField(Account, null=True, on_delete="SET NULL", index=False)  # in _IN_ORDER

@@ -1,4 +1,4 @@
-"""Which later stages this install runs, in order, and why any is off; for the optional ones
+"""Which later stages this install runs, in order (likeness is always on), and why any is off; for the optional ones
 (faces, labels), how to turn them on.
 
 Each stage module is imported here without its heavy libraries (they load at the first photo
@@ -75,7 +75,9 @@ def _install(extra: str) -> str:
 
 def load(settings: Settings) -> tuple[list[Stage], list[str]]:
     """The stages to run, and a line for each one that is off saying why."""
-    stages: list[Stage] = []
+    from shoebox.enrich.likeness import LikenessStage
+
+    stages: list[Stage] = [LikenessStage(settings.library.cache)]
     off: list[str] = []
     if settings.places.enabled:
         from shoebox.enrich.places import PlacesStage
