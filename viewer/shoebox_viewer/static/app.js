@@ -142,8 +142,14 @@
         live.classList.remove("playing");
         clip.pause();
       };
-      live.addEventListener("mouseenter", play);
-      live.addEventListener("mouseleave", stop);
+      // a mouse plays it while over it; a touch sends pointerenter too (and mouseenter
+      // emulated after touchend): only the tap's click must play it, at the first tap
+      live.addEventListener("pointerenter", (e) => {
+        if (e.pointerType === "mouse") play();
+      });
+      live.addEventListener("pointerleave", (e) => {
+        if (e.pointerType === "mouse") stop();
+      });
       live.addEventListener("click", () => (live.classList.contains("playing") ? stop() : play()));
       live.addEventListener("keydown", (e) => {
         if (e.key === "Enter" || e.key === " ") {
@@ -325,7 +331,22 @@
     });
   }
 
+  // --- the menu of a phone: behind a button -----------------------------------------------
+  function menu(button) {
+    const bar = button.closest(".bar");
+    const show = (open) => {
+      bar.classList.toggle("open", open);
+      button.setAttribute("aria-expanded", String(open));
+    };
+    button.addEventListener("click", () => show(!bar.classList.contains("open")));
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") show(false);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    const menuButton = document.querySelector(".menu-button");
+    if (menuButton) menu(menuButton);
     const tools = document.querySelector(".tools.selection");
     if (tools) selection(tools);
     watchMore();
