@@ -16,7 +16,7 @@ from typing import Any
 
 import bottle
 
-from shoebox.catalog import albums, outbox, search, visibility
+from shoebox.catalog import albums, outbox, search, selection, visibility
 from shoebox.catalog.models import Photo, utcnow
 from shoebox.errors import UsageError
 from shoebox_viewer import access, jsonio
@@ -49,6 +49,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         body = jsonio.body({"ids", "visibility"})
         changed = visibility.set_visibility(sees(), body.get("ids"), body.get("visibility"))
         return jsonio.answer({"ids": changed, "visibility": body["visibility"]})
+
+    @app.post("/api/photos/flags")
+    @access.change
+    def change_flags() -> str:
+        body = jsonio.body({"ids", *selection.FLAGS})
+        ids = body.pop("ids", None)
+        return jsonio.answer({"ids": selection.set_flags(sees(), ids, body), **body})
 
     @app.post("/api/photos/<photo_id:int>")
     @access.change
