@@ -201,3 +201,151 @@ def test_a_photo_without_rendition_shows_a_placeholder(
     finally:
         File.delete().where(File.photo == photo_id).execute()
         Photo.delete().where(Photo.id == photo_id).execute()
+
+
+def scroll_page(page: Any, viewer_server: ViewerServer) -> Any:
+    """The small 2021 photos (two a day), newest first; returns their tiles."""
+    page.goto(viewer_server.url + "search?q=folder:2021/scroll")
+    tiles = page.locator("#photos a.tile")
+    expect(tiles.first).to_be_visible()
+    return tiles
+
+
+def api_total(page: Any, query: str) -> int:
+    total: int = page.evaluate(
+        "q => fetch('api/photos?q=' + encodeURIComponent(q)).then(r => r.json()).then(j => j.total)",
+        query,
+    )
+    return total
+
+
+def long_press(page: Any, locator: Any) -> None:
+    """Touch and hold until the tile is selected, then lift (Chrome's touch events, over CDP)."""
+    box = locator.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    expect(locator).to_have_class(re.compile(r"\bselected\b"))
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def test_select_with_the_mouse_and_act_on_all(
+    browser: Any, viewer_server: ViewerServer
+) -> None:
+    problems: list[str] = []
+    page = open_page(browser, viewer_server, "desktop", problems)
+    try:
+        tiles = scroll_page(page, viewer_server)
+        count = page.locator(".selection-count")
+        tiles.nth(0).click(modifiers=["ControlOrMeta"])  # starts choosing, does not open it
+        expect(count).to_have_text("1 selected")
+        tiles.nth(3).click()
+        tiles.nth(6).click(modifiers=["Shift"])  # 3 to 6
+        expect(count).to_have_text("5 selected")
+        tiles.nth(4).click()  # off again
+        expect(count).to_have_text("4 selected")
+        chosen = page.locator("#photos a.tile.selected").evaluate_all(
+            "els => els.map(e => Number(e.dataset.id))"
+        )
+        assert len(chosen) == 4
+        expect(page).to_have_url(re.compile(r"search\?q=folder"))  # no photo opened
+        shot(page, "selection-desktop")
+        bar = page.locator(".tools.selection")
+
+        bar.get_by_role("button", name="♥ Favourite").click()
+        expect(bar.locator(".status")).to_have_text("4 photos: favourites now.")
+        expect(page.locator("#photos a.tile.selected .heart")).to_have_count(4)
+        assert api_total(page, "favorite:yes folder:2021/scroll") == 4
+        bar.get_by_role("button", name="Not favourite").click()
+        expect(bar.locator(".status")).to_have_text("4 photos: no longer favourites.")
+        assert api_total(page, "favorite:yes folder:2021/scroll") == 0
+
+        # a new album, filled at once
+        bar.locator(".bulk-album select").select_option("new")
+        bar.locator(".bulk-album input").fill("Chosen four")
+        bar.get_by_role("button", name="Add to album").click()
+        expect(bar.locator(".status")).to_have_text("4 photos added to “Chosen four”.")
+
+        # one link for the selection; a visitor sees those four
+        bar.locator(".share-open").click()
+        dialog = page.locator("dialog.share-dialog[open]")
+        dialog.locator(".share-make").click()
+        link = dialog.locator(".share-url")
+        expect(link).to_have_value(re.compile(r"/s/"))
+        visitor = browser.new_context()
+        try:
+            seen = visitor.new_page()
+            seen.goto(link.input_value())
+            expect(seen.locator(".share-grid a.tile")).to_have_count(4)
+            shown = seen.locator(".share-grid a.tile").evaluate_all(
+                "els => els.map(e => Number(e.dataset.id))"
+            )
+            assert sorted(shown) == sorted(chosen)
+        finally:
+            visitor.close()
+        dialog.locator(".share-close").click()
+
+        # archive two: they leave the timeline, and come back from the Archive page
+        bar.locator(".select-toggle").click()  # done
+        expect(page.locator("#photos a.tile.selected")).to_have_count(0)
+        bar.locator(".select-toggle").click()
+        tiles.nth(0).click()
+        tiles.nth(1).click()
+        bar.get_by_role("button", name="Archive").click()
+        expect(bar.locator(".status")).to_contain_text("2 photos archived")
+        assert api_total(page, "archived:yes folder:2021/scroll") == 2
+        page.goto(viewer_server.url + "archive")
+        page.locator(".select-toggle").click()
+        page.locator("section.month .select-group").first.click()  # the month's photos
+        expect(page.locator(".selection-count")).to_have_text("2 selected")
+        page.get_by_role("button", name="Unarchive").click()
+        expect(page.locator(".selection .status")).to_contain_text("back in the timeline")
+        assert api_total(page, "archived:yes folder:2021/scroll") == 0
+
+        # the album: select the month, remove them all
+        page.goto(viewer_server.url + "albums")
+        page.get_by_text("Chosen four").click()
+        expect(page.locator("#photos a.tile")).to_have_count(4)
+        page.locator(".selection .select-toggle").click()
+        page.locator("section.month .select-group").first.click()
+        page.get_by_role("button", name="Remove from this album").click()
+        expect(page.locator(".selection .status")).to_have_text("4 photos removed from this album.")
+        expect(page.locator("#photos a.tile")).to_have_count(0)
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Delete album").click()
+        expect(page).to_have_url(re.compile(r"/albums$"))
+    finally:
+        page.context.close()
+    assert problems == []
+
+
+def test_select_with_a_long_press_on_a_phone(browser: Any, viewer_server: ViewerServer) -> None:
+    problems: list[str] = []
+    page = open_page(browser, viewer_server, "phone", problems)
+    try:
+        tiles = scroll_page(page, viewer_server)
+        long_press(page, tiles.nth(1))
+        expect(page.locator(".selection-count")).to_have_text("1 selected")
+        expect(page).to_have_url(re.compile(r"search\?q=folder"))  # the press opened nothing
+        tiles.nth(2).tap()
+        tiles.nth(5).tap()
+        expect(page.locator(".selection-count")).to_have_text("3 selected")
+        tiles.nth(5).tap()
+        expect(page.locator(".selection-count")).to_have_text("2 selected")
+        for button in page.locator(".selection-tools button:visible").all():
+            box = button.bounding_box()
+            assert box is not None and box["height"] >= 44
+        shot(page, "selection-phone")
+        page.get_by_role("button", name="♥ Favourite").tap()
+        expect(page.locator(".selection .status")).to_have_text("2 photos: favourites now.")
+        assert api_total(page, "favorite:yes folder:2021/scroll") == 2
+        page.get_by_role("button", name="Not favourite").tap()
+        expect(page.locator(".selection .status")).to_have_text("2 photos: no longer favourites.")
+        page.locator(".select-toggle").tap()
+        tiles.nth(2).tap()  # not selecting any more: a tap opens the photo
+        expect(page.locator("article.photo")).to_be_visible()
+    finally:
+        page.context.close()
+    assert problems == []
