@@ -17,7 +17,7 @@ from typing import Any
 import bottle
 
 from shoebox import edits
-from shoebox.catalog import albums, outbox, search, visibility
+from shoebox.catalog import albums, outbox, search, selection, visibility
 from shoebox.catalog.models import Photo, utcnow
 from shoebox.errors import UsageError
 from shoebox_viewer import access, jsonio
@@ -57,6 +57,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         ids, change = edits.parse(jsonio.body())
         edited = edits.apply(sees(), ids, change, access.who().account_id)
         return jsonio.answer({"ids": edited, "photo": _photo(edited[0], sees())})
+
+    @app.post("/api/photos/flags")
+    @access.change
+    def change_flags() -> str:
+        body = jsonio.body({"ids", *selection.FLAGS})
+        ids = body.pop("ids", None)
+        return jsonio.answer({"ids": selection.set_flags(sees(), ids, body), **body})
 
     @app.post("/api/photos/<photo_id:int>")
     @access.change

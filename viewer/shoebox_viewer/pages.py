@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,7 +53,9 @@ class Grid:
 
 def install(app: bottle.Bottle, ctx: Context) -> None:
     """The member pages, and the template filters the grids use."""
-    ctx.templates.filters.update(badge=badge, size=human_size, month_label=month_label)
+    ctx.templates.filters.update(
+        badge=badge, size=human_size, month_label=month_label, no_preview=no_preview
+    )
 
     def grid_page(
         make: Callable[[], search.Query],
@@ -390,6 +393,7 @@ def photo_view(photo: Any) -> dict[str, Any]:
         "missing": bool(photo.missing),
         "private": photo.visibility == visibility.PRIVATE,
         "owner": owner.name if owner else None,
+        "thumb_hash": photo.thumb_hash,
         "files": [
             {
                 "id": f.id,
@@ -444,6 +448,21 @@ def badge(item: dict[str, Any]) -> str:
     if item["type"] == "raw" or any(f["role"] == "raw" for f in files):
         return "RAW+JPEG" if len(files) > 1 else "RAW"
     return f"{len(files)} files" if len(files) > 1 else ""
+
+
+def no_preview(item: dict[str, Any]) -> tuple[str, str]:
+    """What shows a photo that has no rendition: its file type ("HEIC", "CR3") and why there
+    is no picture. `item` is a grid item (files with "path") or a photo_view (with "name")."""
+    originals = [f for f in item["files"] if f["role"] in ("original", "raw")] or item["files"]
+    name = (originals[0].get("path") or originals[0].get("name") or "") if originals else ""
+    kind = os.path.splitext(name)[1].lstrip(".").upper()[:8] or item["type"].upper()
+    if originals and all(f["status"] == "missing" for f in originals):
+        return kind, "its file is missing"
+    if item["type"] == "raw":
+        return kind, "a RAW file without a preview inside that can be shown"
+    if item["type"] == "video":
+        return kind, "no picture could be taken from this video"
+    return kind, f"no preview: {kind} files cannot be read here"
 
 
 def human_size(size: int) -> str:

@@ -82,7 +82,9 @@ _YES = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": 
 # the timeline index to find a page of them could look up every photo's row; reading the
 # table and sorting what matches is faster, and its time does not vary. (album:, folder: and
 # path: need only the id, which the index holds: walking it stays cheap.)
-_SELECTIVE = {None, "near", "keyword", "lens", "person", "country", "city", "label"}
+_SELECTIVE = {None, "id", "near", "keyword", "lens", "person", "country", "city", "label"}
+# photos an `id:` filter names at most: a selection shared as one link (an album for more)
+MAX_IDS = 100
 _KEY = re.compile(r"[A-Za-z_]+\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)_([1-9]\d{0,17})\Z")
@@ -330,6 +332,16 @@ def _album(value: str) -> Any:
     return Photo.id.in_(entries)
 
 
+def _ids(value: str) -> Any:
+    """`id:12,15,40`: these photos (a selection)."""
+    parts = value.split(",")
+    if len(parts) > MAX_IDS:
+        raise _Bad(f"names {MAX_IDS} photos at most, not {len(parts)}")
+    if not all(p.isascii() and p.isdigit() and 0 < len(p) <= 18 for p in parts):
+        raise _Bad(f"wants photo numbers separated by commas, such as 12,15,40, not {value[:40]!r}")
+    return Photo.id.in_(sorted({int(p) for p in parts}))
+
+
 def _folder(value: str) -> Any:
     folder = value.strip("/")
     if not folder or any(part in (".", "..") for part in folder.split("/")):
@@ -418,6 +430,7 @@ _FILTERS: dict[str, Callable[[str], Any]] = {
     "archived": _flag(Photo.archived),
     "missing": _flag(Photo.missing),
     "album": _album,
+    "id": _ids,
     "folder": _folder,
     "geo": _geo,
     "near": _near,

@@ -142,8 +142,14 @@
         live.classList.remove("playing");
         clip.pause();
       };
-      live.addEventListener("mouseenter", play);
-      live.addEventListener("mouseleave", stop);
+      // a mouse plays it while over it; a touch sends pointerenter too (and mouseenter
+      // emulated after touchend): only the tap's click must play it, at the first tap
+      live.addEventListener("pointerenter", (e) => {
+        if (e.pointerType === "mouse") play();
+      });
+      live.addEventListener("pointerleave", (e) => {
+        if (e.pointerType === "mouse") stop();
+      });
       live.addEventListener("click", () => (live.classList.contains("playing") ? stop() : play()));
       live.addEventListener("keydown", (e) => {
         if (e.key === "Enter" || e.key === " ") {
@@ -282,50 +288,237 @@
     }
   }
 
-  // --- choosing photos in a grid, and making them private or the household's ---------------
+  // --- choosing photos in a grid, and acting on them all at once ------------------------------
+  // Click toggles a tile while selecting; Ctrl/Cmd-click starts selecting; shift-click takes
+  // the range from the last tile clicked; a long press (touch) starts selecting; "Select all"
+  // in a month's heading takes its tiles. The bar's buttons send the ids in chunks.
+  const CHUNK = 1000; // the API takes at most this many ids per call
+  const SHARE_MAX = 100; // one link names at most this many photos (an album for more)
+  const LONG_PRESS_MS = 500;
+
   function selection(tools) {
     const photos = document.querySelector("#photos");
     const toggle = tools.querySelector(".select-toggle");
     const actions = tools.querySelector(".selection-tools");
     const count = tools.querySelector(".selection-count");
+    const shareOpen = actions.querySelector(".share-open");
+    const tiles = () => [...photos.querySelectorAll(".tile")];
     const chosen = () => [...photos.querySelectorAll(".tile.selected")].map((t) => Number(t.dataset.id));
+    let last = null; // the tile clicked last: one end of a shift-click's range
+    let pressed = false; // a long press selected a tile: the click that follows does nothing
+    const plural = (n) => (n === 1 ? "1 photo" : `${n} photos`);
     const update = () => {
-      const n = chosen().length;
-      count.textContent = `${n} selected`;
-      actions.querySelectorAll("button").forEach((b) => { b.disabled = n === 0; });
+      const ids = chosen();
+      count.textContent = `${ids.length} selected`;
+      actions.querySelectorAll("button").forEach((b) => { b.disabled = ids.length === 0; });
+      if (shareOpen) {
+        shareOpen.dataset.shareTarget = "id:" + ids.join(",");
+        shareOpen.disabled = ids.length === 0 || ids.length > SHARE_MAX;
+        shareOpen.title = ids.length > SHARE_MAX ? `One link shares ${SHARE_MAX} photos at most: put them in an album and share it` : "";
+      }
     };
-    toggle.addEventListener("click", () => {
-      const on = !photos.classList.contains("selecting");
+    const start = (on) => {
       photos.classList.toggle("selecting", on);
       toggle.setAttribute("aria-pressed", String(on));
       toggle.textContent = on ? "Done" : "Select";
       actions.hidden = !on;
-      if (!on) photos.querySelectorAll(".tile.selected").forEach((t) => t.classList.remove("selected"));
+      if (on) fillAlbums();
+      else photos.querySelectorAll(".tile.selected").forEach((t) => t.classList.remove("selected"));
       say(tools, "");
       update();
-    });
-    photos.addEventListener("click", (event) => {
-      const tile = event.target.closest(".tile");
-      if (!tile || !photos.classList.contains("selecting")) return;
-      event.preventDefault();
-      tile.classList.toggle("selected");
+    };
+    toggle.addEventListener("click", () => start(!photos.classList.contains("selecting")));
+
+    const pick = (tile, event) => {
+      if (event.shiftKey && last && last !== tile && last.isConnected) {
+        const all = tiles();
+        const [a, b] = [all.indexOf(last), all.indexOf(tile)].sort((x, y) => x - y);
+        all.slice(a, b + 1).forEach((t) => t.classList.add("selected"));
+      } else {
+        tile.classList.toggle("selected");
+      }
+      last = tile;
       update();
+    };
+    photos.addEventListener("click", (event) => {
+      const group = event.target.closest(".select-group");
+      if (group) {
+        if (!photos.classList.contains("selecting")) start(true);
+        const section = group.closest("section");
+        const inside = [...section.querySelectorAll(".tile")];
+        const all = inside.every((t) => t.classList.contains("selected"));
+        inside.forEach((t) => t.classList.toggle("selected", !all));
+        update();
+        return;
+      }
+      const tile = event.target.closest(".tile");
+      if (!tile) return;
+      if (pressed) {
+        pressed = false;
+        event.preventDefault();
+        return;
+      }
+      const selecting = photos.classList.contains("selecting");
+      if (!selecting && !(event.ctrlKey || event.metaKey)) return;
+      event.preventDefault();
+      if (!selecting) start(true);
+      pick(tile, event);
     });
-    actions.querySelectorAll("[data-visibility]").forEach((button) => {
-      button.addEventListener("click", async () => {
-        const ids = chosen();
-        try {
-          await api("POST", "api/photos/visibility", { ids, visibility: button.dataset.visibility });
-          const who = button.dataset.visibility === "private" ? "only you see" : "the household sees";
-          say(tools, `${ids.length === 1 ? "1 photo" : ids.length + " photos"}: ${who} ${ids.length === 1 ? "it" : "them"} now.`);
-        } catch (e) {
-          say(tools, e.message, true);
+
+    let timer = null;
+    let origin = null;
+    const cancel = () => {
+      if (timer) window.clearTimeout(timer);
+      timer = null;
+    };
+    photos.addEventListener("pointerdown", (event) => {
+      const tile = event.target.closest(".tile");
+      pressed = false; // a long press's click may never come: a new press ends its wait
+      if (!tile || event.pointerType === "mouse") return;
+      origin = [event.clientX, event.clientY];
+      cancel();
+      timer = window.setTimeout(() => {
+        timer = null;
+        pressed = true;
+        if (!photos.classList.contains("selecting")) start(true);
+        tile.classList.add("selected");
+        last = tile;
+        update();
+      }, LONG_PRESS_MS);
+    });
+    photos.addEventListener("pointermove", (event) => {
+      if (timer && origin && Math.hypot(event.clientX - origin[0], event.clientY - origin[1]) > 10) cancel();
+    });
+    photos.addEventListener("pointerup", cancel);
+    photos.addEventListener("pointercancel", cancel);
+    photos.addEventListener("contextmenu", (event) => {
+      if (event.target.closest(".tile") && (pressed || photos.classList.contains("selecting"))) event.preventDefault();
+    });
+
+    async function inChunks(send) {
+      const ids = chosen();
+      for (let i = 0; i < ids.length; i += CHUNK) await send(ids.slice(i, i + CHUNK));
+      return ids;
+    }
+    async function act(button, work) {
+      button.disabled = true;
+      try {
+        say(tools, await work());
+      } catch (e) {
+        say(tools, e.message, true);
+      } finally {
+        button.disabled = chosen().length === 0;
+      }
+    }
+
+    actions.querySelectorAll("[data-flag]").forEach((button) => {
+      button.addEventListener("click", () => act(button, async () => {
+        const flag = button.dataset.flag;
+        const value = button.dataset.value === "true";
+        const ids = await inChunks((part) => api("POST", "api/photos/flags", { ids: part, [flag]: value }));
+        const done = photos.querySelectorAll(".tile.selected");
+        if (flag === "favorite") {
+          done.forEach((t) => {
+            t.classList.toggle("fav", value);
+            const heart = t.querySelector(".heart");
+            if (value && !heart) {
+              const h = document.createElement("span");
+              h.className = "heart";
+              h.setAttribute("aria-label", "favourite");
+              h.textContent = "♥";
+              t.append(h);
+            } else if (!value && heart) heart.remove();
+          });
+          return `${plural(ids.length)}: ${value ? "favourites now" : "no longer favourites"}.`;
         }
+        done.forEach((t) => t.remove()); // archived photos leave the timeline (and come back)
+        update();
+        return `${plural(ids.length)} ${value ? "archived: find them under Archive" : "back in the timeline"}.`;
+      }));
+    });
+
+    const albumBox = actions.querySelector(".bulk-album");
+    const albumSelect = albumBox.querySelector("select");
+    const albumTitle = albumBox.querySelector("input");
+    const showTitle = () => albumTitle.classList.toggle("hidden", albumSelect.value !== "new");
+    albumSelect.addEventListener("change", showTitle);
+    let filled = false;
+    async function fillAlbums() {
+      if (filled) return;
+      filled = true;
+      try {
+        const found = await api("GET", "api/albums");
+        for (const album of found.items) {
+          const option = document.createElement("option");
+          option.value = String(album.id);
+          option.textContent = album.title;
+          albumSelect.insertBefore(option, albumSelect.lastElementChild);
+        }
+        if (albumSelect.options.length > 1) albumSelect.selectedIndex = 0;
+      } catch (e) {
+        filled = false;
+      }
+      showTitle();
+    }
+    albumBox.querySelector("button").addEventListener("click", (event) => act(event.currentTarget, async () => {
+      let albumId = albumSelect.value;
+      let title = albumSelect.selectedOptions[0].textContent;
+      if (albumId === "new") {
+        const album = await api("POST", "api/albums", { title: albumTitle.value });
+        albumId = String(album.id);
+        title = album.title;
+        const option = document.createElement("option");
+        option.value = albumId;
+        option.textContent = title;
+        albumSelect.insertBefore(option, albumSelect.lastElementChild);
+        albumSelect.value = albumId;
+        albumTitle.value = "";
+        showTitle();
+      }
+      let added = 0;
+      await inChunks(async (part) => {
+        added += (await api("POST", `api/albums/${albumId}/photos`, { add: part })).added;
       });
+      return `${plural(added)} added to “${title}”.`;
+    }));
+    const removeButton = actions.querySelector('[data-bulk="remove-from-album"]');
+    if (removeButton) {
+      removeButton.addEventListener("click", () => act(removeButton, async () => {
+        let removed = 0;
+        await inChunks(async (part) => {
+          removed += (await api("POST", `api/albums/${tools.dataset.album}/photos`, { remove: part })).removed;
+        });
+        photos.querySelectorAll(".tile.selected").forEach((t) => t.remove());
+        update();
+        return `${plural(removed)} removed from this album.`;
+      }));
+    }
+
+    actions.querySelectorAll("[data-visibility]").forEach((button) => {
+      button.addEventListener("click", () => act(button, async () => {
+        const ids = await inChunks((part) => api("POST", "api/photos/visibility", { ids: part, visibility: button.dataset.visibility }));
+        const who = button.dataset.visibility === "private" ? "only you see" : "the household sees";
+        return `${plural(ids.length)}: ${who} ${ids.length === 1 ? "it" : "them"} now.`;
+      }));
+    });
+  }
+
+  // --- the menu of a phone: behind a button -----------------------------------------------
+  function menu(button) {
+    const bar = button.closest(".bar");
+    const show = (open) => {
+      bar.classList.toggle("open", open);
+      button.setAttribute("aria-expanded", String(open));
+    };
+    button.addEventListener("click", () => show(!bar.classList.contains("open")));
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") show(false);
     });
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    const menuButton = document.querySelector(".menu-button");
+    if (menuButton) menu(menuButton);
     const tools = document.querySelector(".tools.selection");
     if (tools) selection(tools);
     watchMore();
