@@ -32,8 +32,8 @@ MID_ATLANTIC = (30.0, -40.0)
 
 
 @pytest.fixture(scope="module")
-def geocoder() -> Geocoder:
-    return Geocoder()
+def geocoder(tmp_path_factory: pytest.TempPathFactory) -> Geocoder:
+    return Geocoder(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture
@@ -318,3 +318,22 @@ def test_a_photo_given_a_new_position_is_placed_again(library: Library, geocoder
     assert Enricher([stage]).waiting() == {"places": 1}
     Enricher([stage]).run_all()
     assert [p.city for p in Place.select()] == ["Lisbon"]
+
+
+def test_the_prepared_data_is_reused_and_a_broken_file_prepared_again(
+    geocoder: Geocoder, tmp_path: Path
+) -> None:
+    """The shipped data is turned into arrays in the cache once; a later geocoder reads them
+    (and answers the same), and a damaged file is prepared again rather than failing."""
+    points = [EIFFEL, SHIBUYA, MID_ATLANTIC, (64.9, -18.5), (-75.0, 0.0)]
+    first = Geocoder(tmp_path)
+    expected = first.lookup(points)
+    assert expected == geocoder.lookup(points)
+    prepared = sorted((tmp_path / "places").glob("*.npz"))
+    assert [p.name.split("-")[0] for p in prepared] == ["geonames", "outlines"]
+    written = {p: p.stat().st_mtime_ns for p in prepared}
+    assert Geocoder(tmp_path).lookup(points) == expected
+    assert {p: p.stat().st_mtime_ns for p in prepared} == written  # read, not made again
+    prepared[0].write_bytes(b"not an npz file")
+    assert Geocoder(tmp_path).lookup(points) == expected
+    assert prepared[0].stat().st_size > 1_000_000

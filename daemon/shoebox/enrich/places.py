@@ -2,8 +2,9 @@
 the offline geocoder (`shoebox.enrich.geocode`), one `Place` row per photo, and makes the
 offline world map (`shoebox.worldmap`) the viewer serves.
 
-The geocoder's data (about 60 MB) loads at the first photo with a position and is given back
-by `close`. A photo with no place known (the open sea) has no row; a photo whose position
+The geocoder's data (about 60 MB) is prepared once into the cache folder
+(`shoebox.enrich.placedata`), loads at the first photo with a position and is given back by
+`close`. A photo with no place known (the open sea) has no row; a photo whose position
 changed gets its row rewritten by the next version of this stage or by re-indexing.
 """
 
@@ -67,7 +68,7 @@ class PlacesStage:
             from shoebox.enrich.geocode import Geocoder  # numpy and scipy: only now
 
             started = time.monotonic()
-            self._geocoder = Geocoder()
+            self._geocoder = Geocoder(self.cache)
             log.info("places: GeoNames data loaded in %.1f s", time.monotonic() - started)
             try:  # the viewer's map, made here once, off its hot path
                 worldmap.ensure(self.cache)
