@@ -272,7 +272,7 @@ def test_each_link_gives_a_fresh_visitor_what_it_shows_and_nothing_else(site: Si
             if share.max_views is not None and i >= share.max_views:
                 status = 410  # every view has been used: nobody new gets anything
             if share.password_hash:
-                assert guest.unlock(share.token).status == 303
+                assert guest.unlock(share.token).status == (303 if status != 410 else 410)
             answer = guest.get(f"s/{share.token}{path}")
             checked += 1
             assert answer.status == status, (kind, options, path, answer.status, answer.text[:200])
@@ -395,12 +395,20 @@ def test_revoked_and_expired_links_are_gone_at_once_for_everyone(site: Site) -> 
 
 def test_a_wrong_password_counts_nothing_and_the_form_is_only_a_form(site: Site) -> None:
     share = site.link("photo", password=PASSWORD, max_views=1)
-    guest = site.visitor()
+    guest, late = site.visitor(), site.visitor()
+    assert late.get(f"s/{share.token}").status == 401  # the form, open before the last view
     assert guest.unlock(share.token, "wrong").status == 401
     assert Share.get_by_id(share.id).views == 0 and guest.cookie("sb_visit") is None
     assert guest.unlock(share.token).status == 303
     assert Share.get_by_id(share.id).views == 1
-    late = site.visitor()
-    assert late.unlock(share.token).status == 410  # the right password, but no view left
+    form = {"csrf_token": late.cookie("sb_csrf") or ""}
+    for password in (PASSWORD, "wrong"):  # no view left: 410, whatever the password
+        assert late.post(f"s/{share.token}/unlock", {**form, "password": password}).status == 410
+    assert late.get(f"s/{share.token}").status == 410  # not a password form: nobody new gets in
+    assert site.visitor().get(f"s/{share.token}").status == 410
     assert late.cookie("sb_visit") is None
     assert guest.get(f"s/{share.token}").status == 200
+    shares.revoke(share)
+    wrong = {**form, "password": "wrong"}
+    assert late.post(f"s/{share.token}/unlock", wrong).status == 410  # withdrawn: gone at once
+    assert guest.get(f"s/{share.token}").status == 410

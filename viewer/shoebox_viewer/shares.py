@@ -93,15 +93,21 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         share = shares.find(token)
         if share is None:
             raise not_found()
+        if shares.is_visitor(gone_or_live(share), bottle.request.get_cookie(VISIT_COOKIE)):
+            return share
+        if shares.state(share) == shares.USED_UP:  # before any password: nobody new gets in
+            raise bottle.HTTPError(410, "this link has been opened as often as it may be")
+        if share.password_hash:
+            raise bottle.HTTPError(401, "this link needs its password")
+        welcome(share)
+        return share
+
+    def gone_or_live(share: Share) -> Share:
+        """The share, unless it is revoked or expired: then 410 on every route at once."""
         state = shares.state(share)
         if state in (shares.REVOKED, shares.EXPIRED):
             gone = "expired" if state == shares.EXPIRED else "been withdrawn"
             raise bottle.HTTPError(410, f"this link has {gone}")
-        if shares.is_visitor(share, bottle.request.get_cookie(VISIT_COOKIE)):
-            return share
-        if share.password_hash:
-            raise bottle.HTTPError(401, "this link needs its password")
-        welcome(share)
         return share
 
     def welcome(share: Share) -> None:
@@ -201,6 +207,9 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         share = shares.find(token)
         if share is None:
             raise not_found()
+        gone_or_live(share)  # a wrong password on a withdrawn link is still a 410
+        if shares.state(share) == shares.USED_UP:
+            raise bottle.HTTPError(410, "this link has been opened as often as it may be")
         ip: str = bottle.request.environ[CLIENT_IP]
         given = bottle.request.forms.getunicode("password", default="")
         verdict = ctx.guard.unlock(
@@ -213,8 +222,6 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             return locked(token, share, message, 429)
         if not verdict.ok:
             return locked(token, share, "Wrong password.")
-        if shares.state(share) in (shares.REVOKED, shares.EXPIRED):
-            raise bottle.HTTPError(410, "this link has expired or been withdrawn")
         welcome(share)  # a view is counted once the password is given
         return bottle.redirect(url(f"s/{token}"), 303)
 
