@@ -10,8 +10,9 @@ mount point would see nothing of the disk).
 
 Each watched folder takes one of the user's inotify watches. When they run out the daemon goes
 on (SFTP uploads need no watch; the start-up scan finds what was missed) and says, as an
-error, which sysctl to raise: watchdog fails only when a root itself cannot be watched and
-passes over sub-folders it cannot watch, so after starting we try one watch more to find out.
+error, which sysctl to raise. watchdog 7 on Linux 6.x fails as a whole (no folder is watched)
+when any folder cannot be; a release that passes over sub-folders it cannot watch is caught
+too: after starting we try one watch more to find out.
 """
 
 from __future__ import annotations
