@@ -292,6 +292,17 @@ def test_admins_see_private_photos_only_where_the_config_says(home: Home) -> Non
         expect_errors=True,
     )
     assert answer.status_int == 403
+    album = seeing.post_json("/api/albums", {"title": "Ada's"}, headers=_csrf(seeing)).json
+    for path, body in (
+        (f"/api/photos/{home.secret}", {"favorite": True}),
+        ("/api/photos/edit", {"ids": [home.secret], "title": "Mine now"}),
+        ("/api/photos/flags", {"ids": [home.secret], "archived": True}),
+        (f"/api/albums/{album['id']}/photos", {"add": [home.secret]}),
+    ):  # nor is it hers to touch
+        touched = seeing.post_json(path, body, headers=_csrf(seeing), expect_errors=True)
+        assert touched.status_int == 404, (path, touched.status_int)
+    photo = Photo.get_by_id(home.secret)
+    assert (photo.favorite, photo.archived, photo.title) == (False, False, "ZZPRIV garden party")
     ben_seeing = _member(home.library, "ben", admins_see_private=True)
     assert ben_seeing.get(f"/photo/{home.secret}", expect_errors=True).status_int == 404
 

@@ -12,6 +12,7 @@ error handler for every /api/ path.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import bottle
@@ -32,6 +33,11 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
 
     def sees() -> visibility.Viewer:
         return access.who().sees
+
+    def touches() -> visibility.Viewer:
+        """The photos a change may touch: those seen, but never another member's private
+        ones (an admin may see them, with `admins_see_private`, and only see them)."""
+        return dataclasses.replace(sees(), everything=False)
 
     @app.get("/api/photos")
     @access.browse
@@ -55,7 +61,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.change
     def edit_photos() -> str:
         ids, change = edits.parse(jsonio.body())
-        edited = edits.apply(sees(), ids, change, access.who().account_id)
+        edited = edits.apply(touches(), ids, change, access.who().account_id)
         return jsonio.answer({"ids": edited, "photo": _photo(edited[0], sees())})
 
     @app.post("/api/photos/flags")
@@ -63,13 +69,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def change_flags() -> str:
         body = jsonio.body({"ids", *selection.FLAGS})
         ids = body.pop("ids", None)
-        return jsonio.answer({"ids": selection.set_flags(sees(), ids, body), **body})
+        return jsonio.answer({"ids": selection.set_flags(touches(), ids, body), **body})
 
     @app.post("/api/photos/<photo_id:int>")
     @access.change
     def change_photo(photo_id: int) -> str:
         body = jsonio.body()
-        found = visibility.get(sees(), photo_id)
+        found = visibility.get(touches(), photo_id)
         if found is None:
             raise bottle.HTTPError(404, f"no photo {photo_id}")
         unknown = set(body) - {"favorite", "archived"}
@@ -136,7 +142,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if "title" in body:
             albums.rename(found, body["title"])
         if "cover_id" in body:
-            albums.set_cover(found, body["cover_id"], sees())
+            albums.set_cover(found, body["cover_id"], touches())
         return jsonio.answer(_album_dict(album_id, sees()))
 
     @app.delete("/api/albums/<album_id:int>")
@@ -155,8 +161,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             raise UsageError(f"unknown field {sorted(unknown)[0]!r}; send add or remove")
         add = albums.photo_ids(body.get("add", []), "add")
         remove = albums.photo_ids(body.get("remove", []), "remove")
-        added = albums.add_photos(found, add, sees())
-        removed = albums.remove_photos(found, remove, sees())
+        added = albums.add_photos(found, add, touches())
+        removed = albums.remove_photos(found, remove, touches())
         return jsonio.answer({**_album_dict(album_id, sees()), "added": added, "removed": removed})
 
 
