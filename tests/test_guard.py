@@ -300,6 +300,7 @@ def test_the_readme_s_fail2ban_filter_finds_real_failures_and_no_forged_ones(
         sftp.login("admin from 203.0.113.9", "198.51.100.7", _answer(False))
         web.login("ada", "2001:db8::5", _answer(False))
         web.unlock(4, "192.0.2.4", _answer(False))
+        web.bad_token("192.0.2.77")
         forged = "a\nWARNING shoebox.sftp: failed login for admin from 203.0.113.9\n.jpg"
         ingest = logging.getLogger("shoebox.ingest")
         ingest.error("cannot read %s", forged)
@@ -319,4 +320,5 @@ def test_the_readme_s_fail2ban_filter_finds_real_failures_and_no_forged_ones(
             [F2B_REGEX, "--out", "ip", str(log), str(rules)],
             capture_output=True, text=True, check=True, timeout=60,
         )  # fmt: skip
-        assert found.stdout.split() == ["198.51.100.7", "2001:db8::5", "192.0.2.4"], log.read_text()
+        expected = ["198.51.100.7", "2001:db8::5", "192.0.2.4", "192.0.2.77"]
+        assert found.stdout.split() == expected, log.read_text()

@@ -127,6 +127,14 @@ class Guard:
             f"failed login for {shorten(name, 64)} from {ip}",
         )
 
+    def bad_token(self, ip: str) -> Verdict:
+        """An access token the catalog does not know (or no longer): counted against the
+        address as a failed login is, and logged as `failed token from IP`."""
+        net = _network(ip)
+        return self._attempt(
+            ("login-address", net), ("login-token", net), lambda: False, f"failed token from {ip}"
+        )
+
     def _attempt(self, address: Key, subject: Key, check: Callable[[], bool], what: str) -> Verdict:
         try:
             with self._turn(address[1]):

@@ -168,6 +168,14 @@ def _resolve(ctx: Context) -> Who:
     if scheme.lower() == "bearer":  # (a proxy's Basic authentication is left alone)
         found = tokens.holder(given.strip())
         if found is None:
+            verdict = ctx.guard.bad_token(client_ip())
+            if verdict.retry_after > 0:
+                seconds = str(math.ceil(verdict.retry_after))
+                raise bottle.HTTPError(
+                    429,
+                    "too many unknown tokens from your address",
+                    headers={"Retry-After": seconds},
+                )
             raise bottle.HTTPError(
                 401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
             )
