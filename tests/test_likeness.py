@@ -162,9 +162,9 @@ def test_keep_one_in_the_browser(viewer_client: ViewerClient, browser: Any) -> N
     vc = viewer_client
     p = _dupes(vc)
     problems: list[str] = []
-    context, page = new_page(browser, problems)
-    try:
-        with serving(vc.library.settings) as url:
+    with serving(vc.library.settings) as url:
+        context, page = new_page(browser, problems)
+        try:
             page.goto(url + "login?next=/duplicates")
             page.fill("input[name=name]", "ada")
             page.fill("input[name=password]", vc.PASSWORD)
@@ -174,7 +174,7 @@ def test_keep_one_in_the_browser(viewer_client: ViewerClient, browser: Any) -> N
             page.click(f"button[data-keep='{p['a2']}']")
             page.wait_for_selector("text=Kept one; 2 archived.")
             assert page.locator("section.dupes").count() == 0
-    finally:
-        context.close()
+        finally:
+            context.close()  # before the server stops: no keep-alive connection holds it
     assert problems == []
     assert [Photo.get_by_id(p[k]).archived for k in ("a", "a2", "a3")] == [True, False, True]
