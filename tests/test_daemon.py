@@ -409,3 +409,41 @@ def test_enough_inotify_watches_say_nothing(library: Library, tmp_path: Path) ->
         assert not running.logged("inotify")
     finally:
         assert running.stop() == 0
+
+
+def test_the_daemon_verifies_slowly_and_reports_rot(
+    library: Library, daemon: Callable[[], Running]
+) -> None:
+    for n in range(3):
+        write_jpeg(library.root / f"v/IMG_{n}.jpg", Shot(), seed=n)
+    library.index()
+    rotten = library.root / "v/IMG_1.jpg"
+    st = rotten.stat()
+    data = bytearray(rotten.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    rotten.write_bytes(bytes(data))
+    os.utime(rotten, ns=(st.st_atime_ns, st.st_mtime_ns))  # size and mtime as indexed: rot
+    hashes = sorted(str(f.hash) for f in File.select())
+    with library.settings.source.open("a") as cfg:
+        cfg.write("[daemon]\nverify_days = 0.00002\n")  # a pass in about two seconds
+    running = daemon()
+    wait_for("a verify pass", lambda: running.logged("verify: 3 files checked"))
+    assert running.logged("verify: 3 files checked (0 MB): 1 rotten, 0 gone, 0 unknown") >= 1
+    assert running.logged(f"verify: rotten (content changed, size and time did not): {rotten}")
+
+    def reported() -> str | None:
+        out = _status_text(library)
+        return out if f"rotten: {rotten}" in out else None
+
+    status = wait_for("the pass in shoebox status", reported)
+    assert "verify, pass ended" in status and "1 rotten" in status
+    assert sorted(str(f.hash) for f in File.select()) == hashes  # nothing changed
+    assert running.stop() == 0
+
+
+def _status_text(library: Library) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "shoebox", "--config", str(library.settings.source), "status"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return out.stdout

@@ -11,10 +11,11 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFilter
 
 from conftest import Library, ViewerClient, new_page, serving
-from shoebox.catalog import likeness, visibility
+from shoebox.catalog import likeness, search, visibility
 from shoebox.catalog.models import Photo
 from shoebox.enrich.likeness import LikenessStage
 from shoebox.enrich.runner import Enricher
+from shoebox_viewer.pages import badge
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0)
 
@@ -76,6 +77,17 @@ def test_a_burst_is_stacked_under_its_sharpest_shot(library: Library) -> None:
     other, later = ids(library, "IMG_5.jpg", "IMG_9.jpg")
     assert Photo.get_by_id(other).burst_of is None
     assert Photo.get_by_id(later).burst_of is None
+
+    # the timeline shows the cover with its count; `burst:ID` shows every shot
+    timeline = search.page(search.parse("", viewer=visibility.OPERATOR)).items
+    assert sorted((p["id"], p["shots"]) for p in timeline) == sorted(
+        [(cover, 5), (other, None), (later, None)]
+    )
+    assert badge(next(p for p in timeline if p["id"] == cover)) == "5 shots"
+    shots = search.page(search.parse(f"burst:{cover}", viewer=visibility.OPERATOR)).items
+    assert sorted(p["id"] for p in shots) == sorted(
+        ids(library, *(f"IMG_{n}.jpg" for n in range(5)))
+    )
 
 
 def test_near_duplicates_are_grouped_and_one_is_kept(library: Library) -> None:
@@ -150,9 +162,9 @@ def test_keep_one_in_the_browser(viewer_client: ViewerClient, browser: Any) -> N
     vc = viewer_client
     p = _dupes(vc)
     problems: list[str] = []
-    context, page = new_page(browser, problems)
-    try:
-        with serving(vc.library.settings) as url:
+    with serving(vc.library.settings) as url:
+        context, page = new_page(browser, problems)
+        try:
             page.goto(url + "login?next=/duplicates")
             page.fill("input[name=name]", "ada")
             page.fill("input[name=password]", vc.PASSWORD)
@@ -162,7 +174,7 @@ def test_keep_one_in_the_browser(viewer_client: ViewerClient, browser: Any) -> N
             page.click(f"button[data-keep='{p['a2']}']")
             page.wait_for_selector("text=Kept one; 2 archived.")
             assert page.locator("section.dupes").count() == 0
-    finally:
-        context.close()
+        finally:
+            context.close()  # before the server stops: no keep-alive connection holds it
     assert problems == []
     assert [Photo.get_by_id(p[k]).archived for k in ("a", "a2", "a3")] == [True, False, True]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from conftest import Library
+from conftest import Library, ViewerClient
 from shoebox.catalog.models import File
 from shoebox.verify import verify
 
@@ -80,3 +81,22 @@ def test_a_root_that_is_not_mounted_is_skipped_not_gone(library: Library) -> Non
     report = verify(library.settings.library.originals)
     assert report.gone == [] and not report.bad
     assert report.skipped_roots == [f"library root {library.root} is missing (not mounted?)"]
+
+
+def test_the_admin_page_shows_the_daemons_last_check(viewer_client: ViewerClient) -> None:
+    from shoebox.catalog.models import DaemonState, utcnow
+    from shoebox.verify import Report, summary
+
+    vc = viewer_client
+    assert "No daemon has run yet" in vc.app.get("/admin").text
+    found = Report(checked=3, bytes=10**6, rotten=["/srv/photos/IMG_1.jpg"], gone=["/srv/b.jpg"])
+    detail = {"verify": summary(found, utcnow())}
+    DaemonState.create(
+        worker="daemon-1", host="h", pid=1, state="idle", started_at=utcnow(), seen_at=utcnow(),
+        detail=json.dumps(detail),
+    )  # fmt: skip
+    page = vc.app.get("/admin").text
+    assert "3 files checked (1 MB): 1 rotten, 1 gone" in page
+    assert "rotten: /srv/photos/IMG_1.jpg" in page and "gone: /srv/b.jpg" in page
+    for name in ("max", "vic"):  # a member, a viewer: not for them
+        assert vc.client(name).get("/admin", status=403).status_int == 403

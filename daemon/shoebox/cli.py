@@ -547,6 +547,7 @@ def _status(settings: Settings) -> int:
             _say(f"    in one index call for {busy} s")
         for line in d.detail.get("helpers", []):
             _say(f"    {line}")
+        _verified(d.detail.get("verify") or {})
     _say(f"queue:    {r.queued} paths waiting ({r.due} due now, {r.claimed} being indexed)")
     _say(f"files:    {r.files} indexed")
     _say(f"photos:   {r.photos}")
@@ -586,6 +587,16 @@ def _verify(settings: Settings) -> int:
             _say(f"{label}: {path}")
     _say(f"verify: {report.line()}")
     return 1 if report.bad else 0
+
+
+def _verified(last: dict[str, Any]) -> None:
+    """A daemon's last verify pass (`shoebox.verify.summary`), under its line."""
+    if not last:
+        return
+    _say(f"    verify, pass ended {last['finished_at'][:16].replace('T', ' ')} UTC: {last['line']}")
+    for kind in ("rotten", "gone", "unknown", "unreadable", "skipped_roots"):
+        for path in last.get(kind, []):
+            _say(f"      {kind.replace('_', ' ')}: {path}")
 
 
 def _backup_status(settings: Settings, daemons: list[Any]) -> None:

@@ -187,6 +187,15 @@ class DaemonSettings:
             minimum=10,
         ),
     )
+    verify_days: float = field(
+        default=30,
+        metadata=_key(
+            "The daemon re-hashes every original once in this many days, slowly and at idle "
+            "priority, and reports bit rot, gone files and unknown files (`shoebox status`, "
+            "the viewer's admin page, the log). 0 turns it off; `shoebox verify` checks at once.",
+            minimum=0,
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ from typing import Any, Literal, TypeVar
 
 from peewee import DatabaseError, InterfaceError, MySQLDatabase, OperationalError
 
-from shoebox import backups, beside, config, roots
+from shoebox import backups, beside, config, roots, verify
 from shoebox.catalog import queue
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Account, DaemonState, File, QueuedPath, Root, Upload, utcnow
@@ -164,7 +164,9 @@ class Daemon:
         self.bookkeeping = _Lane("catalog")  # the writer and the state keeper
         self.indexing = _Lane("indexer")
         self.copies = _Lane("copies")  # backups, sidecars and album files
+        self.verifying = _Lane("verify")  # re-hashing originals, at idle priority; reads only
         self._backup: dict[str, str] = {}  # how the last daily backup went
+        self._verified: dict[str, Any] = {}  # the last verify pass (`verify.summary`)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changes: asyncio.Queue[Change] = asyncio.Queue()
         self._work = asyncio.Event()  # the queue may hold due jobs, or roots want a look
@@ -208,6 +210,8 @@ class Daemon:
         ]
         if self.settings.library.write_sidecars:
             tasks.append(loop.create_task(self._write_beside(), name="beside"))
+        if self.settings.daemon.verify_days > 0:
+            tasks.append(loop.create_task(self._verify_slowly(), name="verify"))
         if self._watchdog_every is not None:
             tasks.append(loop.create_task(self._watchdog(), name="watchdog"))
         stopped = loop.create_task(self._stopping.wait())
@@ -672,6 +676,31 @@ class Daemon:
             if not more:
                 await asyncio.sleep(wait)
 
+    async def _verify_slowly(self) -> None:
+        """Every original re-hashed once in `[daemon] verify_days`, one file at a time in the
+        verify thread at idle priority; each finished pass is logged and kept in the state."""
+        await self.verifying.run(_idle_priority)
+        period = self.settings.daemon.verify_days * 86400
+        while True:
+            run = verify.SlowPass(self.settings.library.originals, period)
+            started, wait = time.monotonic(), 1.0
+            while not run.finished:
+                try:
+                    wait = await self.verifying.run(run.step)
+                except CATALOG_ERRORS as exc:  # the catalog is away: the same file later
+                    _close_connection(self.catalog)
+                    log.debug("verify: cannot read the catalog: %s", exc)
+                    wait = min(max(wait * 2, 1.0), 60.0)
+                await asyncio.sleep(wait)
+            self._verified = verify.summary(run.report, run.started_at)
+            self._state_changed.set()
+            (log.warning if run.report.bad else log.info)("verify: %s", run.report.line())
+            for path in run.report.rotten[: verify.SHOWN]:
+                log.warning("verify: rotten (content changed, size and time did not): %s", path)
+            for path in run.report.gone[: verify.SHOWN]:
+                log.warning("verify: gone: %s", path)
+            await asyncio.sleep(max(1.0, period - (time.monotonic() - started)))
+
     def _set_state(self, state: str) -> None:
         if state != self._state:
             self._state = state
@@ -683,6 +712,7 @@ class Daemon:
             "busy_seconds": round(time.monotonic() - self._busy_since) if self._busy_since else 0,
             "silent_seconds": round(time.monotonic() - self._beat_at) if self._busy_since else 0,
             "backup": self._backup,
+            "verify": self._verified,
         }
         values = {
             "host": socket.gethostname(),
@@ -727,6 +757,13 @@ class Daemon:
         await self.indexing.run(self.indexer.close)  # the next batch starts them afresh
         self._roots_may_have_changed()
         log.info("reloaded %s", self.settings.source)
+
+
+def _idle_priority() -> None:
+    """The calling thread runs only when the CPU (and so the disk, for which Linux derives an
+    idle I/O class from SCHED_IDLE) has nothing else to do."""
+    with suppress(OSError):
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
 
 
 def _close_connection(catalog: Catalog) -> None:

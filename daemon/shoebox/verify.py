@@ -13,12 +13,14 @@ daemon runs it slowly (`shoebox.verifier`).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from shoebox.catalog.models import File, Root
+from shoebox.catalog.models import File, Root, utcnow
 from shoebox.ingest import identify, scan
 
 
@@ -26,6 +28,7 @@ from shoebox.ingest import identify, scan
 class Known:
     """A file the catalog holds as present."""
 
+    id: int
     root: Path
     rel: bytes
     size: int
@@ -88,7 +91,7 @@ def known(row: Root, root: Path, *, after_id: int = 0, limit: int | None = None)
     )
     if limit is not None:
         query = query.limit(limit)
-    return [Known(root, bytes(f.rel_path_raw), f.size, f.mtime_ns, f.hash) for f in query]
+    return [Known(f.id, root, bytes(f.rel_path_raw), f.size, f.mtime_ns, f.hash) for f in query]
 
 
 def check_file(item: Known, report: Report) -> None:
@@ -128,16 +131,82 @@ def unknown_files(row: Root | None, root: Path) -> Iterator[str]:
             yield os.path.join(str(root), scan.display(entry.rel))
 
 
-def verify(roots: tuple[Path, ...]) -> Report:
+def verify(roots: Sequence[Path]) -> Report:
     """Check every root at once (`shoebox verify`)."""
-    report = Report()
-    for root in roots:
-        row, why = root_state(root)
-        if why is not None:
-            report.skipped_roots.append(why)
-            continue
-        if row is not None:
-            for item in known(row, root):
-                check_file(item, report)
-        report.unknown.extend(unknown_files(row, root))
-    return report
+    whole = SlowPass(roots, 0.0)
+    while not whole.finished:
+        whole.step()
+    return whole.report
+
+
+_PAGE = 100  # known files read from the catalog at a time
+SHOWN = 20  # paths of each kind kept in a summary
+
+
+class SlowPass:
+    """One pass over every root, a file a `step`, paced so the pass takes `period` seconds.
+    Reads only: a page of rows now and then, so no writer of the daemon waits for it."""
+
+    def __init__(self, roots: Sequence[Path], period: float) -> None:
+        self.roots = list(roots)
+        self.period = period
+        self.report = Report()
+        self.started_at = utcnow()
+        self.finished = False
+        self._root = 0
+        self._row: Root | None = None
+        self._after = 0
+        self._todo: list[Known] = []
+        self._per_file: float | None = None
+
+    def step(self) -> float:
+        """Check the next file (at the end, look for unknown files); the seconds to wait
+        before the next step. Sets `finished` once every root is done."""
+        if self._per_file is None:
+            total = File.select().where(File.status == "present").count()
+            self._per_file = self.period / max(total, 1)
+        item = self._next()
+        if item is None:
+            self.finished = True
+            return 0.0
+        check_file(item, self.report)
+        return self._per_file
+
+    def _next(self) -> Known | None:
+        while not self._todo:
+            if self._root >= len(self.roots):
+                return None
+            root = self.roots[self._root]
+            if self._row is None:
+                row, why = root_state(root)
+                if why is not None or row is None:
+                    if why is not None:
+                        self.report.skipped_roots.append(why)
+                    else:
+                        self.report.unknown.extend(unknown_files(None, root))
+                    self._root += 1
+                    continue
+                self._row = row
+            self._todo = known(self._row, root, after_id=self._after, limit=_PAGE)
+            if self._todo:
+                self._after = self._todo[-1].id
+                self._todo.reverse()  # popped from the end: in id order
+            else:
+                self.report.unknown.extend(unknown_files(self._row, root))
+                self._root, self._row, self._after = self._root + 1, None, 0
+        return self._todo.pop()
+
+
+def summary(report: Report, started_at: dt.datetime) -> dict[str, Any]:
+    """A finished pass as the daemon keeps it in its state (JSON): counts, and the first
+    paths of each kind."""
+    return {
+        "started_at": started_at.isoformat(),
+        "finished_at": utcnow().isoformat(),
+        "line": report.line(),
+        "bad": report.bad,
+        **{
+            name: getattr(report, name)[:SHOWN]
+            for name in ("rotten", "gone", "unknown", "unreadable", "skipped_roots")
+        },
+    }

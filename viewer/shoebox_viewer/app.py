@@ -10,6 +10,7 @@ The parts, in the order their routes are installed:
 - `people`: people and their faces (pages, face crops, API).
 - `labels`: what the photos show (the labels page).
 - `duplicates`: near-duplicates to review, one kept and the others archived.
+- `admin`: the daemons and their last check of the library (admins only).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from shoebox.errors import Forbidden, NotFound, UsageError
 from shoebox.guard import Guard
 from shoebox_viewer import (
     access,
+    admin,
     api,
     duplicates,
     labels,
@@ -52,7 +54,7 @@ def make_app(settings: Settings, *, guard: Guard | None = None) -> WSGIApp:
     # Ids are at most 18 digits: a longer one matches no route (404) instead of overflowing
     # SQLite's 64-bit integers.
     app.router.add_filter("int", lambda _conf: (r"-?\d{1,18}", int, lambda x: str(int(x))))
-    for part in (access, pages, api, media, shares, places, people, labels, duplicates):
+    for part in (access, pages, api, media, shares, places, people, labels, duplicates, admin):
         part.install(app, ctx)
     app.get("/static/<name>")(_static)
     app.default_error_handler = _error_page(ctx)

@@ -439,7 +439,10 @@ def _duration(seconds: float) -> str:
 
 
 def badge(item: dict[str, Any]) -> str:
-    """The tile's badge: a video's length, LIVE, RAW, or how many files a stack holds."""
+    """The tile's badge: a video's length, LIVE, RAW, how many files a stack holds, or how
+    many shots a burst holds."""
+    if item.get("shots"):
+        return f"{item['shots']} shots"
     if item["type"] == "video":
         return _duration(item["duration"]) if item["duration"] else "VIDEO"
     if item["type"] == "live":

@@ -26,10 +26,12 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def as_dict(photo: Any, files: list[Any], owners: dict[int, str]) -> dict[str, Any]:
+def as_dict(
+    photo: Any, files: list[Any], owners: dict[int, str], shots: int | None = None
+) -> dict[str, Any]:
     """One photo in the API's shape. Unknown values are None (null), never 0 or "". A file's
     `root_path` is its root's path, or None to show its path relative to the root; `owners`
-    names the accounts by id."""
+    names the accounts by id; `shots`: how many photos the burst it is the cover of holds."""
     return {
         "id": photo.id,
         "type": photo.type,
@@ -84,4 +86,6 @@ def as_dict(photo: Any, files: list[Any], owners: dict[int, str]) -> dict[str, A
         "owner": owners.get(photo.owner_id) if photo.owner_id is not None else None,
         "visibility": photo.visibility,
         "thumb_hash": photo.thumb_hash,
+        "burst_of": photo.burst_of,
+        "shots": shots,
     }

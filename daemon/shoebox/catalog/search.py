@@ -13,7 +13,8 @@ a file path. `country:` takes an ISO code (`country:fr|de`) or part of a country
 `label:` takes a word of the labels stage (`label:dog|cat`, any case, the whole word).
 Dates are the local wall-clock date (`taken_at_local`): `after:` is inclusive,
 `before:` exclusive. Unless a query says `archived:` or `missing:`, archived and missing
-photos are left out (the timeline hides them); `parse(..., everything=True)` drops those
+photos are left out (the timeline hides them); unless it says `burst:COVER-ID`, a burst shows
+only its cover; `parse(..., everything=True)` drops those
 defaults for the command line.
 
 Every query is read for a viewer (`shoebox.catalog.visibility`): it finds only the photos that
@@ -103,6 +104,7 @@ class Query:
     filters: Any = field(compare=False)  # a Peewee expression, or None for "everything"
     archived_given: bool = False
     missing_given: bool = False
+    burst_given: bool = False
     everything: bool = False  # no hidden defaults: archived and missing photos too
     selective: bool = False  # a filter no index serves that likely matches few photos
     on_files: bool = False  # a filter on file paths (folder:, path:)
@@ -133,6 +135,8 @@ class Query:
             clauses.append(hidden(Photo.archived))
         if not self.everything and not self.missing_given:
             clauses.append(hidden(Photo.missing))
+        if not self.everything and not self.burst_given:  # a burst shows its cover
+            clauses.append(Photo.burst_of.is_null() | (Photo.burst_of == Photo.id))
         if self.filters is not None:
             clauses.append(self.filters)
         seen = visibility.visible(self.viewer)
@@ -207,6 +211,7 @@ def parse(
         filters=_all(clauses),
         archived_given="archived" in keys,
         missing_given="missing" in keys,
+        burst_given="burst" in keys,
         everything=everything,
         selective=bool(keys & _SELECTIVE),
         on_files=bool(keys & {"folder", "path"}),
@@ -440,6 +445,7 @@ _FILTERS: dict[str, Callable[[str], Any]] = {
     "country": _country,
     "city": lambda v: _placed(Place.city.contains(v)),
     "label": lambda v: Photo.id.in_(Label.select(Label.photo).where(Label.name == v.lower())),
+    "burst": lambda v: Photo.burst_of == _number(v, 1, 2**62),
 }
 
 
@@ -606,4 +612,13 @@ def _as_dicts(photos: list[Any], viewer: visibility.Viewer) -> list[dict[str, An
     if owners:
         named: Any = Account.select(Account.id, Account.name).where(Account.id.in_(owners))
         names = dict(list(named.tuples()))
-    return [as_dict(photo, files.get(photo.id, []), names) for photo in photos]
+    covers = [p.id for p in photos if p.burst_of == p.id]
+    shots: dict[int, int] = {}
+    if covers:
+        counted: Any = (
+            Photo.select(Photo.burst_of, fn.COUNT(Photo.id))
+            .where(Photo.burst_of.in_(covers))
+            .group_by(Photo.burst_of)
+        )
+        shots = dict(list(counted.tuples()))
+    return [as_dict(photo, files.get(photo.id, []), names, shots.get(photo.id)) for photo in photos]
