@@ -59,8 +59,15 @@ def sized(request: Any, browser: Any, viewer_server: ViewerServer) -> Iterator[t
 
 
 def shot(page: Any, name: str) -> None:
+    """A screenshot for docs/screenshots/, in 128 colours (small enough for the repository)."""
+    from PIL import Image
+
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), type="png")
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), type="png")
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(128, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
 
 
 def loaded(page: Any, selector: str) -> None:
@@ -231,9 +238,7 @@ def long_press(page: Any, locator: Any) -> None:
     cdp.detach()
 
 
-def test_select_with_the_mouse_and_act_on_all(
-    browser: Any, viewer_server: ViewerServer
-) -> None:
+def test_select_with_the_mouse_and_act_on_all(browser: Any, viewer_server: ViewerServer) -> None:
     problems: list[str] = []
     page = open_page(browser, viewer_server, "desktop", problems)
     try:
