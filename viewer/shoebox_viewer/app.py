@@ -23,7 +23,7 @@ import bottle
 from shoebox.config import Settings
 from shoebox.errors import Forbidden, NotFound, UsageError
 from shoebox.guard import Guard
-from shoebox_viewer import access, api, labels, media, pages, people, places, shares
+from shoebox_viewer import access, api, labels, media, pages, people, places, shares, zips
 from shoebox_viewer.context import Context, make_templates
 from shoebox_viewer.front import Front, WSGIApp
 from shoebox_viewer.http import gzip
@@ -41,7 +41,7 @@ def make_app(settings: Settings, *, guard: Guard | None = None) -> WSGIApp:
     # Ids are at most 18 digits: a longer one matches no route (404) instead of overflowing
     # SQLite's 64-bit integers.
     app.router.add_filter("int", lambda _conf: (r"-?\d{1,18}", int, lambda x: str(int(x))))
-    for part in (access, pages, api, media, shares, places, people, labels):
+    for part in (access, pages, api, media, shares, places, people, labels, zips):
         part.install(app, ctx)
     app.get("/static/<name>")(_static)
     app.default_error_handler = _error_page(ctx)
