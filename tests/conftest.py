@@ -85,6 +85,7 @@ def add_photo(root_id: int, rel_path: str, taken: Any, **values: Any) -> int:
 
     local = values.pop("taken_at_local", taken)
     role = values.pop("role", "original")
+    values.setdefault("thumb_hash", "0" * 64)  # a rendition's name (None: a placeholder shows)
     photo = Photo.create(
         type=values.pop("type", "image"),
         taken_at=taken,

@@ -37,7 +37,7 @@ def test_login_is_required(browser: Any, viewer_server: ViewerServer) -> None:
 def test_timeline_scrolls_to_the_end(page: Any) -> None:
     tiles = page.locator("#photos a.tile")
     expect(tiles).to_have_count(PAGE_SIZE)
-    expect(page.locator("h2").first).to_be_visible()
+    expect(page.locator("section.month h2").first).to_be_visible()
     total = SCROLL_PHOTOS + 7  # and the sample library's photos
     page.locator("#photos a.tile").last.scroll_into_view_if_needed()  # the next page comes
     expect(tiles).to_have_count(total)

@@ -59,8 +59,15 @@ def sized(request: Any, browser: Any, viewer_server: ViewerServer) -> Iterator[t
 
 
 def shot(page: Any, name: str) -> None:
+    """A screenshot for docs/screenshots/, in 128 colours (small enough for the repository)."""
+    from PIL import Image
+
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), type="png")
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), type="png")
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(128, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
 
 
 def loaded(page: Any, selector: str) -> None:
@@ -183,7 +190,8 @@ def test_a_photo_without_rendition_shows_a_placeholder(
     from shoebox.catalog.models import File, Photo
 
     root_id = File.get(File.rel_path == "2024/Kyoto/clip.mp4").root_id
-    photo_id = add_photo(root_id, "2018/raw/DSC_0042.NEF", dt.datetime(2018, 2, 3), type="raw")
+    taken = dt.datetime(2018, 2, 3)
+    photo_id = add_photo(root_id, "2018/raw/DSC_0042.NEF", taken, type="raw", thumb_hash=None)
     size, page = sized
     try:
         page.goto(viewer_server.url + "search?q=DSC_0042")
@@ -231,9 +239,7 @@ def long_press(page: Any, locator: Any) -> None:
     cdp.detach()
 
 
-def test_select_with_the_mouse_and_act_on_all(
-    browser: Any, viewer_server: ViewerServer
-) -> None:
+def test_select_with_the_mouse_and_act_on_all(browser: Any, viewer_server: ViewerServer) -> None:
     problems: list[str] = []
     page = open_page(browser, viewer_server, "desktop", problems)
     try:
@@ -349,3 +355,55 @@ def test_select_with_a_long_press_on_a_phone(browser: Any, viewer_server: Viewer
     finally:
         page.context.close()
     assert problems == []
+
+
+def zip_names(download: Any) -> list[str]:
+    import zipfile
+
+    with zipfile.ZipFile(download.path()) as archive:
+        assert archive.testzip() is None
+        return archive.namelist()
+
+
+def test_download_a_selection_and_a_shared_album(
+    sized: tuple[str, Any], browser: Any, viewer_server: ViewerServer
+) -> None:
+    from shoebox.catalog import albums, shares
+    from shoebox.catalog.visibility import OPERATOR
+
+    size, page = sized
+    tiles = scroll_page(page, viewer_server)
+    page.locator(".select-toggle").click()
+    tiles.nth(0).click()
+    tiles.nth(1).click()
+    expect(page.locator(".selection-count")).to_have_text("2 selected")
+    with page.expect_download() as selected:
+        page.get_by_role("button", name="Download", exact=True).click()
+    names = zip_names(selected.value)
+    assert len(names) == 2 and all(n.startswith("2021/scroll/S") for n in names)
+
+    ids = page.locator("#photos a.tile.selected").evaluate_all(
+        "els => els.map(e => Number(e.dataset.id))"
+    )
+    album = albums.create(f"To download {size}", None)
+    albums.add_photos(album, ids, OPERATOR)
+    link = shares.create("album", album_id=album.id, allow_download=True)
+    closed = shares.create("album", album_id=album.id)
+    visitor = browser.new_context(viewport=SIZES[size], has_touch=size == "phone")
+    try:
+        seen = visitor.new_page()
+        seen.goto(viewer_server.url + f"s/{closed.token}")
+        expect(seen.locator(".share-grid a.tile")).to_have_count(2)
+        expect(seen.locator(".download-all")).to_have_count(0)
+        seen.goto(viewer_server.url + f"s/{link.token}")
+        with seen.expect_download() as everything:
+            seen.locator(".download-all").click()
+        assert sorted(zip_names(everything.value)) == sorted(n.split("/")[-1] for n in names)
+        # the member's album page has the same button
+        page.goto(viewer_server.url + f"album/{album.id}")
+        with page.expect_download() as whole:
+            page.locator(".download-all").click()
+        assert sorted(zip_names(whole.value)) == sorted(names)
+    finally:
+        visitor.close()
+        albums.delete(album)

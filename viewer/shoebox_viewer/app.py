@@ -36,6 +36,7 @@ from shoebox_viewer import (
     people,
     places,
     shares,
+    zips,
 )
 from shoebox_viewer.context import Context, make_templates
 from shoebox_viewer.front import Front, WSGIApp
@@ -54,7 +55,9 @@ def make_app(settings: Settings, *, guard: Guard | None = None) -> WSGIApp:
     # Ids are at most 18 digits: a longer one matches no route (404) instead of overflowing
     # SQLite's 64-bit integers.
     app.router.add_filter("int", lambda _conf: (r"-?\d{1,18}", int, lambda x: str(int(x))))
-    for part in (access, pages, api, media, shares, places, people, labels, duplicates, admin):
+    for part in (
+        access, pages, api, media, shares, places, people, labels, duplicates, admin, zips,
+    ):  # fmt: skip
         part.install(app, ctx)
     app.get("/static/<name>")(_static)
     app.default_error_handler = _error_page(ctx)

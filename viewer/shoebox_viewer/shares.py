@@ -35,11 +35,11 @@ from typing import Any, TypeVar
 
 import bottle
 
-from shoebox.catalog import shares
+from shoebox.catalog import selection, shares
 from shoebox.catalog.cache import PREVIEW, TILE
 from shoebox.catalog.models import Share
 from shoebox.errors import NotFound, UsageError
-from shoebox_viewer import access, jsonio
+from shoebox_viewer import access, jsonio, zips
 from shoebox_viewer.context import Context, url
 from shoebox_viewer.front import CLIENT_IP, SECURE
 from shoebox_viewer.http import REVALIDATE
@@ -183,6 +183,17 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def video(token: str, photo_id: int) -> Any:
         share = member(opened(token), photo_id)
         return media.video(photo_id, bare=not share.allow_download, cache_control=REVALIDATE)
+
+    @app.get("/s/<token>/zip")
+    @for_visitors
+    def download_all(token: str) -> Any:
+        """Every photo of the link in one zip, when it allows downloads (sidecars left out, as
+        from the photo pages; base names only)."""
+        share = opened(token)
+        if not share.allow_download:
+            raise not_found()
+        found = selection.files_of(shares.photo_ids(share), sidecars=False)
+        return zips.response(found, share.title or "shared photos", folders=False)
 
     @app.get("/s/<token>/original/<file_id:int>")
     @for_visitors

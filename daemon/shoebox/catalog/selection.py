@@ -1,4 +1,5 @@
-"""Many photos changed at once: favourite and archive for the viewer's selection bar.
+"""Many photos at once: favourite and archive for the viewer's selection bar, and the files
+that a download of several photos (a selection, an album, a share) holds.
 
 Every id must be a photo the viewer sees (NotFound names the first that is not, and then
 nothing changes): a bulk action never reaches past what one photo's page could do. The
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from shoebox.catalog import albums, outbox
-from shoebox.catalog.models import Photo, utcnow
+from shoebox.catalog.models import AlbumPhoto, File, Photo, Root, utcnow
 from shoebox.catalog.visibility import Viewer, restrict
 from shoebox.errors import NotFound, UsageError
 
@@ -37,3 +38,32 @@ def set_flags(viewer: Viewer, ids: object, flags: dict[str, object]) -> list[int
     Photo.update(**flags, updated_at=utcnow()).where(Photo.id.in_(wanted)).execute()
     outbox.mark("photo", wanted)
     return wanted
+
+
+def files_of(photo_ids: Any, *, sidecars: bool = True) -> list[File]:
+    """The present files of these photos (a list of ids or a subquery of them), their roots
+    joined, newest photo first: originals, RAW files, Live Photo videos and, with `sidecars`,
+    sidecars."""
+    where = File.photo.in_(photo_ids) & (File.status == "present")
+    if not sidecars:
+        where &= File.role != "sidecar"
+    query = (
+        File.select(File, Root)
+        .join(Root)
+        .switch(File)
+        .join(Photo, on=File.photo == Photo.id)
+        .where(where)
+        .order_by(Photo.taken_at.desc(), Photo.id.desc(), File.id)
+    )
+    return list(query)
+
+
+def seen(viewer: Viewer, ids: list[int]) -> Any:
+    """A subquery of those of these photo ids that the viewer sees."""
+    return restrict(Photo.select(Photo.id).where(Photo.id.in_(ids)), viewer)
+
+
+def in_album(viewer: Viewer, album_id: int) -> Any:
+    """A subquery of the ids of the album's photos that the viewer sees."""
+    members = AlbumPhoto.select(AlbumPhoto.photo).where(AlbumPhoto.album == album_id)
+    return restrict(Photo.select(Photo.id).where(Photo.id.in_(members)), viewer)

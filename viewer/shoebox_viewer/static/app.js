@@ -481,6 +481,15 @@
       });
       return `${plural(added)} added to “${title}”.`;
     }));
+    const download = actions.querySelector('[data-bulk="download"]');
+    download.addEventListener("click", () => {
+      const ids = chosen();
+      if (ids.length > CHUNK) {
+        say(tools, `One download holds ${CHUNK} photos at most: put them in an album and download it`, true);
+        return;
+      }
+      window.location.href = `${base}zip?ids=${ids.join(",")}`; // an attachment: the page stays
+    });
     const removeButton = actions.querySelector('[data-bulk="remove-from-album"]');
     if (removeButton) {
       removeButton.addEventListener("click", () => act(removeButton, async () => {
