@@ -5,6 +5,8 @@
 "use strict";
 
 (() => {
+  if (window.shoeboxPlaces) return; // a page may include it twice (the Edit dialog): run once
+  window.shoeboxPlaces = true;
   const SVG = "http://www.w3.org/2000/svg";
   const TILE = 256; // the world is TILE px wide at zoom 0
   const MAX_ZOOM = 18;
