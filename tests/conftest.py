@@ -166,6 +166,17 @@ def left_running(folder: Path) -> list[int]:
     return alive
 
 
+def status_text(settings: config.Settings) -> str:
+    """What the real `shoebox status` prints for this configuration."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-m", "shoebox", "--config", str(settings.source), "status"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return out.stdout
+
+
 @dataclass
 class Library:
     """A library root, its settings and an open catalog, for one test."""
@@ -370,10 +381,10 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-def new_page(browser: Any, problems: list[str]) -> tuple[Any, Any]:
-    """A new browser context (no cookies) and its page, which adds script errors and CSP
-    refusals to `problems`."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+def new_page(browser: Any, problems: list[str], **options: Any) -> tuple[Any, Any]:
+    """A new browser context (no cookies; `options` for its viewport, touch, ...) and its
+    page, which adds script errors and CSP refusals to `problems`."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
     context.set_default_timeout(BROWSER_TIMEOUT_MS)
     page = context.new_page()
     page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import BROWSER_TIMEOUT_MS, ViewerServer, add_photo
+from conftest import BROWSER_TIMEOUT_MS, ViewerServer, add_photo, new_page
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -28,20 +28,10 @@ SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 def open_page(browser: Any, viewer_server: ViewerServer, size: str, problems: list[str]) -> Any:
     """A logged-in page at this size (a phone has touch); its context closes with the page."""
     phone = size == "phone"
-    context = browser.new_context(
-        viewport=SIZES[size], has_touch=phone, is_mobile=phone, device_scale_factor=1
-    )
-    context.set_default_timeout(BROWSER_TIMEOUT_MS)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(msg.text)
-            if msg.type == "error" and "Content Security Policy" in msg.text
-            else None
-        ),
-    )
+    _, page = new_page(
+        browser, problems, viewport=SIZES[size], has_touch=phone, is_mobile=phone,
+        device_scale_factor=1,
+    )  # fmt: skip
     viewer_server.login(page)
     return page
 

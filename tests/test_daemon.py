@@ -20,7 +20,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from conftest import Library, mysql_admin, wait_for
+from conftest import Library, mysql_admin, status_text, wait_for
 from shoebox.catalog.models import File, Photo, Upload
 from shoebox.ingest.identify import hash_file
 from shoebox.sample import Shot, write_jpeg
@@ -432,18 +432,10 @@ def test_the_daemon_verifies_slowly_and_reports_rot(
     assert running.logged(f"verify: rotten (content changed, size and time did not): {rotten}")
 
     def reported() -> str | None:
-        out = _status_text(library)
+        out = status_text(library.settings)
         return out if f"rotten: {rotten}" in out else None
 
     status = wait_for("the pass in shoebox status", reported)
     assert "verify, pass ended" in status and "1 rotten" in status
     assert sorted(str(f.hash) for f in File.select()) == hashes  # nothing changed
     assert running.stop() == 0
-
-
-def _status_text(library: Library) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "shoebox", "--config", str(library.settings.source), "status"],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return out.stdout

@@ -20,7 +20,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from conftest import Library, wait_for, write_config
+from conftest import Library, status_text, wait_for, write_config
 from shoebox import config
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import File, Photo, QueuedPath, Root, Upload, utcnow
@@ -62,14 +62,6 @@ def disk(tmp_path: Path) -> Iterator[Callable[[list[str]], None]]:
     yield run
     for target in reversed(mounted):
         subprocess.run(["umount", "-l", target], capture_output=True, check=False)
-
-
-def _status(library: Library) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "shoebox", "--config", str(library.settings.source), "status"],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return out.stdout
 
 
 def _ext4(tmp_path: Path) -> Path:
@@ -114,7 +106,7 @@ def test_a_disk_unmounted_under_the_daemon_is_left_alone_and_back_when_mounted(
         assert File.select().where(File.status == "missing").count() == 0
         assert Photo.select().where(Photo.missing == True).count() == 0  # noqa: E712
         assert files_named("stray.jpg") == []
-        assert "left alone" in _status(library)
+        assert "left alone" in status_text(library.settings)
 
         shutil.rmtree(library.root / "2024")
         for stray in ("stray.jpg", ".directory"):
@@ -421,7 +413,7 @@ def test_a_partial_upload_nobody_resumes_is_reported_never_deleted(
             path_key=scan.key(f"alice/{name}".encode()),
             started_at=utcnow() - dt.timedelta(days=days),
         )  # fmt: skip
-    status = _status(library)
+    status = status_text(library.settings)
     assert (
         "uploads:  2 partial, waiting for their clients to resume them (1 for more than 7 days)"
         in status

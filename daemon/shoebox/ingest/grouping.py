@@ -36,8 +36,8 @@ LIVE_VIDEO_MAX_SECONDS = 6.0
 # too, when it differs from the file's: `dates.edited`); its other values fill gaps.
 _SIDECAR_WINS = ("title", "description", "rating", "artist", "copyright")
 _PLACE = ("lat", "lng", "altitude")
-# The sources a sidecar may mark as edited by hand (besides the date).
-_EDITABLE = ("place", "title", "description", "keywords")
+# The sources a sidecar may mark as edited by hand (the date is settled apart).
+_EDITABLE = tuple(name for name in edits.FIELDS if name != "date")
 # What a Takeout JSON may fill in (its date is one more clock).
 _TAKEOUT_FILLS = ("description",)
 _PHOTO_FIELDS = (
