@@ -325,3 +325,24 @@ def test_not_a_face_is_not_found_again(library: Library, corpus: Path, models: A
     enricher.close()
     again = list(Face.select().where(Face.photo == photo))
     assert [f.id for f in again] == [woman.id]  # the other one is not back
+
+
+def test_a_photo_of_unknown_size_without_a_preview_fails_alone(library: Library) -> None:
+    """A photo whose size is unknown and whose renditions are missing is the faces stage's
+    recorded failure, not a division by zero that stopped the daemon's indexer."""
+    import datetime as dt
+
+    from conftest import add_photo
+    from shoebox.catalog.models import IngestError, Root
+    from shoebox.enrich.faces import FacesStage
+
+    pytest.importorskip("mediapipe", reason="the faces extra is not installed")
+    root = Root.create(path=str(library.root), path_key="r" * 32)
+    photo_id = add_photo(root.id, "gone.jpg", dt.datetime(2024, 1, 1), width=None, height=None)
+    stage = FacesStage(library.settings)
+    try:
+        failures = stage.run([Photo.get_by_id(photo_id)])
+    finally:
+        stage.close()
+    assert "cannot read the preview" in failures[photo_id]
+    assert IngestError.select().count() == 0  # the runner records it, not the stage

@@ -218,7 +218,12 @@ class Daemon:
         await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in tasks:  # one that ended by itself has a bug to show
             if task.done() and not task.cancelled() and task.exception() is not None:
-                log.error("the %s stopped: %r", task.get_name(), task.exception())
+                log.error(
+                    "the %s stopped: %r",
+                    task.get_name(),
+                    task.exception(),
+                    exc_info=task.exception(),
+                )
         await self._shut_down(endpoint, tasks)
 
     def _stop(self, signum: int) -> None:

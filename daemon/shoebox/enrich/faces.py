@@ -341,9 +341,10 @@ class FacesStage:
 
         width, height = photo.width or 0, photo.height or 0
         long_side = max(width, height)
-        scale = max(tiles.finest_scale(width, height, self.smallest), MIN_EMBED_PX / self.smallest)
         path, kind = _original(photo)
-        if path is not None and long_side:
+        if path is not None and long_side:  # a size to scale from: else the preview
+            finest = tiles.finest_scale(width, height, self.smallest)
+            scale = max(finest, MIN_EMBED_PX / self.smallest)
             spec = dataclasses.replace(
                 self.spec, preview_size=math.ceil(long_side * min(1.0, scale))
             )
