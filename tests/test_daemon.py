@@ -4,6 +4,7 @@ Each test starts the daemon on a library and waits for conditions with deadlines
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -22,8 +24,10 @@ import pytest
 
 from conftest import Library, mysql_admin, status_text, wait_for
 from shoebox.catalog.models import File, Photo, Upload
+from shoebox.enrich.runner import Enricher
 from shoebox.ingest.identify import hash_file
 from shoebox.sample import Shot, write_jpeg
+from shoebox.service import Daemon
 
 
 class Running:
@@ -439,3 +443,48 @@ def test_the_daemon_verifies_slowly_and_reports_rot(
     assert "verify, pass ended" in status and "1 rotten" in status
     assert sorted(str(f.hash) for f in File.select()) == hashes  # nothing changed
     assert running.stop() == 0
+
+
+class Stuck:
+    """A later stage that holds its batch until the test lets it go (the daemon is what is
+    under test here, not a model: a real stage cannot be held at will)."""
+
+    name, version = "stuck", 1
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def wants(self) -> Any:
+        return Photo.id.is_null(False)
+
+    def run(self, photos: Sequence[Any]) -> dict[int, str]:
+        self.entered.set()
+        self.release.wait(60)
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_new_file_is_indexed_while_a_later_stage_is_busy(library: Library) -> None:
+    """The later stages have a thread of their own: a file that comes while one of them
+    works on a batch (a model loading, a slow face search) is indexed meanwhile. In this
+    process, so that the stage can be held."""
+    write_jpeg(library.root / "first.jpg", Shot())
+    stage = Stuck()
+
+    async def run() -> None:
+        daemon = Daemon(library.settings, library.catalog)
+        daemon.enricher = Enricher([stage])
+        running = asyncio.create_task(daemon.run())
+        try:
+            assert await asyncio.to_thread(stage.entered.wait, 30), "the stage never ran"
+            write_jpeg(library.root / "second.jpg", Shot(iso=200))
+            await asyncio.to_thread(wait_for, "second.jpg", lambda: files_named("second.jpg"))
+            assert not stage.release.is_set()  # indexed while the stage still held its batch
+        finally:
+            stage.release.set()
+            daemon._stop(signal.SIGTERM)
+            await asyncio.wait_for(running, 15)
+
+    asyncio.run(run())

@@ -91,3 +91,26 @@ def test_a_photo_that_fails_is_recorded_and_not_retried(db_url: str, tmp_path: P
         assert Enricher([stage]).step() == 0
         Enricher([stage]).close()
         assert stage.closed == 1
+
+
+class Broken(Recorder):
+    """A stage with a bug: it raises what no stage should."""
+
+    def run(self, photos: Sequence[Any]) -> dict[int, str]:
+        super().run(photos)
+        raise ZeroDivisionError("division by zero")
+
+
+def test_a_stage_that_raises_fails_its_batch_and_the_run_goes_on(
+    db_url: str, tmp_path: Path
+) -> None:
+    with Catalog(db_url, tmp_path):
+        ids = [_photo(n, 1.0) for n in range(3)]
+        after = Recorder()
+        after.name = "after"
+        counts = Enricher([Broken(), after]).run_all()
+        assert counts.failed == 3
+        assert sorted(after.seen) == sorted(ids)  # the next stage still ran
+        messages = {e.message for e in IngestError.select().where(IngestError.stage == "recorder")}
+        assert messages == {"unexpected error: ZeroDivisionError('division by zero')"}
+        assert Enricher([Broken()]).step() == 0  # marked done: not retried in a loop

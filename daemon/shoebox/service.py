@@ -11,9 +11,14 @@ saw, a mount that came or went) becomes one `Change` on one `asyncio.Queue`:
   catalog fails, what the watcher saw is kept (or, past a bound, a rescan is asked for) and
   retried with a back-off that doubles up to a minute; nothing spins.
 - the **indexer** reconciles the roots at start, then claims due jobs and indexes them,
-  runs the later stages (places, faces, labels) when nothing is due, and otherwise sleeps
-  until the writer wakes it or the next job falls due. Its CPU work runs in the `Indexer`'s
-  process pool; an idle daemon does nothing at all.
+  and otherwise sleeps until the writer wakes it or the next job falls due. Its CPU work
+  runs in the `Indexer`'s process pool; an idle daemon does nothing at all. When an SFTP
+  upload opens, the pool's workers and exiftool are started (if they were given back), so
+  the file is indexed the moment it is complete rather than after they start.
+- the **later stages** (places, faces, labels, likeness) run in a thread of their own, at a
+  lower CPU priority, a small batch at a time while the indexer has nothing in hand: a new
+  photo is in the catalog before its faces are looked for, and an upload never waits behind
+  a model that loads. Their models are given back after a minute without work.
 - the **state keeper** writes this process's `DaemonState` row (for `shoebox status`) when
   its state changes and once a minute, and says once a day which partial uploads have
   waited longer than `[sftp] resume_days`.
@@ -23,9 +28,10 @@ saw, a mount that came or went) becomes one `Change` on one `asyncio.Queue`:
   minute (the viewers that add to it are other processes) and writes the XMP sidecars and
   album files it names (`shoebox.beside`).
 
-Catalog access runs in three threads of our own, each with its own connection: one for the
+Catalog access runs in threads of our own, each with its own connection: one for the
 writer and the bookkeeping (short transactions, so an upload never waits for an index
-batch), one for the indexer, and one for the copies: backups (one reads for a minute or so
+batch), one for the indexer, one for the later stages, one for the verify pass, and one for
+the copies: backups (one reads for a minute or so
 on a million photos while uploads and indexing go on) and the files beside the library. The
 watcher's and the mount table's threads only hand events to the loop
 (`call_soon_threadsafe`).
@@ -67,7 +73,7 @@ from shoebox.catalog.models import Account, DaemonState, File, QueuedPath, Root,
 from shoebox.config import Settings
 from shoebox.enrich import stages
 from shoebox.enrich.runner import Enricher
-from shoebox.errors import BackupError, CatalogError, ConfigError
+from shoebox.errors import BackupError, CatalogError, ConfigError, HelperError
 from shoebox.ingest import scan
 from shoebox.ingest.run import Indexer, Summary, root_row
 from shoebox.mounts import MountWatcher
@@ -163,6 +169,7 @@ class Daemon:
         self.mounts = MountWatcher(self._mounts_changed)
         self.bookkeeping = _Lane("catalog")  # the writer and the state keeper
         self.indexing = _Lane("indexer")
+        self.enriching = _Lane("enrich")  # the later stages, at a lower priority
         self.copies = _Lane("copies")  # backups, sidecars and album files
         self.verifying = _Lane("verify")  # re-hashing originals, at idle priority; reads only
         self._backup: dict[str, str] = {}  # how the last daily backup went
@@ -170,6 +177,9 @@ class Daemon:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changes: asyncio.Queue[Change] = asyncio.Queue()
         self._work = asyncio.Event()  # the queue may hold due jobs, or roots want a look
+        self._enrich = asyncio.Event()  # photos may wait for the later stages
+        self._enrich.set()  # at start, they may
+        self._indexer_idle = asyncio.Event()  # the indexer has nothing in hand
         self._stopping = asyncio.Event()
         self._state_changed = asyncio.Event()
         self._state = "starting"
@@ -181,8 +191,10 @@ class Daemon:
         self._watched: dict[Path, roots.Identity] = {}  # roots watched, on that filesystem
         self._account_folders: frozenset[Path] = frozenset()  # as the writer last read them
         self._first_scan = True
-        self._enrich_more = True  # photos may wait for the later stages (at start, new photos)
-        self._holding = False  # worker processes, exiftool or models are loaded
+        self._holding = False  # worker processes and exiftool are running
+        self._idle_since = time.monotonic()  # the indexer's last work (or warm-up)
+        self._enriching = False  # a batch of the later stages is under way
+        self._warming: asyncio.Task[None] | None = None  # helpers started for an upload
         # systemd's watchdog wants a sign of life at least this often (seconds), if at all
         usec = os.environ.get("WATCHDOG_USEC", "")
         self._watchdog_every = int(usec) / 2e6 if usec.isdigit() else None
@@ -205,6 +217,7 @@ class Daemon:
         tasks = [
             loop.create_task(self._writer(), name="writer"),
             loop.create_task(self._indexer(), name="indexer"),
+            loop.create_task(self._enrich_later(), name="later stages"),
             loop.create_task(self._keep_state(), name="state"),
             loop.create_task(self._back_up_daily(), name="backup"),
         ]
@@ -254,12 +267,11 @@ class Daemon:
         finished = await asyncio.to_thread(
             self.indexing.close, max(0.1, deadline - 1 - time.monotonic())
         )
-        if finished:
-            self.indexer.close()
-            self.enricher.close()
-        else:
+        if not finished:
             log.error("the index call in hand did not end in time; its helpers are stopped")
-            self.indexer.close()
+        self.indexer.close()
+        if await asyncio.to_thread(self.enriching.close, max(0.1, deadline - 1 - time.monotonic())):
+            self.enricher.close()  # else a batch is still in hand: it ends with the process
         with suppress(TimeoutError, *CATALOG_ERRORS):
             await asyncio.wait_for(
                 self.bookkeeping.run(self._write_state, "stopped"),
@@ -345,6 +357,9 @@ class Daemon:
                     backoff, retry_at = 0.0, None
                     self._set_status(length)
                     self._work.set()
+                    if not self._holding and any(c.kind == "opening" for c in waited):
+                        self._holding = True
+                        self._warming = asyncio.create_task(self._warm_up(), name="warm-up")
                     for change in waited:
                         if change.done is not None and not change.done.done():
                             change.done.set_result(None)
@@ -405,18 +420,19 @@ class Daemon:
     # --- the indexer ------------------------------------------------------------------------
 
     async def _indexer(self) -> None:
-        """Reconcile the roots, then index due jobs, then the later stages; sleep when none."""
+        """Reconcile the roots, then index due jobs; sleep when there are none."""
         backoff = 0.0
-        idle_since = time.monotonic()
         while not self._stopping.is_set():
             self._work.clear()
             try:
                 if await self._index_step():
-                    backoff, idle_since = 0.0, time.monotonic()
+                    backoff, self._idle_since = 0.0, time.monotonic()
                     continue
                 backoff = 0.0
-                self._set_state("idle")
-                await self._sleep(idle_since)
+                self._indexer_idle.set()
+                if not self._enriching:
+                    self._set_state("idle")
+                await self._sleep()
             except CATALOG_ERRORS as exc:
                 if _transient(exc):  # another daemon won a lock: take the batch again at once
                     log.info("a batch met another daemon's lock (%s); taking it again", exc)
@@ -436,6 +452,7 @@ class Daemon:
             await self._in_index_lane(self._check_roots)
         if self._rescan:
             wanted, self._rescan = sorted(self._rescan), set()
+            self._indexer_idle.clear()
             self._set_state("scanning")
             try:
                 await self._in_index_lane(self._reconcile, wanted)
@@ -452,16 +469,11 @@ class Daemon:
             self.settings.daemon.stale_claim_seconds,
         )
         if jobs:
+            self._indexer_idle.clear()
             self._set_state("indexing")
             self._holding = True
             await self._in_index_lane(self._process, jobs)
             return True
-        if self._enrich_more:
-            self._set_state("places, faces, labels")
-            self._holding = True
-            if await self._in_index_lane(self.enricher.step):
-                return True
-            self._enrich_more = False
         return False
 
     async def _in_index_lane(self, call: Callable[..., T], *args: Any) -> T:
@@ -472,7 +484,7 @@ class Daemon:
             self._busy_since = None
             self._state_changed.set()
 
-    async def _sleep(self, idle_since: float) -> None:
+    async def _sleep(self) -> None:
         """Until the writer or a mount wakes us, the next job falls due, or it is time to
         give the worker processes' memory back."""
         due = await self.indexing.run(
@@ -481,20 +493,60 @@ class Daemon:
         timeouts = []
         if due is not None:
             timeouts.append(max(0.0, (due - utcnow()).total_seconds()) + 0.05)
-        release_at = idle_since + _KEEP_WORKERS_SECONDS - time.monotonic()
+        release_at = self._idle_since + _KEEP_WORKERS_SECONDS - time.monotonic()
         if self._holding:
             if release_at <= 0:
-                await self.indexing.run(self._release_workers)
-                self._holding = False
+                self._holding = False  # (before: an upload opening meanwhile warms them again)
+                await self.indexing.run(self.indexer.close)  # their memory back, a burst over
             else:
                 timeouts.append(release_at)
         with suppress(TimeoutError):
             await asyncio.wait_for(self._work.wait(), timeout=min(timeouts) if timeouts else None)
 
-    def _release_workers(self) -> None:
-        """A burst is over: give the worker processes', exiftool's and the models' memory back."""
-        self.indexer.close()
-        self.enricher.close()
+    async def _warm_up(self) -> None:
+        """An upload opened: the helpers its file will want are started meanwhile (in the
+        indexer's thread; a helper that cannot start says so again when the file comes)."""
+        self._idle_since = time.monotonic()
+        try:
+            await self.indexing.run(self.indexer.warm_up)
+        except HelperError as exc:
+            log.debug("warming up: %s", exc)
+
+    async def _enrich_later(self) -> None:
+        """The later stages, a batch at a time while the indexer has nothing in hand (a batch
+        under way when an upload comes goes on beside it, at the lower priority); their
+        models are given back after `_KEEP_WORKERS_SECONDS` without work."""
+        await self.enriching.run(_lower_priority)
+        holding = False
+        while True:
+            if holding:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._enrich.wait(), timeout=_KEEP_WORKERS_SECONDS)
+                if not self._enrich.is_set():
+                    await self.enriching.run(self.enricher.close)
+                    holding = False
+                    continue
+            else:
+                await self._enrich.wait()
+            self._enrich.clear()
+            try:
+                while True:
+                    await self._indexer_idle.wait()
+                    self._enriching = holding = True
+                    self._set_state("places, faces, labels")
+                    if not await self.enriching.run(self.enricher.step):
+                        break
+            except CATALOG_ERRORS as exc:
+                log.error("%s; the later stages try again in a minute", self.catalog.explain(exc))
+                await self.enriching.run(_close_connection, self.catalog)
+                self._enriching = False
+                await asyncio.sleep(60.0)
+                self._enrich.set()
+                continue
+            finally:
+                self._enriching = False
+            if self._indexer_idle.is_set():
+                self._set_state("idle")
 
     def _give_back(self) -> None:
         """A batch failed with the catalog: its claims go back for the next try."""
@@ -568,8 +620,8 @@ class Daemon:
     def _after(self, summary: Summary) -> None:
         """A root found left alone in an index run is looked at again after the next mount
         change; new photos may wait for the later stages."""
-        if summary.new or summary.changed or summary.moved:
-            self._enrich_more = True
+        if (summary.new or summary.changed or summary.moved) and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._enrich.set)
 
     def _beat(self) -> None:
         """The indexer is alive (called from its thread, at least once a second in a run)."""
@@ -762,6 +814,14 @@ class Daemon:
         await self.indexing.run(self.indexer.close)  # the next batch starts them afresh
         self._roots_may_have_changed()
         log.info("reloaded %s", self.settings.source)
+
+
+def _lower_priority() -> None:
+    """The calling thread (and the threads it starts, such as a model's) yields the CPU to the
+    rest of the daemon: nice 10 (not SCHED_IDLE: it holds the GIL at times, and must then
+    get the CPU back soon enough for the event loop)."""
+    with suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def _idle_priority() -> None:

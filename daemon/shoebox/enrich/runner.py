@@ -5,7 +5,9 @@ A stage is anything with the `Stage` shape. Its version is kept per photo in `En
 it makes every photo wait for that stage again, and for no other. Photos a stage does not
 apply to (`wants`, e.g. places needs a position) are marked done without any work. A photo
 that makes a stage fail is logged, recorded in `ingest_error` and marked done, so it is not
-retried in a loop; a new stage version tries it again.
+retried in a loop; a new stage version tries it again. A stage that raises something
+unexpected (a bug) fails the photos of that batch alike, with its traceback in the log; the
+run goes on.
 """
 
 from __future__ import annotations
@@ -110,6 +112,9 @@ class Enricher:
             failures = stage.run(wanted) if wanted else {}
         except StageError as exc:  # the whole stage cannot run (a model will not load)
             failures = {p.id: str(exc) for p in wanted}
+        except Exception as exc:  # a bug in a stage fails its batch, not the run
+            log.exception("%s failed on photos %s", stage.name, [p.id for p in wanted])
+            failures = {p.id: f"unexpected error: {exc!r}" for p in wanted}
         if wanted:
             log.debug(
                 "%s: %d photos in %.2f s", stage.name, len(wanted), time.monotonic() - started

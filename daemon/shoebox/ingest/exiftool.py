@@ -190,6 +190,10 @@ class ExifTool:
 
     # --- the process -----------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start exiftool now, if it is not running (it is otherwise started when first asked)."""
+        self._start()
+
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is not None:
             if self._proc.poll() is None:

@@ -115,6 +115,12 @@ class Pool:
             chosen.tasks.append(_Task(key, what, deadline))
             return
 
+    def fill(self) -> None:
+        """Start every worker now (they are otherwise started as files come)."""
+        self._workers = [w for w in self._workers if w.process.is_alive() or w.tasks]
+        while len(self._workers) < self.size:
+            self._start()
+
     def collect(self, timeout: float) -> list[Result]:
         """What the workers finished (waiting up to `timeout` seconds for something), and the
         files of workers that died or overran."""

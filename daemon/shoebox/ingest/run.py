@@ -459,6 +459,14 @@ class Indexer:
         """Seconds a worker may take for this file: reading a big file takes longer."""
         return self.settings.ingest.file_timeout + job.entry.size / _READ_RATE
 
+    def warm_up(self) -> None:
+        """Start the worker processes and exiftool now (with `keep_open`), so that the next
+        file does not wait for them: a daemon does this when an upload opens."""
+        if self.keep_open:
+            pool, exiftool = self._kept = self._kept or self._helpers()
+            pool.fill()
+            exiftool.start()
+
     def close(self) -> None:
         """Stop the worker processes and exiftool kept open between runs (with `keep_open`)."""
         if self._kept is not None:
