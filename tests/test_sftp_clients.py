@@ -177,19 +177,42 @@ def openssh_scp(door: Door) -> dict[str, Path]:
     return {photos[0].name: photos[0], "scp-album/in-album.jpg": Path(album), "same.jpg": shorter}
 
 
-def _rclone(door: Door, *arguments: str) -> subprocess.CompletedProcess[str]:
+def readme_rclone_config(door: Door) -> list[str]:
+    """The README's `rclone config create` command, for this daemon's port and alice's key."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    (line,) = [line for line in readme.splitlines() if line.strip().startswith("rclone config")]
+    words = line.split()
+    assert words[:3] == ["rclone", "config", "create"]
+    given = {"SERVER": "127.0.0.1", "2222": str(door.port), "~/.ssh/id_ed25519": str(door.key)}
+    assert set(given) <= set(words), f"the README's recipe changed: {line}"
+    return [given.get(word, word) for word in words[3:]]
+
+
+def _rclone(
+    door: Door, *arguments: str, shell_type: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """rclone, configured as the README says; with `shell_type=False`, without its shell_type
+    (an advanced option `rclone config` does not ask for), so rclone tries shell commands."""
     config = door.tmp / "rclone.conf"
     if not config.exists():  # rclone may write what it learns about the server into it
-        config.write_text(
-            f"[shoebox]\ntype = sftp\nhost = 127.0.0.1\nport = {door.port}\nuser = alice\n"
-            f"key_file = {door.key}\n"
-        )
+        _run("rclone", "--config", config, "config", "create", *readme_rclone_config(door))
+        if not shell_type:
+            text = config.read_text()
+            assert "shell_type = none\n" in text
+            config.write_text(text.replace("shell_type = none\n", ""))
     return _run("rclone", "--config", config, "-v", *arguments)
 
 
 def rclone_default(door: Door) -> dict[str, Path]:
     photos = door.photos("rclone", 8)  # Go's pkg/sftp sends WRITEs longer than their data
     _rclone(door, "copy", str(door.tmp / "rclone"), "shoebox:rclone")
+    return {f"rclone/{p.name}": p for p in photos}
+
+
+def rclone_without_shell_type(door: Door) -> dict[str, Path]:
+    """The README's promise: it works without `shell_type none` too."""
+    photos = door.photos("rclone", 3)
+    _rclone(door, "copy", str(door.tmp / "rclone"), "shoebox:rclone", shell_type=False)
     return {f"rclone/{p.name}": p for p in photos}
 
 
@@ -263,6 +286,7 @@ CLIENTS: list[tuple[Callable[[Door], dict[str, Path]], str]] = [
     (openssh_sftp, "sftp"),
     (openssh_scp, "scp"),
     (rclone_default, "rclone"),
+    (rclone_without_shell_type, "rclone"),
     (rclone_one_write_at_a_time, "rclone"),
     (rclone_sync_twice, "rclone"),
     (lftp_mirror, "lftp"),
