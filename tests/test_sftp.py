@@ -22,12 +22,15 @@ from typing import Any, ClassVar
 import asyncssh
 import pytest
 from asyncssh.constants import (
+    FILEXFER_ATTR_SIZE,
     FX_BAD_MESSAGE,
     FX_OK,
     FXF_CREAT,
     FXF_TRUNC,
     FXF_WRITE,
+    FXP_ATTRS,
     FXP_CLOSE,
+    FXP_FSTAT,
     FXP_HANDLE,
     FXP_INIT,
     FXP_OPEN,
@@ -553,6 +556,26 @@ class _NotingServer(asyncssh.SFTPServer):
         super().close(file_obj)
 
 
+class _HoldingServer(_NotingServer):
+    """Holds each write until its `settle()` (as shoebox's endpoint does), noting how many
+    writes each settle put on disk."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
+        super().__init__(chan)
+        self.held: list[tuple[Any, int, bytes]] = []
+
+    def write(self, file_obj: Any, offset: int, data: bytes) -> int:
+        self.held.append((file_obj, offset, data))
+        return len(data)
+
+    def settle(self) -> None:
+        if self.held:
+            self.noted.append(("settle", str(len(self.held))))
+        for file_obj, offset, data in self.held:
+            super().write(file_obj, offset, data)
+        self.held = []
+
+
 class _Open(asyncssh.SSHServer):
     def begin_auth(self, username: str) -> bool:
         return False  # no authentication: a test's own server on loopback
@@ -597,15 +620,17 @@ class _RawSFTP:
         return packet.get_uint32(), packet.get_string().decode()
 
 
-async def _bare_server(tmp_path: Path, handler: type, session: Any) -> Any:
-    """Run `session(raw)` against a bare asyncssh SFTP server in tmp_path/files that uses
-    `handler`; returns what `session` returned and the process's exit status."""
+async def _bare_server(
+    tmp_path: Path, handler: type, session: Any, factory: type = _NotingServer
+) -> Any:
+    """Run `session(raw)` against a bare asyncssh SFTP server (`factory`) in tmp_path/files
+    that uses `handler`; returns what `session` returned and the process's exit status."""
     (tmp_path / "files").mkdir(exist_ok=True)
     _NotingServer.folder = os.fsencode(tmp_path / "files")
     _NotingServer.noted = []
     server = await asyncssh.create_server(
         _Open, "127.0.0.1", 0, server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
-        sftp_factory=_NotingServer, encoding=None,
+        sftp_factory=factory, encoding=None,
     )  # fmt: skip
     port = server.sockets[0].getsockname()[1]
     try:
@@ -665,6 +690,37 @@ def test_compat_the_clients_close_is_told_apart(
     asyncio.run(_bare_server(tmp_path, handler, session))
     first = "close" if handler is compat.STOCK else "client_close"
     assert _NotingServer.noted == [(first, "closed.jpg"), ("close", "left-open.jpg")]
+
+
+@pytest.mark.parametrize("handler", [compat.STOCK, compat.SFTPHandler], ids=["stock", "patched"])
+def test_compat_the_server_settles_before_any_request_but_a_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, handler: type
+) -> None:
+    """A server that holds writes is asked to `settle()` them before every request but a
+    write; asyncssh's own handler never asks, so a stat after two writes sees none of them
+    and the close leaves them unwritten."""
+    monkeypatch.setattr(asyncssh.sftp, "SFTPServerHandler", handler)
+
+    async def session(raw: _RawSFTP) -> int:
+        handle = await raw.open_for_writing(b"held.jpg")
+        for offset, data in ((0, b"declared"), (8, b"-written")):
+            fields = (String(handle), UInt64(offset), String(data))
+            assert await raw.status(FXP_WRITE, *fields) == (FX_OK, "")
+        kind, attrs = await raw.request(FXP_FSTAT, String(handle))
+        assert kind == FXP_ATTRS
+        assert attrs.get_uint32() & FILEXFER_ATTR_SIZE
+        size: int = attrs.get_uint64()
+        assert await raw.status(FXP_CLOSE, String(handle)) == (FX_OK, "")
+        return size
+
+    size, _ = asyncio.run(_bare_server(tmp_path, handler, session, _HoldingServer))
+    settled = [note for note in _NotingServer.noted if note[0] == "settle"]
+    if handler is compat.STOCK:
+        assert (size, settled) == (0, [])
+        assert (tmp_path / "files/held.jpg").read_bytes() == b""
+    else:
+        assert (size, settled) == (16, [("settle", "2")])  # both writes, at the stat
+        assert (tmp_path / "files/held.jpg").read_bytes() == b"declared-written"
 
 
 def test_compat_held_writes_are_on_disk_before_any_other_answer(

@@ -24,7 +24,7 @@ import asyncssh
 import pytest
 
 from conftest import CORPUS, Library, wait_for
-from shoebox.catalog.models import File, QueuedPath, Upload
+from shoebox.catalog.models import File, Photo, QueuedPath, Upload
 from shoebox.ingest.identify import hash_file
 from shoebox.sample import Shot, write_jpeg
 from test_daemon import Running, add_alice, sftp_command
@@ -177,19 +177,42 @@ def openssh_scp(door: Door) -> dict[str, Path]:
     return {photos[0].name: photos[0], "scp-album/in-album.jpg": Path(album), "same.jpg": shorter}
 
 
-def _rclone(door: Door, *arguments: str) -> subprocess.CompletedProcess[str]:
+def readme_rclone_config(door: Door) -> list[str]:
+    """The README's `rclone config create` command, for this daemon's port and alice's key."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    (line,) = [line for line in readme.splitlines() if line.strip().startswith("rclone config")]
+    words = line.split()
+    assert words[:3] == ["rclone", "config", "create"]
+    given = {"SERVER": "127.0.0.1", "2222": str(door.port), "~/.ssh/id_ed25519": str(door.key)}
+    assert set(given) <= set(words), f"the README's recipe changed: {line}"
+    return [given.get(word, word) for word in words[3:]]
+
+
+def _rclone(
+    door: Door, *arguments: str, shell_type: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """rclone, configured as the README says; with `shell_type=False`, without its shell_type
+    (an advanced option `rclone config` does not ask for), so rclone tries shell commands."""
     config = door.tmp / "rclone.conf"
     if not config.exists():  # rclone may write what it learns about the server into it
-        config.write_text(
-            f"[shoebox]\ntype = sftp\nhost = 127.0.0.1\nport = {door.port}\nuser = alice\n"
-            f"key_file = {door.key}\n"
-        )
+        _run("rclone", "--config", config, "config", "create", *readme_rclone_config(door))
+        if not shell_type:
+            text = config.read_text()
+            assert "shell_type = none\n" in text
+            config.write_text(text.replace("shell_type = none\n", ""))
     return _run("rclone", "--config", config, "-v", *arguments)
 
 
 def rclone_default(door: Door) -> dict[str, Path]:
     photos = door.photos("rclone", 8)  # Go's pkg/sftp sends WRITEs longer than their data
     _rclone(door, "copy", str(door.tmp / "rclone"), "shoebox:rclone")
+    return {f"rclone/{p.name}": p for p in photos}
+
+
+def rclone_without_shell_type(door: Door) -> dict[str, Path]:
+    """The README's promise: it works without `shell_type none` too."""
+    photos = door.photos("rclone", 3)
+    _rclone(door, "copy", str(door.tmp / "rclone"), "shoebox:rclone", shell_type=False)
     return {f"rclone/{p.name}": p for p in photos}
 
 
@@ -263,6 +286,7 @@ CLIENTS: list[tuple[Callable[[Door], dict[str, Path]], str]] = [
     (openssh_sftp, "sftp"),
     (openssh_scp, "scp"),
     (rclone_default, "rclone"),
+    (rclone_without_shell_type, "rclone"),
     (rclone_one_write_at_a_time, "rclone"),
     (rclone_sync_twice, "rclone"),
     (lftp_mirror, "lftp"),
@@ -398,6 +422,14 @@ def test_a_client_gone_mid_upload_leaves_no_photo_until_resumed(door: Door, way:
         _end(client)
         if relay is not None:
             relay.close()
+    other = _left_unindexed(door, source)
+    door.sftp(f"{'put -a' if 'killed' in way else 'reput'} {source} {source.name}\n")
+    _indexed_once(door, source, other)
+
+
+def _left_unindexed(door: Door, source: Path) -> Path:
+    """Check that the partial upload of `source` is shorter than it and not in the catalog
+    once another upload, sent after it, has been indexed; returns that other photo."""
     partial = (door.folder / source.name).stat().st_size
     assert 0 < partial < source.stat().st_size
 
@@ -407,8 +439,54 @@ def test_a_client_gone_mid_upload_leaves_no_photo_until_resumed(door: Door, way:
     door.indexed({other.name: other})
     assert not list(File.select().where(File.rel_path == f"alice/{source.name}"))
     assert [bytes(u.rel_path_raw) for u in Upload.select()] == [f"alice/{source.name}".encode()]
+    return other
 
-    door.sftp(f"{'put -a' if 'killed' in way else 'reput'} {source} {source.name}\n")
+
+def _indexed_once(door: Door, source: Path, other: Path) -> None:
+    """The resumed upload of `source` is in the catalog once, as one photo, with its hash."""
     door.indexed({other.name: other, source.name: source})
+    want = hash_file(os.fsencode(source))
+    (only,) = File.select().where(File.hash == want)
+    assert (only.rel_path, only.size) == (f"alice/{source.name}", source.stat().st_size)
+    assert Photo.select().count() == 2  # this one and the other: none from the partial file
     assert Upload.select().count() == 0
     assert not door.running.logged(" failed: ")  # no stage met a truncated file
+
+
+def sftp_put(door: Door, source: Path) -> None:
+    """OpenSSH's `put` without -a: opened with truncation, the whole file written."""
+    door.sftp(f"put {source} {source.name}\n")
+
+
+def rclone_retry(door: Door, source: Path) -> None:
+    """rclone's retry: the sizes differ, so it copies the whole file again."""
+    done = _rclone(door, "copyto", str(source), f"shoebox:{source.name}")
+    assert ": Copied (replaced existing)" in done.stderr
+
+
+RESUMES: list[tuple[Callable[[Door, Path], None], str]] = [
+    (sftp_put, "sftp"),
+    (rclone_retry, "rclone"),
+]
+
+
+@_needs("sftp")
+@pytest.mark.parametrize(
+    "resume",
+    [pytest.param(fn, marks=_needs(program), id=fn.__name__) for fn, program in RESUMES],
+)
+def test_a_cut_off_upload_sent_again_whole_is_indexed_once(
+    door: Door, resume: Callable[[Door, Path], None]
+) -> None:
+    """Clients that do not resume send the whole file again over the partial one (OpenSSH's
+    `put` without -a, an rclone retry): it is indexed once, as one photo, when complete."""
+    source = _big_photo(door)
+    client = _start_upload(door, source)
+    try:
+        os.killpg(client.pid, signal.SIGKILL)
+        wait_for("the cut-off", lambda: door.running.logged("was cut off"), timeout=20)
+    finally:
+        _end(client)
+    other = _left_unindexed(door, source)
+    resume(door, source)
+    _indexed_once(door, source, other)
