@@ -170,7 +170,7 @@ LISTS = (
     "/api/photos?q=folder:ana", "/api/months", "/api/folders", "/api/folders?path=ana",
     "/api/albums", "/api/people", "/api/places", "/api/places/clusters?zoom=0", "/search",
     "/places/world.geojson", "/shares", "/api/shares", "/api/suggestions", "/duplicates",
-    "/api/duplicates",
+    "/api/duplicates", "/memories", "/memories?part=strip",
 )  # fmt: skip
 
 
@@ -182,6 +182,7 @@ def test_a_private_upload_is_invisible_to_another_member_on_every_route(home: Ho
         "person_id": [str(home.person)],
         "album_id": [str(home.album)],
         "path": ["ana", "ana/2025/Secret"],
+        "year": ["2025"],  # the secret photo's: not among the year's memories
     }
     walked = 0
     for method, rule in home.routes():

@@ -107,11 +107,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.browse
     def timeline() -> str:
         text = _q()
+        query = bottle.request.query
         return grid_page(
             lambda: search.parse(text, viewer=sees()),
             {"q": text} if text else {},
             share_kind="search" if text else "",
             share_target=text,
+            memories_slot=not (text or query.get("cursor") or query.get("month")),
         )
 
     @app.get("/favorites")

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pillow_heif
-import rawpy
 from PIL import Image, ImageOps
 
 from shoebox.catalog.cache import PREVIEW as PREVIEW  # re-exported: where renditions live
@@ -304,6 +303,8 @@ _FLIP_TO_TRANSPOSE = {
 
 
 def _raw_preview(spec: RenditionSpec, source: str) -> Image.Image:
+    import rawpy  # here: it brings numpy, which the daemon's own process does not need
+
     try:
         with rawpy.imread(source) as raw:
             flip = raw.sizes.flip
