@@ -101,7 +101,7 @@ def leaks(body: str, photo_id: int) -> list[str]:
     """Whatever in a page or JSON answer gives away the private photo."""
     found = [marker for marker in MARKERS if marker in body]
     pattern = (
-        rf"(?:tile|preview|video|photo|original)/{photo_id}\b|"
+        rf"(?:tile|preview|large|video|photo|original)/{photo_id}\b|"
         rf'"(?:id|photo_id|cover_id)": {photo_id}\b|data-id="{photo_id}"'
     )
     return found + re.findall(pattern, body)

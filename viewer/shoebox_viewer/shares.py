@@ -2,7 +2,7 @@
 
 Visitors (no login needed), everything under `/s/<token>`:
 - `GET /s/<token>`: the landing page (the photo, or a grid of the album or search);
-- `GET /s/<token>/photo/<id>`, `/tile/<id>`, `/preview/<id>`, `/video/<id>`,
+- `GET /s/<token>/photo/<id>`, `/tile/<id>`, `/preview/<id>`, `/large/<id>`, `/video/<id>`,
   `/original/<file_id>` (only when the share allows downloads), `/api/photos?offset&limit`;
 - `POST /s/<token>/unlock`: the password form (back-off per link and per address after
   wrong ones, counted apart from logins: `shoebox.guard`).
@@ -177,6 +177,15 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def preview(token: str, photo_id: int) -> Any:
         share = member(opened(token), photo_id)
         return media.rendition(photo_id, PREVIEW, shares.viewer_of(share), REVALIDATE)
+
+    @app.get("/s/<token>/large/<photo_id:int>")
+    @for_visitors
+    def large(token: str, photo_id: int) -> Any:
+        share = member(opened(token), photo_id)
+        viewer = shares.viewer_of(share)
+        return media.large(
+            photo_id, viewer, originals=share.allow_download, cache_control=REVALIDATE
+        )
 
     @app.get("/s/<token>/video/<photo_id:int>")
     @for_visitors
