@@ -19,7 +19,8 @@ from conftest import BROWSER_TIMEOUT_MS, SIZES, ViewerServer, loaded, new_page, 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-SCALE = "() => new DOMMatrix(getComputedStyle(document.querySelector('.viewer img')).transform).a"
+MATRIX = "() => new DOMMatrix(getComputedStyle(document.querySelector('.viewer img')).transform)"
+SCALE = f"() => ({MATRIX})().a"
 SHOWN = "() => document.querySelector('.viewer').dataset.id"
 
 
@@ -128,6 +129,10 @@ def test_full_screen_zooms_moves_on_and_plays_a_slideshow(
         page.mouse.move(*centre)
         page.mouse.wheel(0, -400)
         scale_is(page, "> 1.5")
+        page.mouse.down()
+        page.mouse.move(centre[0] + 200, centre[1], steps=5)
+        page.mouse.up()  # dragged to the right: the left of the picture comes into view
+        page.wait_for_function(f"() => ({MATRIX})().e > 100", timeout=BROWSER_TIMEOUT_MS)
         page.mouse.dblclick(*centre)  # back to the whole picture
         scale_is(page, "=== 1")
         page.keyboard.press("+")

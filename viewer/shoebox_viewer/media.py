@@ -82,20 +82,22 @@ class Media:
             photo_id, viewer, Photo.type, Photo.width, Photo.height
         )
         source = rendered_from(photo_id, content_hash) if kind != "video" else None
-        settings = self.ctx.settings
-        if source is not None and originals and large.shown_as_is(settings, source, width, height):
+        if source is None:
+            return self._send_rendition(content_hash, PREVIEW, cache_control)
+        path, settings = file_path(source), self.ctx.settings
+        if (
+            originals
+            and large.shown_as_is(settings, source, width, height)
+            and os.path.isfile(path)
+        ):
             return send_file(
-                file_path(source),
+                path,
                 content_type=source.mime,
                 etag=f'"{content_hash}-original"',
                 cache_control=cache_control,
             )
-        kind_read = decoder_kind(source) if source is not None else ""
-        if source is not None and large.made(
-            settings, self.making, file_path(source), kind_read, content_hash
-        ):
-            return self._send_rendition(content_hash, LARGE, cache_control)
-        return self._send_rendition(content_hash, PREVIEW, cache_control)
+        made = large.made(settings, self.making, path, decoder_kind(source), content_hash)
+        return self._send_rendition(content_hash, LARGE if made else PREVIEW, cache_control)
 
     def _seen(self, photo_id: int, viewer: visibility.Viewer, *columns: Any) -> tuple[Any, ...]:
         """The photo's content hash (`thumb_hash`) and these columns, if the viewer sees it and

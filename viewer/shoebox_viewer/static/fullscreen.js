@@ -20,6 +20,7 @@
   viewer.hidden = true;
   viewer.setAttribute("role", "dialog");
   viewer.setAttribute("aria-label", "Full screen");
+  viewer.setAttribute("aria-modal", "true");
   viewer.innerHTML = `
     <img class="picture" alt="" draggable="false">
     <video class="picture" controls playsinline hidden></video>
@@ -60,11 +61,14 @@
     video.hidden = p.kind !== "video";
     img.hidden = p.kind !== "image";
     note.hidden = true;
-    if (p.kind === "video") {
+    if (p.kind !== "video") video.removeAttribute("src");
+    if (p.kind === "none") {
+      img.removeAttribute("src");
+      note.hidden = false;
+    } else if (p.kind === "video") {
       video.poster = `${prefix}preview/${p.id}`;
       video.src = `${prefix}video/${p.id}`;
     } else {
-      video.removeAttribute("src");
       img.src = `${prefix}preview/${p.id}`; // at once, from the browser's cache
       const large = new Image();
       large.onload = () => {
@@ -111,9 +115,13 @@
     panTo(x, y);
   }
   function panTo(nx, ny) {
+    // as far as the picture's edges (it fits inside the screen at scale 1), no further
     const box = viewer.getBoundingClientRect();
-    const mx = (box.width * (scale - 1)) / 2;
-    const my = (box.height * (scale - 1)) / 2;
+    const width = img.naturalWidth || box.width; // not decoded yet: as large as the screen
+    const height = img.naturalHeight || box.height;
+    const fit = Math.min(box.width / width, box.height / height);
+    const mx = Math.max(0, (width * fit * scale - box.width) / 2);
+    const my = Math.max(0, (height * fit * scale - box.height) / 2);
     x = Math.max(-mx, Math.min(mx, nx));
     y = Math.max(-my, Math.min(my, ny));
     img.style.transform = `translate(${x}px, ${y}px) scale(${scale})`;
@@ -257,7 +265,8 @@
     if (e.altKey || e.ctrlKey || e.metaKey) return;
     if (viewer.hidden) {
       const tag = (e.target.tagName || "").toLowerCase();
-      if (e.key === "f" && !["input", "textarea", "select"].includes(tag)) open();
+      const typing = ["input", "textarea", "select"].includes(tag) || document.querySelector("dialog[open]");
+      if (e.key === "f" && !typing) open();
       return;
     }
     const act = keys[e.key];
