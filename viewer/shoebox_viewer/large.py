@@ -4,11 +4,13 @@ is not there yet.
 
 The rendition (`[renditions] large_size` pixels on its longest edge, a JPEG without metadata
 but its colour profile) is made from the file the photo's other renditions come from, the
-first time someone asks for it, by the ingest's own decoder with its guards: the size a file
+first time someone asks for it, by the ingest's own decoder with its guards (the size a file
 claims is checked against its bytes before anything is decoded, and nothing larger than
-`[ingest] max_pixels` is decoded. It is written into the cache folder (to a temporary name,
-then renamed), never beside the originals, which the viewer only reads. At most `MAKING`
-requests of a process make one at a time; the others wait their turn.
+`[ingest] max_pixels` is decoded), in a process of its own (`shoebox.ingest.large`): the web
+process never loads a decoder, and gets back the memory a large picture takes. It is written
+into the cache folder (to a temporary name, then renamed), never beside the originals, which
+the viewer only reads. At most `MAKING` requests of a viewer process make one at a time; the
+others wait their turn.
 
 With `originals` (a member, or a link that lets visitors download the originals, since an
 original keeps its metadata) the original itself is shown when a browser reads its format and
@@ -18,8 +20,11 @@ the photo page), and so does a photo whose rendition cannot be made (the reason 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -32,6 +37,11 @@ log = logging.getLogger("shoebox.viewer")
 BROWSER_FORMATS = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 MAX_ORIGINAL_BYTES = 25 * 2**20  # a heavier original is shown as the rendition, however small
 MAKING = 2
+TIMEOUT = 120  # seconds to make one; past that the process is killed
+
+
+class LargeError(ShoeboxError):
+    """The full-screen rendition of a file could not be made."""
 
 
 def shown_as_is(settings: Settings, source: Any, width: int | None, height: int | None) -> bool:
@@ -67,17 +77,21 @@ def made(
 
 
 def _make(settings: Settings, source: bytes, kind: str, content_hash: str) -> None:
-    from shoebox.ingest import identify, renditions  # Pillow and its plug-ins: only when needed
-
+    """Run `shoebox.ingest.large` on one file, or raise LargeError."""
     ren, ing = settings.renditions, settings.ingest
-    spec = renditions.RenditionSpec(
-        cache=settings.library.cache, tile_size=ren.tile_size, preview_size=ren.large_size,
-        quality=ren.quality, max_pixels=ing.max_pixels, ffmpeg=ing.ffmpeg,
-        video_timeout=ing.video_timeout,
-    )  # fmt: skip
-    fd, st = identify.open_regular(source)
+    spec = {
+        "cache": str(settings.library.cache), "tile_size": ren.tile_size,
+        "preview_size": ren.large_size, "quality": ren.quality, "max_pixels": ing.max_pixels,
+        "ffmpeg": ing.ffmpeg, "video_timeout": ing.video_timeout,
+    }  # fmt: skip
+    job = {"path": os.fsdecode(source), "kind": kind, "hash": content_hash, "spec": spec}
     try:
-        decoded = renditions.decode(spec, fd, st.st_size, kind)  # type: ignore[arg-type]
-    finally:
-        os.close(fd)
-    renditions.render_large(spec, content_hash, decoded.image)
+        done = subprocess.run(
+            [sys.executable, "-m", "shoebox.ingest.large"],
+            input=json.dumps(job).encode(), capture_output=True, timeout=TIMEOUT, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise LargeError(f"took longer than {TIMEOUT} s") from None
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise LargeError(said[-1] if said else f"exit status {done.returncode}")
