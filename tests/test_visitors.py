@@ -5,7 +5,8 @@ meet them, on SQLite and MariaDB:
   location, the details, people's names and downloads, a fresh client (no cookies) on every
   route gets what the link gives and nothing else (401, 404 or 410);
 - the JSON and HTML hold no position, camera, name, file name, hash or path unless the link
-  shows it; tiles and previews carry no metadata, a video carries no GPS unless downloads are
+  shows it; tiles, previews and full-screen pictures carry no metadata (but for the originals
+  a link that allows downloads shows full screen), a video carries no GPS unless downloads are
   allowed (exiftool on the bytes);
 - visitor answers are private and revalidated, never immutable;
 - a view is a visitor, counted on whichever route it starts; two visitors racing for the last
@@ -197,7 +198,7 @@ def _expected(site: Site, share: Share) -> list[tuple[str, int]]:
     routes: list[tuple[str, int]] = [("", 200), ("/api/photos", 200)]
     for photo_id in [*site.ids.values(), NOBODY]:
         mine = photo_id in shown
-        for what in ("photo", "tile", "preview"):
+        for what in ("photo", "tile", "preview", "large"):
             routes.append((f"/{what}/{photo_id}", 200 if mine else 404))
         video = mine and site.types.get(photo_id) in ("video", "live")
         routes.append((f"/video/{photo_id}", 200 if video else 404))
@@ -227,7 +228,12 @@ def _check_content(site: Site, share: Share, path: str, answer: Answer) -> None:
                     assert word not in text, (where, word)
         return
     assert answer.headers["ETag"] or path.startswith("/original/"), where
-    if path.startswith(("/tile/", "/preview/")):
+    shown_as_is = path.startswith("/large/") and share.allow_download
+    photo_id = int(path.rsplit("/", 1)[1]) if shown_as_is else 0
+    if shown_as_is and site.types[photo_id] != "video":  # an original a browser shows as it is
+        row = File.get((File.photo == photo_id) & (File.role == "original"))
+        assert answer.body == (site.library.root / row.rel_path).read_bytes(), where
+    elif path.startswith(("/tile/", "/preview/", "/large/")):
         assert kind == "image/jpeg" and _metadata(answer.body) == [], where
     elif path.startswith("/video/"):
         said = _metadata(answer.body)
@@ -307,6 +313,7 @@ ROUTES = (
     "/photo/{p}",
     "/tile/{p}",
     "/preview/{p}",
+    "/large/{p}",
     "/video/{v}",
     "/original/{f}",
     "/api/photos",
@@ -367,7 +374,8 @@ def test_two_visitors_racing_for_the_last_view_are_not_both_let_in(site: Site) -
 
 def test_revoked_and_expired_links_are_gone_at_once_for_everyone(site: Site) -> None:
     kyoto = site.ids["DSC01234.JPG"]
-    paths = [f"/preview/{kyoto}", f"/tile/{kyoto}", f"/photo/{kyoto}", "/api/photos", ""]
+    paths = [f"/preview/{kyoto}", f"/large/{kyoto}", f"/tile/{kyoto}", f"/photo/{kyoto}"]
+    paths += ["/api/photos", ""]
     for end in ("revoke", "expire"):
         share = site.link("album")
         inside = site.visitor()

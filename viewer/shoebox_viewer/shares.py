@@ -2,7 +2,7 @@
 
 Visitors (no login needed), everything under `/s/<token>`:
 - `GET /s/<token>`: the landing page (the photo, or a grid of the album or search);
-- `GET /s/<token>/photo/<id>`, `/tile/<id>`, `/preview/<id>`, `/video/<id>`,
+- `GET /s/<token>/photo/<id>`, `/tile/<id>`, `/preview/<id>`, `/large/<id>`, `/video/<id>`,
   `/original/<file_id>` (only when the share allows downloads), `/api/photos?offset&limit`;
 - `POST /s/<token>/unlock`: the password form (back-off per link and per address after
   wrong ones, counted apart from logins: `shoebox.guard`).
@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 import bottle
 
-from shoebox.catalog import selection, shares
+from shoebox.catalog import selection, shares, visibility
 from shoebox.catalog.cache import PREVIEW, TILE
 from shoebox.catalog.models import Share
 from shoebox.errors import NotFound, UsageError
@@ -44,7 +44,7 @@ from shoebox_viewer.context import Context, url
 from shoebox_viewer.front import CLIENT_IP, SECURE
 from shoebox_viewer.http import REVALIDATE
 from shoebox_viewer.media import Media, not_found, valid_id
-from shoebox_viewer.pages import MONTHS, camera_words, exposure_words
+from shoebox_viewer.pages import MONTHS, camera_words, exposure_words, neighbours
 
 VISIT_COOKIE = "sb_visit"
 VISIT_DAYS = 30  # a visitor who comes back later than this is counted again
@@ -128,13 +128,20 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
 
     def photo_page(share: Share, photo_id: int, back: str) -> str:
         item = shares.photo(share, photo_id)
+        newer = older = None
+        row = visibility.get(shares.viewer_of(share), photo_id) if share.kind != "photo" else None
+        if row is not None:  # previous and next in the link's own order
+            newer, older = neighbours(shares.query_of(share), row)
+        prefix = url(f"s/{share.token}/")
         return ctx.render(
             "share_photo.html",
             share=share,
             photo=item,
             shown=_shown(item),
-            prefix=url(f"s/{share.token}/"),
+            prefix=prefix,
             back=back,
+            prev_url=f"{prefix}photo/{newer}" if newer else "",
+            next_url=f"{prefix}photo/{older}" if older else "",
         )
 
     @app.get("/s/<token>")
@@ -177,6 +184,15 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def preview(token: str, photo_id: int) -> Any:
         share = member(opened(token), photo_id)
         return media.rendition(photo_id, PREVIEW, shares.viewer_of(share), REVALIDATE)
+
+    @app.get("/s/<token>/large/<photo_id:int>")
+    @for_visitors
+    def large(token: str, photo_id: int) -> Any:
+        share = member(opened(token), photo_id)
+        viewer = shares.viewer_of(share)
+        return media.large(
+            photo_id, viewer, originals=share.allow_download, cache_control=REVALIDATE
+        )
 
     @app.get("/s/<token>/video/<photo_id:int>")
     @for_visitors

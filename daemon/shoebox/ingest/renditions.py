@@ -1,4 +1,5 @@
-"""The *renditions* stage: a square grid tile and a fit-inside preview for every photo.
+"""The *renditions* stage: a square grid tile and a fit-inside preview for every photo; and
+the full-screen rendition, which the viewer makes with the same decoder when first asked.
 
 Images are decoded with Pillow (HEIC/HEIF through pillow-heif, AVIF natively), JPEGs in draft
 mode at the smallest scale that still covers the preview; RAW files give their embedded preview
@@ -29,6 +30,7 @@ from pathlib import Path
 import pillow_heif
 from PIL import Image, ImageOps
 
+from shoebox.catalog.cache import LARGE
 from shoebox.catalog.cache import PREVIEW as PREVIEW  # re-exported: where renditions live
 from shoebox.catalog.cache import TILE as TILE
 from shoebox.catalog.cache import rendition_path as rendition_path
@@ -377,6 +379,16 @@ def render(spec: RenditionSpec, content_hash: str, picture: Image.Image) -> None
     )
     for name, im in ((PREVIEW, picture), (TILE, tile)):
         _write_atomically(spec, rendition_path(spec.cache, content_hash, name), im, icc)
+
+
+def render_large(spec: RenditionSpec, content_hash: str, picture: Image.Image) -> Path:
+    """Write the full-screen rendition of one picture, scaled down in place to fit inside
+    `spec.preview_size` (the viewer decodes with the large size as the preview's); its path."""
+    icc = picture.info.get("icc_profile")
+    picture.thumbnail((spec.preview_size, spec.preview_size), Image.Resampling.BICUBIC)
+    target = rendition_path(spec.cache, content_hash, LARGE)
+    _write_atomically(spec, target, picture, icc)
+    return target
 
 
 def _write_atomically(
