@@ -173,11 +173,7 @@ def _text(name: str) -> str:
 
 def _number(name: str, default: int) -> int:
     raw = bottle.request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        raise UsageError(f"{name} must be a whole number, 0 or more, not {raw[:20]!r}")
-    return int(raw)
+    return default if raw is None or raw == "" else search.paging(name, raw)
 
 
 def _page(query: search.Query) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 import bottle
 
-from shoebox.catalog import selection, shares
+from shoebox.catalog import search, selection, shares
 from shoebox.catalog.cache import PREVIEW, TILE
 from shoebox.catalog.models import Share
 from shoebox.errors import NotFound, UsageError
@@ -148,7 +148,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             raise
         if share.kind == "photo":
             return photo_page(share, share.photo_id or 0, back="")
-        offset = _whole(bottle.request.query.get("offset", "0"))
+        offset = search.paging("offset", bottle.request.query.get("offset", "0"))
         found = shares.page(share, offset=offset, limit=PAGE)
         more = offset + len(found.items) < (found.total or 0)
         return ctx.render(
@@ -207,8 +207,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         query = bottle.request.query
         found = shares.page(
             share,
-            offset=_whole(query.get("offset", "0")),
-            limit=_whole(query.get("limit", str(PAGE))),
+            offset=search.paging("offset", query.get("offset", "0")),
+            limit=search.paging("limit", query.get("limit", str(PAGE))),
         )
         return jsonio.answer({"total": found.total, "items": found.items})
 
@@ -334,9 +334,3 @@ def _base_url() -> str:
     """The viewer's address as this request reached it (the proxy's, when it is trusted)."""
     parts = bottle.request.urlparts
     return f"{parts.scheme}://{parts.netloc}{url('')}"
-
-
-def _whole(text: str) -> int:
-    if not text.isdigit() or len(text) > 9:
-        raise UsageError(f"offset and limit are whole numbers, not {text[:20]!r}")
-    return int(text)

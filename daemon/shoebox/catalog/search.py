@@ -58,6 +58,8 @@ from shoebox.catalog.photos import as_dict
 from shoebox.errors import UsageError
 
 MAX_LIMIT = 500  # photos in one page
+MAX_OFFSET = 999_999_999  # photos skipped before a page
+PAGING = {"limit": (1, MAX_LIMIT), "offset": (0, MAX_OFFSET)}  # what each may be, inclusive
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
 MAX_ALTERNATIVES = 16  # values ORed with | in one term
@@ -482,16 +484,12 @@ def page(
     limit: int = 100,
     total: bool = True,
 ) -> Page:
-    """Up to `limit` (at most MAX_LIMIT) photos after `cursor` (keyset paging, for the
+    """Up to `limit` (1 to MAX_LIMIT; more is refused) photos after `cursor` (keyset paging, for the
     timeline) or after the first `offset` (for the API), with the number of matches when
     `total` is true."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise UsageError(f"limit must be a whole number from 1 to {MAX_LIMIT}, not {limit!r}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise UsageError(f"offset must be a whole number, 0 or more, not {offset!r}")
+    limit, offset = paging("limit", limit), paging("offset", offset)
     if cursor is not None and offset:
         raise UsageError("give a cursor or an offset, not both")
-    limit = min(limit, MAX_LIMIT)
     mysql = isinstance(Photo._meta.database, MySQLDatabase)
     select = _timeline(query)
     if cursor is not None:
@@ -518,6 +516,20 @@ def page(
     photos = photos[:limit]
     next_cursor = cursor_of(photos[-1].taken_at, photos[-1].id) if more else None
     return Page(matches, _as_dicts(photos, query.viewer), next_cursor)
+
+
+def paging(name: str, given: int | str) -> int:
+    """`limit` or `offset` (`name`) as a number within its `PAGING` range, from an int or a
+    query parameter's text; a UsageError in one wording for anything else (-1, 0, 501, "x")."""
+    low, high = PAGING[name]
+    if isinstance(given, str) and given.isascii() and given.isdigit() and len(given) <= 9:
+        number: object = int(given)
+    else:
+        number = given
+    if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+        shown = given[:20] if isinstance(given, str) else given
+        raise UsageError(f"{name} must be a whole number from {low} to {high}, not {shown!r}")
+    return number
 
 
 def count(query: Query) -> int:
