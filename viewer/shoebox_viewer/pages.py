@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 import bottle
 
 from shoebox.catalog import albums, people, search, visibility
+from shoebox.catalog.folders import children as folders_of
 from shoebox.catalog.models import Account, AlbumPhoto, File, Photo, Place, Root
 from shoebox.catalog.photos import EDITED, GUESSED, format_exposure
 from shoebox.errors import UsageError
@@ -165,7 +166,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         folder = path.strip("/")
         if any(part in ("", ".", "..") for part in folder.split("/")) and folder:
             raise bottle.HTTPError(404, "no such folder")
-        subfolders = list_folders(folder, sees())
+        subfolders = folders_of(folder, sees())
         crumbs = []
         if folder:
             parts = folder.split("/")
@@ -289,27 +290,6 @@ def month_label(key: str) -> str:
         return f"{MONTHS[int(month) - 1]} {int(year)}"
     except (ValueError, IndexError):
         return key
-
-
-def list_folders(folder: str, viewer: visibility.Viewer) -> list[tuple[str, str, int]]:
-    """The folders right inside `folder` (of any root) with files of photos the viewer sees:
-    (path, name, such files below it)."""
-    prefix = folder + "/" if folder else ""
-    select = visibility.restrict(
-        File.select(File.rel_path).where((File.status == "present") & File.photo.is_null(False)),
-        viewer,
-        File.photo,
-    )
-    if prefix:
-        select = select.where(File.rel_path.startswith(prefix))
-    counts: dict[str, int] = {}
-    rows: Any = select.tuples()
-    for (rel,) in rows:
-        rest = rel[len(prefix) :] if rel.startswith(prefix) else None
-        if rest and "/" in rest:
-            name = rest.split("/", 1)[0]
-            counts[name] = counts.get(name, 0) + 1
-    return [(prefix + name, name, counts[name]) for name in sorted(counts, key=str.lower)]
 
 
 def _photo_context(viewer: visibility.Viewer) -> tuple[search.Query, dict[str, str]]:

@@ -278,6 +278,14 @@ def _files_where(condition: Any) -> Any:
     return Photo.id.in_(File.select(File.photo).where(condition))
 
 
+def exact(text: Any) -> Any:
+    """`text` compared and grouped by its characters: SQLite's default, while MariaDB's
+    utf8mb4 collations fold case and accents."""
+    if isinstance(File._meta.database, MySQLDatabase):
+        return NodeList((text, SQL("COLLATE utf8mb4_bin")))
+    return text
+
+
 def _word(word: str) -> Any:
     return Photo.id.in_(text.matching(word))
 
@@ -353,7 +361,11 @@ def _folder(value: str) -> Any:
     folder = value.strip("/")
     if not folder or any(part in (".", "..") for part in folder.split("/")):
         raise _Bad(f"wants a folder inside a library root, such as 2024/summer, not {value!r}")
-    return _files_where(File.rel_path.startswith(folder + "/"))
+    prefix = folder + "/"
+    # LIKE folds case (and MariaDB's collations accents): the exact test keeps 2024/Summer
+    # out of folder:2024/summer, as the Folders view lists them apart
+    exactly = exact(fn.SUBSTR(File.rel_path, 1, len(prefix))) == prefix
+    return _files_where(File.rel_path.startswith(prefix) & exactly)
 
 
 def _geo(value: str) -> Any:
