@@ -188,6 +188,27 @@ def test_folders_count_photos_not_files(viewer_client: ViewerClient) -> None:
     assert [f["name"] for f in api] == ["Lisboa", "Lisbon", "lisbon", "Lísbon"]
 
 
+def test_a_folders_month_column_lists_the_folders_months(viewer_client: ViewerClient) -> None:
+    """The column is filled in from /api/months?q= with the page's data-q: on a folder's page
+    that is the folder, and each month it lists opens on a photo of the folder; the top of
+    Folders shows no photos and so has no column."""
+    import html
+
+    vc = viewer_client
+    july = vc.add_photo("2023/Lisbon/a.jpg", dt.datetime(2023, 7, 2))
+    march = vc.add_photo("2023/Lisbon/b.jpg", dt.datetime(2023, 3, 9))
+    vc.add_photo("2023/lisbon/c.jpg", dt.datetime(2023, 5, 1))
+    vc.add_photo("2024/d.jpg", T0)
+    assert 'class="scrubber"' not in vc.app.get("/folders").text
+    page = vc.app.get("/folders/2023/Lisbon").text
+    found = re.search(r'class="scrubber" aria-label="Jump to month" data-q="([^"]*)"', page)
+    assert found is not None
+    months = vc.app.get("/api/months", {"q": html.unescape(found[1])}).json
+    assert [(m["year"], m["month"]) for m in months] == [(2023, 7), (2023, 3)]
+    for month, first in (("2023-07", july), ("2023-03", march)):
+        assert tiles(vc.app.get("/folders/2023/Lisbon", {"month": month}).text)[0] == first
+
+
 def test_logins_and_roles(viewer_client: ViewerClient) -> None:
     vc = viewer_client
     pid = vc.add_photo("a.jpg", T0)

@@ -61,10 +61,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def grid_page(
         make: Callable[[], search.Query],
         context: dict[str, str],
+        *,
+        scrubber: bool = True,
         **values: Any,
     ) -> str:
         """A page of photos, or with `part=grid` only its grid (for the infinite scroll).
-        `context` goes onto the photo links, for previous and next."""
+        `context` goes onto the photo links, for previous and next; `scrubber` is whether
+        the page has the jump-to-month column (of the months that `make`'s photos are in)."""
         error = ""
         query: search.Query | None = None
         try:
@@ -93,7 +96,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             error=error,
             # the jump-to-month column is filled in by app.js from /api/months: counting the
             # months of a filtered library costs as much as the page itself
-            months_q=query.text if query is not None and not error else None,
+            months_q=query.text if scrubber and query is not None and not error else None,
             month_qs=urlencode(query_string),
             newest_url=url(bottle.request.path) + "?" + urlencode(query_string) if jumped else "",
             **shared,
@@ -178,8 +181,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             "folder": folder,
             "search_box": False,
         }
-        if not folder:
-            return grid_page(_nothing, {}, **values)
+        if not folder:  # no photos: no months to jump to
+            return grid_page(_nothing, {}, scrubber=False, **values)
         text = "folder:" + _quoted(folder)
         return grid_page(lambda: search.parse(text, viewer=sees()), {"q": text}, **values)
 
