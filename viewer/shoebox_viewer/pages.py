@@ -194,7 +194,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if photo is None:
             raise bottle.HTTPError(404, "no such photo")
         query, context = _photo_context(current.sees)
-        newer, older = neighbours(query, photo)
+        newer, older = search.neighbours(query, photo.taken_at, photo.id)
         qs = "?" + urlencode(context) if context else ""
         album_id = int(context["album"]) if "album" in context else None
         in_albums = albums.albums_of(photo_id)
@@ -308,24 +308,6 @@ def _photo_context(viewer: visibility.Viewer) -> tuple[search.Query, dict[str, s
         except UsageError:
             pass
     return search.parse("", viewer=viewer), {}
-
-
-def neighbours(query: search.Query, photo: Any) -> tuple[int | None, int | None]:
-    """The ids of the photos just newer and just older than `photo` in `query`'s order."""
-    t, pid = photo.taken_at, photo.id
-    newer = (Photo.taken_at > t) | ((Photo.taken_at == t) & (Photo.id > pid))
-    older = (Photo.taken_at < t) | ((Photo.taken_at == t) & (Photo.id < pid))
-    where = query.where
-
-    def first(condition: Any, *order: Any) -> int | None:
-        select = Photo.select(Photo.id).where(condition if where is None else where & condition)
-        rows: list[Any] = list(select.order_by(*order).limit(1).tuples())
-        return int(rows[0][0]) if rows else None
-
-    return (
-        first(newer, Photo.taken_at.asc(), Photo.id.asc()),
-        first(older, Photo.taken_at.desc(), Photo.id.desc()),
-    )
 
 
 def photo_view(photo: Any) -> dict[str, Any]:

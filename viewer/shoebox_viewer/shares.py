@@ -2,8 +2,10 @@
 
 Visitors (no login needed), everything under `/s/<token>`:
 - `GET /s/<token>`: the landing page (the photo, or a grid of the album or search);
-- `GET /s/<token>/photo/<id>`, `/tile/<id>`, `/preview/<id>`, `/video/<id>`,
-  `/original/<file_id>` (only when the share allows downloads), `/api/photos?offset&limit`;
+- `GET /s/<token>/photo/<id>` (with previous and next in the grid's order, and the link's
+  "Download all" when it allows downloads), `/tile/<id>`, `/preview/<id>`, `/video/<id>`,
+  `/original/<file_id>` and `/zip` (only when the share allows downloads),
+  `/api/photos?offset&limit`;
 - `POST /s/<token>/unlock`: the password form (back-off per link and per address after
   wrong ones, counted apart from logins: `shoebox.guard`).
 
@@ -128,13 +130,17 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
 
     def photo_page(share: Share, photo_id: int, back: str) -> str:
         item = shares.photo(share, photo_id)
+        prefix = url(f"s/{share.token}/")
+        newer, older = shares.neighbours(share, item)
         return ctx.render(
             "share_photo.html",
             share=share,
             photo=item,
             shown=_shown(item),
-            prefix=url(f"s/{share.token}/"),
+            prefix=prefix,
             back=back,
+            prev_url=f"{prefix}photo/{newer}" if newer else "",
+            next_url=f"{prefix}photo/{older}" if older else "",
         )
 
     @app.get("/s/<token>")

@@ -2,8 +2,9 @@
 
 It owns what the viewer's pages, its JSON API and `shoebox photos QUERY` share: `parse`
 turns query text into a `Query` (or a `UsageError` naming the bad term), and `page`,
-`iterate`, `count`, `months` and `cursor_for_month` read the photos that match, newest first
-(`taken_at DESC, id DESC`), as dicts in the shape of `shoebox.catalog.photos.as_dict`.
+`iterate`, `count`, `months`, `cursor_for_month` and `neighbours` read the photos that
+match, newest first (`taken_at DESC, id DESC`), as dicts in the shape of
+`shoebox.catalog.photos.as_dict`.
 
 The language: words and `key:value` filters, all of which must match; `|` ORs the values of
 one term (`type:video|live`); double or single quotes keep spaces in a value
@@ -549,6 +550,25 @@ def count(query: Query) -> int:
     select = Photo.select(Photo.id)
     where = query.where if query.filters is None else query.scan_where  # covering index
     return int((select if where is None else select.where(where)).count())
+
+
+def neighbours(query: Query, taken_at: dt.datetime, photo_id: int) -> tuple[int | None, int | None]:
+    """The ids of the matches just newer and just older than the photo (`taken_at`,
+    `photo_id`) in timeline order: previous and next on a photo page."""
+    t, pid = taken_at, photo_id
+    newer = (Photo.taken_at > t) | ((Photo.taken_at == t) & (Photo.id > pid))
+    older = (Photo.taken_at < t) | ((Photo.taken_at == t) & (Photo.id < pid))
+    where = query.where
+
+    def first(condition: Any, *order: Any) -> int | None:
+        select = Photo.select(Photo.id).where(condition if where is None else where & condition)
+        rows: list[Any] = list(select.order_by(*order).limit(1).tuples())
+        return int(rows[0][0]) if rows else None
+
+    return (
+        first(newer, Photo.taken_at.asc(), Photo.id.asc()),
+        first(older, Photo.taken_at.desc(), Photo.id.desc()),
+    )
 
 
 def iterate(query: Query) -> Iterator[dict[str, Any]]:
