@@ -413,6 +413,22 @@ def new_page(browser: Any, problems: list[str], **options: Any) -> tuple[Any, An
     return context, page
 
 
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
+
+
+def open_page(browser: Any, viewer_server: ViewerServer, size: str, problems: list[str]) -> Any:
+    """A logged-in page at this size (a phone has touch); its context closes with the page."""
+    phone = size == "phone"
+    _, page = new_page(
+        browser, problems, viewport=SIZES[size], has_touch=phone, is_mobile=phone,
+        device_scale_factor=1,
+    )  # fmt: skip
+    viewer_server.login(page)
+    return page
+
+
 @pytest.fixture
 def page(browser: Any, viewer_server: ViewerServer) -> Iterator[Any]:
     """A fresh browser context, logged in; fails the test on any script error or CSP report."""

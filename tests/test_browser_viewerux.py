@@ -14,26 +14,19 @@ from typing import Any
 
 import pytest
 
-from conftest import BROWSER_TIMEOUT_MS, ViewerServer, add_photo, new_page
+from conftest import (
+    BROWSER_TIMEOUT_MS,
+    DESKTOP,
+    SIZES,
+    ViewerServer,
+    add_photo,
+    open_page,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
-SIZES = {"desktop": DESKTOP, "phone": PHONE}
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-
-
-def open_page(browser: Any, viewer_server: ViewerServer, size: str, problems: list[str]) -> Any:
-    """A logged-in page at this size (a phone has touch); its context closes with the page."""
-    phone = size == "phone"
-    _, page = new_page(
-        browser, problems, viewport=SIZES[size], has_touch=phone, is_mobile=phone,
-        device_scale_factor=1,
-    )  # fmt: skip
-    viewer_server.login(page)
-    return page
 
 
 @pytest.fixture(params=["desktop", "phone"])
