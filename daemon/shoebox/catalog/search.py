@@ -497,9 +497,9 @@ def page(
     limit: int = 100,
     total: bool = True,
 ) -> Page:
-    """Up to `limit` (1 to MAX_LIMIT; more is refused) photos after `cursor` (keyset paging, for the
-    timeline) or after the first `offset` (for the API), with the number of matches when
-    `total` is true."""
+    """Up to `limit` (1 to MAX_LIMIT; more is refused, not cut) photos after `cursor` (keyset
+    paging, for the timeline) or after the first `offset` (for the API), with the number of
+    matches when `total` is true."""
     limit, offset = paging("limit", limit), paging("offset", offset)
     if cursor is not None and offset:
         raise UsageError("give a cursor or an offset, not both")
