@@ -81,7 +81,7 @@ def add_photo(root_id: int, rel_path: str, taken: Any, **values: Any) -> int:
     """A photo with one file straight into the catalog, as the ingest would leave it (its
     search text included); returns its id."""
     from shoebox.catalog import text
-    from shoebox.catalog.models import File, Photo
+    from shoebox.catalog.models import Photo
 
     local = values.pop("taken_at_local", taken)
     role = values.pop("role", "original")
@@ -95,13 +95,23 @@ def add_photo(root_id: int, rel_path: str, taken: Any, **values: Any) -> int:
         month=local.month,
         **values,
     )
-    File.create(
-        root=root_id, rel_path=rel_path, rel_path_raw=rel_path.encode(),
-        path_key=secrets.token_hex(16), stem_key=secrets.token_hex(16), size=123_456,
-        mtime_ns=1, role=role, photo=photo, mime="image/jpeg", hash="0" * 64,
-    )  # fmt: skip
+    add_file(root_id, int(photo.id), rel_path, role=role)
     text.store(photo, [rel_path])  # as the ingest's grouping does
     return int(photo.id)
+
+
+def add_file(root_id: int, photo_id: int, rel_path: str, **values: Any) -> int:
+    """One more file of a photo (`role="raw"`, `"live-video"`...) straight into the catalog;
+    returns its id."""
+    from shoebox.catalog.models import File
+
+    values = {"role": "original", "size": 123_456, "mime": "image/jpeg", **values}
+    row = File.create(
+        root=root_id, rel_path=rel_path, rel_path_raw=rel_path.encode(),
+        path_key=secrets.token_hex(16), stem_key=secrets.token_hex(16), mtime_ns=1,
+        photo=photo_id, hash="0" * 64, **values,
+    )  # fmt: skip
+    return int(row.id)
 
 
 # Markers that make the helpers below misbehave on a file that holds one (anywhere in its bytes).
@@ -346,6 +356,10 @@ class ViewerClient:
     def add_photo(self, rel_path: str, taken: Any, **values: Any) -> int:
         """A photo with one file, straight into the catalog; returns its id."""
         return add_photo(self.root_id, rel_path, taken, **values)
+
+    def add_file(self, photo_id: int, rel_path: str, **values: Any) -> int:
+        """One more file of a photo (a RAW, a Live Photo's video); returns its id."""
+        return add_file(self.root_id, photo_id, rel_path, **values)
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from conftest import ViewerServer, add_photo
+from conftest import SIZES, ViewerServer, add_photo, loaded, open_page, shot
 from shoebox.catalog.models import File, Photo, Root
-from test_browser_viewerux import SIZES, loaded, open_page, shot
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

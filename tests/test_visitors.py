@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import http.cookiejar
 import json
+import re
 import subprocess
 import threading
 import urllib.error
@@ -306,6 +307,51 @@ def test_the_visitors_api_and_pages_say_what_each_choice_adds(site: Site) -> Non
     assert "Download" in page and "Kyoto, Japan" in page
     page = site.visitor().get(f"s/{site.link('album').token}/photo/{kyoto}").text
     assert "Kyoto, Japan" in page and "Download" not in page and "ILCE" not in page
+
+
+STEP = re.compile(r'class="step (prev|next)" href="/s/[\w-]+/photo/(\d+)"')
+
+
+def _walk(visitor: Visitor, token: str, start: int, way: str) -> list[int]:
+    """The photos met from `start` by following the page's `way` link ("prev" or "next")."""
+    met = [start]
+    while len(met) < 50:
+        page = visitor.get(f"s/{token}/photo/{met[-1]}")
+        assert page.status == 200
+        steps = dict(STEP.findall(page.text))
+        assert f'data-{way}="{f"/s/{token}/photo/{steps[way]}" if way in steps else ""}"' in (
+            page.text
+        )  # what the arrow keys and swipes follow
+        if way not in steps:
+            return met
+        met.append(int(steps[way]))
+    raise AssertionError(f"no end to {way} from {start}: {met}")
+
+
+def test_a_visitor_steps_through_an_album_or_search_link_in_its_grids_order(site: Site) -> None:
+    """Previous and next walk the link's photos in the order of its grid and no others (the
+    album's are days apart, with photos of the library between them); "Download all" is on
+    every page of a link that allows downloads, and on none of one that does not."""
+    in_album = {site.ids["DSC01234.JPG"], site.ids["gps.mp4"]}
+    for kind, download in (("album", True), ("album", False), ("search", True)):
+        link = site.link(kind, allow_download=download)
+        visitor = site.visitor()
+        grid = [
+            i["id"] for i in json.loads(visitor.get(f"s/{link.token}/api/photos").text)["items"]
+        ]
+        assert len(grid) >= 2 and (set(grid) == in_album) == (kind == "album")
+        assert _walk(visitor, link.token, grid[0], "next") == grid
+        assert _walk(visitor, link.token, grid[-1], "prev") == grid[::-1]
+        for page in (f"s/{link.token}", f"s/{link.token}/photo/{grid[1]}"):
+            has = (
+                f'class="download-all button" href="/s/{link.token}/zip"' in visitor.get(page).text
+            )
+            assert has == download, (kind, download, page)
+        zipped = visitor.get(f"s/{link.token}/zip")
+        assert zipped.status == (200 if download else 404)
+    one = site.link("photo", allow_download=True)
+    page = site.visitor().get(f"s/{one.token}").text
+    assert 'data-prev="" data-next=""' in page and "download-all" not in page and "Download" in page
 
 
 ROUTES = (

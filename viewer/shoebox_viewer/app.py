@@ -121,5 +121,7 @@ def _error_page(ctx: Context) -> Any:
 
 
 def _wants_json() -> bool:
+    """The member's API (`/api/...`), a visitor's (`/s/<token>/api/...`), or a script asking."""
     request = bottle.request
-    return request.path.startswith("/api/") or "json" in request.get_header("Accept", "")
+    api = request.path.startswith("/api/") or request.path.split("/")[3:4] == ["api"]
+    return api or "json" in request.get_header("Accept", "")
