@@ -84,7 +84,10 @@ def _make(settings: Settings, source: bytes, kind: str, content_hash: str) -> No
         "preview_size": ren.large_size, "quality": ren.quality, "max_pixels": ing.max_pixels,
         "ffmpeg": ing.ffmpeg, "video_timeout": ing.video_timeout,
     }  # fmt: skip
-    job = {"path": os.fsdecode(source), "kind": kind, "hash": content_hash, "spec": spec}
+    job = {
+        "path": os.fsdecode(source), "kind": kind, "hash": content_hash, "spec": spec,
+        "memory_mb": ing.memory_limit_mb,
+    }  # fmt: skip
     try:
         done = subprocess.run(
             [sys.executable, "-m", "shoebox.ingest.large"],

@@ -6,7 +6,7 @@ Run as `python -m shoebox.ingest.large` with the job in JSON on stdin: the file'
 kind for the decoder, its content hash and the recipe (`RenditionSpec`'s fields, the large
 size in place of the preview's), so that no path is ever an argument. The file is opened as
 the ingest opens it (`identify.open_regular`) and decoded with the ingest's guards
-(`renditions.decode`). Exit status 0: the rendition is in the cache; 1: it cannot be made,
+(`renditions.decode`), under the ingest's memory limit (`memory_mb`). Exit status 0: the rendition is in the cache; 1: it cannot be made,
 and the last line of stderr says why.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,14 @@ def make(job: dict[str, Any]) -> None:
 
 def main() -> int:
     try:
-        make(json.load(sys.stdin))
+        job = json.load(sys.stdin)
+        if job.get("memory_mb"):  # as the ingest's workers: a file that wants more fails alone
+            limit = int(job["memory_mb"]) << 20
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        make(job)
+    except MemoryError:
+        print(f"MemoryError: needs more than {job['memory_mb']} MB", file=sys.stderr)
+        return 1
     except (OSError, ValueError, KeyError, TypeError, ShoeboxError) as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
