@@ -132,6 +132,7 @@ def test_no_route_shows_a_visitor_anything_the_share_does_not(world: World) -> N
             "suggestion_id": ["1"],
             "path": ["2022/Beach", "2023"],
             "name": ["app.css"],
+            "year": ["2022", "2023"],
         }
         guest = visitor(world.library)
         assert guest.get(f"/s/{share.token}").status_int == 200  # counted, cookies set
@@ -319,6 +320,7 @@ def test_path_tricks_in_every_parameter_never_500_and_never_leave_the_roots(
         "suggestion_id": "1",
         "path": "2023",
         "name": "app.css",
+        "year": "2023",
     }
     guest = visitor(world.library)
     guest.get(f"/s/{token}")
