@@ -4,7 +4,8 @@ wide and panorama photos, and one of unknown size: the tiles of a row are one he
 fills the grid's width, a day's last row keeps the target height, a tile has its photo's
 shape (a square without a size), the days of a month come in date order under their headers,
 the next page joins the day it continues, selection works as before, and the Squares button
-gives squares, remembered across a reload."""
+gives squares, remembered across a reload. The timeline's screenshots of docs/screenshots/
+are taken here."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import MODELS, Photo
 from shoebox.ingest.run import Indexer
 from shoebox_viewer.pages import PAGE_SIZE
-from test_browser_viewerux import SIZES, long_press
+from test_browser_viewerux import SIZES, long_press, shot
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -31,13 +32,13 @@ expect = playwright_api.expect
 ROW = {"desktop": 180, "phone": 110}  # the target row heights of app.css
 # (shown size, EXIF orientation): the shapes of the photos, in turn
 SHAPES = [
-    ((120, 80), 1),  # landscape 3:2
-    ((60, 80), 1),  # portrait 3:4
-    ((320, 80), 1),  # a panorama, 4:1: shown at 3:1, the widest tile
-    ((90, 90), 1),  # square
-    ((60, 80), 6),  # portrait, stored turned
-    ((160, 90), 1),  # 16:9
-    ((96, 72), 1),  # 4:3
+    ((480, 320), 1),  # landscape 3:2
+    ((240, 320), 1),  # portrait 3:4
+    ((1280, 320), 1),  # a panorama, 4:1: shown at 3:1, the widest tile
+    ((360, 360), 1),  # square
+    ((240, 320), 6),  # portrait, stored turned
+    ((640, 360), 1),  # 16:9
+    ((384, 288), 1),  # 4:3
 ]
 SATURDAY = dt.datetime(2025, 6, 14, 18, 0, 0)  # more photos than a page: the next page goes on
 FRIDAY = dt.datetime(2025, 6, 13, 18, 0, 0)
@@ -143,6 +144,12 @@ def rows_of(tiles: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def test_rows_are_justified_and_days_in_order(sized: tuple[str, Any], grid_server: Any) -> None:
     size, page = sized
+    page.wait_for_function(
+        """() => [...document.querySelectorAll("#photos .tile img")]
+          .filter(i => i.getBoundingClientRect().top < innerHeight)
+          .every(i => i.complete && i.naturalWidth > 0)"""
+    )  # the first screen's pictures, for the screenshot
+    shot(page, f"timeline-{size}")
     load_all(page)
     days = page.evaluate(LAYOUT)
     assert [(d["month"], d["day"], d["label"]) for d in days] == [
