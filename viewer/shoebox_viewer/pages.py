@@ -1,13 +1,15 @@
 """The household's HTML pages: the timeline (and search), a photo, albums, favourites, the
 archive and the folders view.
 
-Every page of photos is the same grid of month sections of days (`_grid.html`: justified rows
-of tiles at their photos' shapes, or squares when the `sb_grid` cookie says so), read from the search
+Every page of photos is the same grid of month sections (`_grid.html`), read from the search
 engine a page at a time by keyset cursor; `?cursor=` continues a grid, `?month=YYYY-MM` jumps
 to a month, and `&part=grid` returns just the grid fragment that the infinite scroll appends.
 Links from a grid to a photo carry its context (`?q=` or `?album=`), so that previous and next
 on the photo page walk the same list. The template filters registered here (`badge`, `size`,
-`month_label`, `by_day`, `shape`) are there for the share pages too.
+`month_label`) are there for the share pages too.
+
+A month's section is split into days (`by_day`), and the grid is justified: rows of tiles at
+their photos' shapes (`shape`), or squares when the `sb_grid` cookie says so (`grid_squares`).
 
 Everything is read for the requester (`access.who().sees`): another member's private photos
 are in no grid, folder, album count or photo page (404, as for a photo that does not exist).
