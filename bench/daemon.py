@@ -27,9 +27,9 @@ It is a script, not a test: it prints figures, it asserts nothing. In one run it
    daemon and all its descendants is read from /proc, then their CPU time over --idle-cpu
    seconds (an idle daemon should do nothing: issue 10 asks that it round to 0%).
 
-Targets from issue 3 ("Speed"): p95 upload-to-catalog latency under 2 s for a 12-MP JPEG on
-an idle daemon; idle RSS under 150 MB with a 100,000-photo catalog. From issue 10: upload
-throughput at least that of OpenSSH's sshd (100%).
+Targets (issues 3 and 10): p95 upload-to-catalog latency under 1 s for a 12-MP JPEG on an
+idle daemon; idle RSS under 150 MB with a 100,000-photo catalog and idle CPU that rounds to
+0%; upload throughput at least that of OpenSSH's sshd (100%).
 
 Run it from the repository root with the project's virtualenv (OpenSSH's client and server,
 Debian's openssh-client and openssh-server, must be installed):

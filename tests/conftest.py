@@ -81,7 +81,7 @@ def add_photo(root_id: int, rel_path: str, taken: Any, **values: Any) -> int:
     """A photo with one file straight into the catalog, as the ingest would leave it (its
     search text included); returns its id."""
     from shoebox.catalog import text
-    from shoebox.catalog.models import File, Photo
+    from shoebox.catalog.models import Photo
 
     local = values.pop("taken_at_local", taken)
     role = values.pop("role", "original")
@@ -95,13 +95,23 @@ def add_photo(root_id: int, rel_path: str, taken: Any, **values: Any) -> int:
         month=local.month,
         **values,
     )
-    File.create(
-        root=root_id, rel_path=rel_path, rel_path_raw=rel_path.encode(),
-        path_key=secrets.token_hex(16), stem_key=secrets.token_hex(16), size=123_456,
-        mtime_ns=1, role=role, photo=photo, mime="image/jpeg", hash="0" * 64,
-    )  # fmt: skip
+    add_file(root_id, int(photo.id), rel_path, role=role)
     text.store(photo, [rel_path])  # as the ingest's grouping does
     return int(photo.id)
+
+
+def add_file(root_id: int, photo_id: int, rel_path: str, **values: Any) -> int:
+    """One more file of a photo (`role="raw"`, `"live-video"`...) straight into the catalog;
+    returns its id."""
+    from shoebox.catalog.models import File
+
+    values = {"role": "original", "size": 123_456, "mime": "image/jpeg", **values}
+    row = File.create(
+        root=root_id, rel_path=rel_path, rel_path_raw=rel_path.encode(),
+        path_key=secrets.token_hex(16), stem_key=secrets.token_hex(16), mtime_ns=1,
+        photo=photo_id, hash="0" * 64, **values,
+    )  # fmt: skip
+    return int(row.id)
 
 
 # Markers that make the helpers below misbehave on a file that holds one (anywhere in its bytes).
@@ -347,6 +357,10 @@ class ViewerClient:
         """A photo with one file, straight into the catalog; returns its id."""
         return add_photo(self.root_id, rel_path, taken, **values)
 
+    def add_file(self, photo_id: int, rel_path: str, **values: Any) -> int:
+        """One more file of a photo (a RAW, a Live Photo's video); returns its id."""
+        return add_file(self.root_id, photo_id, rel_path, **values)
+
 
 @pytest.fixture
 def viewer_client(library: Library) -> ViewerClient:
@@ -410,3 +424,54 @@ def page(browser: Any, viewer_server: ViewerServer) -> Iterator[Any]:
     finally:
         context.close()
     assert problems == []
+
+
+# The sizes the browser tests try, and the screenshots of docs/screenshots/ they take.
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def open_page(browser: Any, viewer_server: ViewerServer, size: str, problems: list[str]) -> Any:
+    """A logged-in page at this size (a phone has touch); its context closes with the page."""
+    phone = size == "phone"
+    _, page = new_page(
+        browser, problems, viewport=SIZES[size], has_touch=phone, is_mobile=phone,
+        device_scale_factor=1,
+    )  # fmt: skip
+    viewer_server.login(page)
+    return page
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def sized(request: Any, browser: Any, viewer_server: ViewerServer) -> Iterator[tuple[str, Any]]:
+    """(size, a logged-in page at that size); fails the test on a script error or CSP report."""
+    problems: list[str] = []
+    page = open_page(browser, viewer_server, request.param, problems)
+    try:
+        yield request.param, page
+    finally:
+        page.context.close()
+    assert problems == []
+
+
+def shot(page: Any, name: str) -> None:
+    """A screenshot for docs/screenshots/, in 128 colours (small enough for the repository)."""
+    from PIL import Image
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), type="png")
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(128, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+
+
+def loaded(page: Any, selector: str) -> None:
+    """Wait until the image of `selector` has been decoded."""
+    page.wait_for_function(
+        "s => { const i = document.querySelector(s); return i && i.complete && i.naturalWidth > 0; }",
+        arg=selector,
+        timeout=BROWSER_TIMEOUT_MS,
+    )

@@ -130,3 +130,40 @@ def test_the_share_dialog_shows_more_only_when_asked(
     finally:
         stranger_context.close()
     assert problems == []
+
+
+def test_a_visitor_steps_through_an_album_link_with_the_keys_and_the_arrows(
+    browser: Any, viewer_server: ViewerServer
+) -> None:
+    """On a photo of an album link, the right arrow key and the "next" arrow go to the next photo
+    of the album, the left key back; the last has no "next", and "Download all" is there."""
+    from shoebox.catalog import albums, shares
+    from shoebox.catalog.visibility import OPERATOR
+
+    problems: list[str] = []
+    member, page = new_page(browser, problems)
+    try:
+        viewer_server.login(page)
+        ids = _photo_ids(page, viewer_server, "type:image")[:3]
+    finally:
+        member.close()
+    assert len(ids) == 3
+    album = albums.create("Steps", None)
+    albums.add_photos(album, ids, OPERATOR)
+    link = shares.create("album", album_id=album.id, allow_download=True)
+    context, visitor = new_page(browser, problems)
+    try:
+        visitor.goto(f"{viewer_server.url}s/{link.token}/photo/{ids[0]}")
+        expect(visitor.locator(".download-all")).to_have_attribute("href", f"/s/{link.token}/zip")
+        expect(visitor.locator(".step.prev")).to_have_count(0)
+        visitor.keyboard.press("ArrowRight")
+        expect(visitor.locator("article.photo")).to_have_attribute("data-id", str(ids[1]))
+        visitor.locator(".step.next").click()
+        expect(visitor.locator("article.photo")).to_have_attribute("data-id", str(ids[2]))
+        expect(visitor.locator(".step.next")).to_have_count(0)
+        visitor.keyboard.press("ArrowLeft")
+        expect(visitor.locator("article.photo")).to_have_attribute("data-id", str(ids[1]))
+    finally:
+        context.close()
+        albums.delete(album)
+    assert problems == []

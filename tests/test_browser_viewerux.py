@@ -8,65 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import BROWSER_TIMEOUT_MS, ViewerServer, add_photo, new_page
+from conftest import (
+    BROWSER_TIMEOUT_MS,
+    DESKTOP,
+    SIZES,
+    ViewerServer,
+    add_photo,
+    loaded,
+    open_page,
+    shot,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
-
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
-SIZES = {"desktop": DESKTOP, "phone": PHONE}
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-
-
-def open_page(browser: Any, viewer_server: ViewerServer, size: str, problems: list[str]) -> Any:
-    """A logged-in page at this size (a phone has touch); its context closes with the page."""
-    phone = size == "phone"
-    _, page = new_page(
-        browser, problems, viewport=SIZES[size], has_touch=phone, is_mobile=phone,
-        device_scale_factor=1,
-    )  # fmt: skip
-    viewer_server.login(page)
-    return page
-
-
-@pytest.fixture(params=["desktop", "phone"])
-def sized(request: Any, browser: Any, viewer_server: ViewerServer) -> Iterator[tuple[str, Any]]:
-    """(size, a logged-in page at that size); fails the test on a script error or CSP report."""
-    problems: list[str] = []
-    page = open_page(browser, viewer_server, request.param, problems)
-    try:
-        yield request.param, page
-    finally:
-        page.context.close()
-    assert problems == []
-
-
-def shot(page: Any, name: str) -> None:
-    """A screenshot for docs/screenshots/, in 128 colours (small enough for the repository)."""
-    from PIL import Image
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), type="png")
-    with Image.open(path) as image:
-        small = image.convert("RGB").quantize(128, method=Image.Quantize.MEDIANCUT)
-    small.save(path, optimize=True)
-
-
-def loaded(page: Any, selector: str) -> None:
-    """Wait until the image of `selector` has been decoded."""
-    page.wait_for_function(
-        "s => { const i = document.querySelector(s); return i && i.complete && i.naturalWidth > 0; }",
-        arg=selector,
-        timeout=BROWSER_TIMEOUT_MS,
-    )
 
 
 def test_the_menu_fits_the_screen(sized: tuple[str, Any]) -> None:

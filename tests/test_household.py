@@ -101,7 +101,7 @@ def leaks(body: str, photo_id: int) -> list[str]:
     """Whatever in a page or JSON answer gives away the private photo."""
     found = [marker for marker in MARKERS if marker in body]
     pattern = (
-        rf"(?:tile|preview|video|photo|original)/{photo_id}\b|"
+        rf"(?:tile|preview|large|video|photo|original)/{photo_id}\b|"
         rf'"(?:id|photo_id|cover_id)": {photo_id}\b|data-id="{photo_id}"'
     )
     return found + re.findall(pattern, body)
@@ -170,7 +170,7 @@ LISTS = (
     "/api/photos?q=folder:ana", "/api/months", "/api/folders", "/api/folders?path=ana",
     "/api/albums", "/api/people", "/api/places", "/api/places/clusters?zoom=0", "/search",
     "/places/world.geojson", "/shares", "/api/shares", "/api/suggestions", "/duplicates",
-    "/api/duplicates",
+    "/api/duplicates", "/memories", "/memories?part=strip",
 )  # fmt: skip
 
 
@@ -182,6 +182,7 @@ def test_a_private_upload_is_invisible_to_another_member_on_every_route(home: Ho
         "person_id": [str(home.person)],
         "album_id": [str(home.album)],
         "path": ["ana", "ana/2025/Secret"],
+        "year": ["2025"],  # the secret photo's: not among the year's memories
     }
     walked = 0
     for method, rule in home.routes():
@@ -439,3 +440,33 @@ def test_an_older_catalog_gets_its_owners(db_url: str, tmp_path: Any) -> None:
         owners = [(p.owner_id, p.visibility) for p in Photo.select().order_by(Photo.id)]
         assert owners == [(eve.id, "household"), (None, "household"), (None, "household")]
         assert eve.private_uploads is False
+
+
+def test_full_screen_answers_whoever_asks_as_the_preview_does(home: Home) -> None:
+    """`/large/ID` and `/s/TOKEN/large/ID` let in exactly whom the preview lets in: the
+    owner, not another member, an admin only where the config says, a visitor only for a
+    photo of the link, nobody once the link is withdrawn; an archived photo as well."""
+    Photo.update(archived=True).where(Photo.id == home.garden).execute()
+    seeing = _member(home.library, "ada", admins_see_private=True)
+    ben_id = Account.get(Account.name == "ben").id
+    link = shares.create("photo", photo_id=home.garden, created_by=ben_id)
+    guest = webtest.TestApp(make_app(home.library.settings))
+    cases = [
+        (home.ana, "", home.secret, 200),
+        (home.ben, "", home.secret, 404),
+        (home.ada, "", home.secret, 404),
+        (seeing, "", home.secret, 200),
+        (home.ben, "", home.garden, 200),
+        (guest, f"/s/{link.token}", home.garden, 200),
+        (guest, f"/s/{link.token}", home.secret, 404),
+        (guest, "/s/nosuchlink", home.garden, 404),
+        (guest, "", home.garden, 303),  # not logged in: to the login page
+    ]
+    for revoked in (False, True):
+        if revoked:
+            shares.revoke(link)
+            cases = [(guest, f"/s/{link.token}", p, 410) for p in (home.garden, home.secret)]
+        for app, prefix, photo, status in cases:
+            preview = app.get(f"{prefix}/preview/{photo}", expect_errors=True).status_int
+            large = app.get(f"{prefix}/large/{photo}", expect_errors=True).status_int
+            assert (preview, large) == (status, status), (prefix, photo, revoked)

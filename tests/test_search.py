@@ -283,8 +283,11 @@ def test_keyset_paging_across_ties(db_url: str, tmp_path: Path) -> None:
             assert (last.total, len(last.items), last.next_cursor) == (53, 3, None)
             assert [p["id"] for p in last.items] == expected[50:]
         q = search.parse("")
-        assert search.page(q, limit=10_000, total=False).total is None
-        assert len(search.page(q, limit=10_000).items) == 53  # capped at MAX_LIMIT, not refused
+        assert search.page(q, limit=search.MAX_LIMIT, total=False).total is None
+        assert len(search.page(q, limit=search.MAX_LIMIT).items) == 53
+        for limit in (0, search.MAX_LIMIT + 1, True, 1.5):
+            with pytest.raises(UsageError, match="limit must be a whole number from 1 to 500"):
+                search.page(q, limit=limit)  # type: ignore[arg-type]  # refused, not capped
 
 
 def test_months_and_jump_to_a_month(db_url: str, tmp_path: Path) -> None:

@@ -67,9 +67,6 @@ def test_search_months_and_one_photo(viewer_client: ViewerClient) -> None:
         {"q": "year:abc"},
         {"q": 'camera:"unclosed'},
         {"q": "nosuchfilter:1"},
-        {"limit": "x"},
-        {"limit": "0"},
-        {"offset": "-1"},
         {"cursor": "garbage"},
         {"cursor": "2024-01-01T00:00:00_1", "offset": "5"},
     ],
@@ -81,6 +78,44 @@ def test_bad_queries_are_400_with_a_message(
     assert got.content_type == "application/json" and got.json["error"]
     if "q" in params:
         assert viewer_client.app.get("/api/months", params, status=400).json["error"]
+
+
+LIMIT_RANGE = "limit must be a whole number from 1 to 500"
+OFFSET_RANGE = "offset must be a whole number from 0 to 999999999"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"limit": "x"}, LIMIT_RANGE),
+        ({"limit": "-1"}, LIMIT_RANGE),
+        ({"limit": "0"}, LIMIT_RANGE),
+        ({"limit": "501"}, LIMIT_RANGE),  # refused, not cut to 500
+        ({"limit": "10000000000"}, LIMIT_RANGE),
+        ({"limit": "1.5"}, LIMIT_RANGE),
+        ({"limit": "\u0663"}, LIMIT_RANGE),  # an Arabic-Indic 3: a digit, but not ASCII
+        ({"offset": "x"}, OFFSET_RANGE),
+        ({"offset": "-1"}, OFFSET_RANGE),
+        ({"offset": "1000000000"}, OFFSET_RANGE),
+    ],
+)
+def test_a_limit_or_offset_out_of_range_is_400_in_one_wording(
+    viewer_client: ViewerClient, params: dict[str, str], message: str
+) -> None:
+    """The member's API and a visitor's say the same, naming the range, whatever is wrong."""
+    from shoebox.catalog import shares
+
+    pid = viewer_client.add_photo("a.jpg", T0)
+    link = shares.create("search", query="type:image")
+    visitor = viewer_client.client(None)
+    for app, path in ((viewer_client.app, "/api/photos"), (visitor, f"/s/{link.token}/api/photos")):
+        got = app.get(path, params, status=400).json["error"]
+        assert got.startswith(message + ", not "), (path, got)
+    for app, path in ((viewer_client.app, "/api/photos"), (visitor, f"/s/{link.token}/api/photos")):
+        edge = app.get(path, {"limit": "500", "offset": "0"}).json["items"]
+        assert [p["id"] for p in edge] == [pid]  # the ends of the ranges are allowed
+    if "offset" in params:
+        assert visitor.get(f"/s/{link.token}", params, status=400).status_int == 400
 
 
 def test_favourite_and_archive(viewer_client: ViewerClient) -> None:

@@ -5,8 +5,11 @@ answers, and the security headers on every kind of answer, errors included."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import io
 import json
+import logging
 import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +19,7 @@ from typing import Any
 import pytest
 import webob
 import webtest
+from PIL import Image
 
 from conftest import Library
 from shoebox.catalog.cache import rendition_path
@@ -84,6 +88,60 @@ def test_tiles_and_previews_are_immutable_with_strong_etags_and_304s(
     assert other.status_int == 200 and other.headers["ETag"].endswith('-preview"')
     for path in ("/tile/999999", "/preview/0", "/tile/-1", "/video/999999", "/original/999999"):
         assert member.get(path, expect_errors=True).status_int == 404, path
+
+
+def test_full_screen_is_the_original_or_a_large_rendition_made_once_in_the_cache(
+    library: Library, member: webtest.TestApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings, cache = library.settings, library.settings.library.cache
+    lisbon = library.photo_of("IMG_0001.jpg")
+    as_is = member.get(f"/large/{lisbon['id']}")  # a JPEG smaller than large_size
+    assert as_is.body == (library.root / "2023/Lisbon/IMG_0001.jpg").read_bytes()
+    assert as_is.headers["ETag"] == f'"{lisbon["thumb_hash"]}-original"'
+    assert as_is.content_type == "image/jpeg"
+    sketch = member.get(f"/large/{library.photo_of('sketch.png')['id']}")
+    assert sketch.content_type == "image/png"
+
+    before = {p: p.stat().st_mtime_ns for p in library.root.rglob("*")}
+    small = dataclasses.replace(
+        settings, renditions=dataclasses.replace(settings.renditions, large_size=600)
+    )
+    smaller = log_in(
+        webtest.TestApp(make_app(small), extra_environ={"REMOTE_ADDR": "198.51.100.7"}), "lou"
+    )
+    turned = library.photo_of("IMG_0002.jpg")  # stored 1200x900, upright by its EXIF
+    made = rendition_path(cache, turned["thumb_hash"], "large")
+    assert not made.exists()
+    large = smaller.get(f"/large/{turned['id']}")
+    assert large.content_type == "image/jpeg"
+    assert large.headers["ETag"] == f'"{turned["thumb_hash"]}-large"'
+    with Image.open(io.BytesIO(large.body)) as picture:
+        assert picture.size == (450, 600)
+        assert dict(picture.getexif()) == {}  # no position or camera: the rendition is bare
+    assert made.read_bytes() == large.body
+    again = smaller.get(f"/large/{turned['id']}", headers={"If-None-Match": large.headers["ETag"]})
+    assert again.status_int == 304
+    assert {p: p.stat().st_mtime_ns for p in library.root.rglob("*")} == before  # read only
+
+    clip = library.photo_of("clip.mp4")  # a video: its preview (it plays on the photo page)
+    poster = member.get(f"/large/{clip['id']}")
+    assert poster.headers["ETag"] == f'"{clip["thumb_hash"]}-preview"'
+    for path in ("/large/999999", "/large/0", "/large/-1", f"/large/{2**63}"):
+        assert member.get(path, expect_errors=True).status_int == 404, path
+
+    # nothing larger than max_pixels is decoded: the preview stands in, and the log says why
+    bounded = dataclasses.replace(
+        small, ingest=dataclasses.replace(settings.ingest, max_pixels=100_000)
+    )
+    guarded = log_in(
+        webtest.TestApp(make_app(bounded), extra_environ={"REMOTE_ADDR": "198.51.100.7"}), "max"
+    )
+    beach = library.photo_of("beach.jpg")
+    with caplog.at_level(logging.WARNING, logger="shoebox.viewer"):
+        answer = guarded.get(f"/large/{beach['id']}")
+    assert answer.headers["ETag"] == f'"{beach["thumb_hash"]}-preview"'
+    assert not rendition_path(cache, beach["thumb_hash"], "large").exists()
+    assert "max_pixels=100000" in caplog.text
 
 
 def test_originals_download_with_ranges(library: Library, member: webtest.TestApp) -> None:

@@ -158,6 +158,63 @@ def test_folders(viewer_client: ViewerClient) -> None:
     assert tiles(vc.app.get("/folders/2022/D%C3%ADa%20de%20campo%20%231").text) == [odd]
 
 
+def folder_counts(html: str) -> dict[str, int]:
+    found = re.findall(r'href="/folders/([^"]+)"><span[^>]*>[^<]*</span> [^<]*<small>(\d+)<', html)
+    return {path: int(n) for path, n in found}
+
+
+def test_folders_count_photos_not_files(viewer_client: ViewerClient) -> None:
+    """A RAW+JPEG pair and a Live Photo (still and video) are one photo each; a folder counts
+    what its grid shows (not an archived photo), and names differing only in case or accents
+    are different folders (MariaDB's collations would fold them)."""
+    vc = viewer_client
+    pair = vc.add_photo("2023/Lisbon/IMG_1.JPG", T0)
+    vc.add_file(pair, "2023/Lisbon/IMG_1.CR3", role="raw")
+    live = vc.add_photo("2023/Lisbon/IMG_2.HEIC", T0, type="live")
+    vc.add_file(live, "2023/Lisbon/IMG_2.MOV", role="live-video", mime="video/quicktime")
+    vc.add_photo("2023/Lisbon/more/IMG_3.JPG", T0)
+    vc.add_photo("2023/Lisbon/IMG_4.JPG", T0, archived=True)
+    vc.add_photo("2023/lisbon/IMG_5.JPG", T0)
+    vc.add_photo("2023/Lisboa/IMG_6.JPG", T0)
+    vc.add_photo("2023/Lísbon/IMG_7.JPG", T0)
+    year = vc.app.get("/folders/2023").text
+    assert folder_counts(year) == {
+        "2023/Lisboa": 1,
+        "2023/Lisbon": 3,  # the pair, the Live Photo and the one in more/
+        "2023/lisbon": 1,
+        "2023/L%C3%ADsbon": 1,
+    }
+    assert "<small>6</small>" not in year  # and not a count of the files
+    lisbon = vc.app.get("/folders/2023/Lisbon")
+    assert folder_counts(lisbon.text) == {"2023/Lisbon/more": 1}
+    assert len(tiles(lisbon.text)) == 3  # the grid shows as many as the count said
+    assert folder_counts(vc.app.get("/folders").text) == {"2023": 6}
+    api = vc.app.get("/api/folders", {"path": "2023"}).json["folders"]
+    assert {f["path"]: f["count"] for f in api}["2023/Lisbon"] == 3
+    assert [f["name"] for f in api] == ["Lisboa", "Lisbon", "lisbon", "Lísbon"]
+
+
+def test_a_folders_month_column_lists_the_folders_months(viewer_client: ViewerClient) -> None:
+    """The column is filled in from /api/months?q= with the page's data-q: on a folder's page
+    that is the folder, and each month it lists opens on a photo of the folder; the top of
+    Folders shows no photos and so has no column."""
+    import html
+
+    vc = viewer_client
+    july = vc.add_photo("2023/Lisbon/a.jpg", dt.datetime(2023, 7, 2))
+    march = vc.add_photo("2023/Lisbon/b.jpg", dt.datetime(2023, 3, 9))
+    vc.add_photo("2023/lisbon/c.jpg", dt.datetime(2023, 5, 1))
+    vc.add_photo("2024/d.jpg", T0)
+    assert 'class="scrubber"' not in vc.app.get("/folders").text
+    page = vc.app.get("/folders/2023/Lisbon").text
+    found = re.search(r'class="scrubber" aria-label="Jump to month" data-q="([^"]*)"', page)
+    assert found is not None
+    months = vc.app.get("/api/months", {"q": html.unescape(found[1])}).json
+    assert [(m["year"], m["month"]) for m in months] == [(2023, 7), (2023, 3)]
+    for month, first in (("2023-07", july), ("2023-03", march)):
+        assert tiles(vc.app.get("/folders/2023/Lisbon", {"month": month}).text)[0] == first
+
+
 def test_logins_and_roles(viewer_client: ViewerClient) -> None:
     vc = viewer_client
     pid = vc.add_photo("a.jpg", T0)
@@ -175,15 +232,10 @@ def test_logins_and_roles(viewer_client: ViewerClient) -> None:
 
 
 def test_badges_for_videos_live_photos_and_stacks(viewer_client: ViewerClient) -> None:
-    from shoebox.catalog.models import File
-
     vc = viewer_client
     live = vc.add_photo("live.heic", T0, type="live")
     stack = vc.add_photo("stack.jpg", T0 - dt.timedelta(days=1))
-    File.create(
-        root=vc.root_id, rel_path="stack.cr3", rel_path_raw=b"stack.cr3", path_key="k" * 32,
-        stem_key="s" * 32, size=2_000_000, mtime_ns=1, role="raw", photo=stack,
-    )  # fmt: skip
+    vc.add_file(stack, "stack.cr3", size=2_000_000, role="raw", mime=None)
     page = vc.app.get("/").text
     assert re.search(rf'data-id="{live}">\s*<img[^>]*>\s*<span class="badge">LIVE<', page)
     assert re.search(rf'data-id="{stack}">\s*<img[^>]*>\s*<span class="badge">RAW\+JPEG<', page)

@@ -5,7 +5,8 @@ meet them, on SQLite and MariaDB:
   location, the details, people's names and downloads, a fresh client (no cookies) on every
   route gets what the link gives and nothing else (401, 404 or 410);
 - the JSON and HTML hold no position, camera, name, file name, hash or path unless the link
-  shows it; tiles and previews carry no metadata, a video carries no GPS unless downloads are
+  shows it; tiles, previews and full-screen pictures carry no metadata (but for the originals
+  a link that allows downloads shows full screen), a video carries no GPS unless downloads are
   allowed (exiftool on the bytes);
 - visitor answers are private and revalidated, never immutable;
 - a view is a visitor, counted on whichever route it starts; two visitors racing for the last
@@ -18,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import http.cookiejar
 import json
+import re
 import subprocess
 import threading
 import urllib.error
@@ -197,7 +199,7 @@ def _expected(site: Site, share: Share) -> list[tuple[str, int]]:
     routes: list[tuple[str, int]] = [("", 200), ("/api/photos", 200)]
     for photo_id in [*site.ids.values(), NOBODY]:
         mine = photo_id in shown
-        for what in ("photo", "tile", "preview"):
+        for what in ("photo", "tile", "preview", "large"):
             routes.append((f"/{what}/{photo_id}", 200 if mine else 404))
         video = mine and site.types.get(photo_id) in ("video", "live")
         routes.append((f"/video/{photo_id}", 200 if video else 404))
@@ -227,7 +229,12 @@ def _check_content(site: Site, share: Share, path: str, answer: Answer) -> None:
                     assert word not in text, (where, word)
         return
     assert answer.headers["ETag"] or path.startswith("/original/"), where
-    if path.startswith(("/tile/", "/preview/")):
+    shown_as_is = path.startswith("/large/") and share.allow_download
+    photo_id = int(path.rsplit("/", 1)[1]) if shown_as_is else 0
+    if shown_as_is and site.types[photo_id] != "video":  # an original a browser shows as it is
+        row = File.get((File.photo == photo_id) & (File.role == "original"))
+        assert answer.body == (site.library.root / row.rel_path).read_bytes(), where
+    elif path.startswith(("/tile/", "/preview/", "/large/")):
         assert kind == "image/jpeg" and _metadata(answer.body) == [], where
     elif path.startswith("/video/"):
         said = _metadata(answer.body)
@@ -302,11 +309,57 @@ def test_the_visitors_api_and_pages_say_what_each_choice_adds(site: Site) -> Non
     assert "Kyoto, Japan" in page and "Download" not in page and "ILCE" not in page
 
 
+STEP = re.compile(r'class="step (prev|next)" href="/s/[\w-]+/photo/(\d+)"')
+
+
+def _walk(visitor: Visitor, token: str, start: int, way: str) -> list[int]:
+    """The photos met from `start` by following the page's `way` link ("prev" or "next")."""
+    met = [start]
+    while len(met) < 50:
+        page = visitor.get(f"s/{token}/photo/{met[-1]}")
+        assert page.status == 200
+        steps = dict(STEP.findall(page.text))
+        assert f'data-{way}="{f"/s/{token}/photo/{steps[way]}" if way in steps else ""}"' in (
+            page.text
+        )  # what the arrow keys and swipes follow
+        if way not in steps:
+            return met
+        met.append(int(steps[way]))
+    raise AssertionError(f"no end to {way} from {start}: {met}")
+
+
+def test_a_visitor_steps_through_an_album_or_search_link_in_its_grids_order(site: Site) -> None:
+    """Previous and next walk the link's photos in the order of its grid and no others (the
+    album's are days apart, with photos of the library between them); "Download all" is on
+    every page of a link that allows downloads, and on none of one that does not."""
+    in_album = {site.ids["DSC01234.JPG"], site.ids["gps.mp4"]}
+    for kind, download in (("album", True), ("album", False), ("search", True)):
+        link = site.link(kind, allow_download=download)
+        visitor = site.visitor()
+        grid = [
+            i["id"] for i in json.loads(visitor.get(f"s/{link.token}/api/photos").text)["items"]
+        ]
+        assert len(grid) >= 2 and (set(grid) == in_album) == (kind == "album")
+        assert _walk(visitor, link.token, grid[0], "next") == grid
+        assert _walk(visitor, link.token, grid[-1], "prev") == grid[::-1]
+        for page in (f"s/{link.token}", f"s/{link.token}/photo/{grid[1]}"):
+            has = (
+                f'class="download-all button" href="/s/{link.token}/zip"' in visitor.get(page).text
+            )
+            assert has == download, (kind, download, page)
+        zipped = visitor.get(f"s/{link.token}/zip")
+        assert zipped.status == (200 if download else 404)
+    one = site.link("photo", allow_download=True)
+    page = site.visitor().get(f"s/{one.token}").text
+    assert 'data-prev="" data-next=""' in page and "download-all" not in page and "Download" in page
+
+
 ROUTES = (
     "",
     "/photo/{p}",
     "/tile/{p}",
     "/preview/{p}",
+    "/large/{p}",
     "/video/{v}",
     "/original/{f}",
     "/api/photos",
@@ -367,7 +420,8 @@ def test_two_visitors_racing_for_the_last_view_are_not_both_let_in(site: Site) -
 
 def test_revoked_and_expired_links_are_gone_at_once_for_everyone(site: Site) -> None:
     kyoto = site.ids["DSC01234.JPG"]
-    paths = [f"/preview/{kyoto}", f"/tile/{kyoto}", f"/photo/{kyoto}", "/api/photos", ""]
+    paths = [f"/preview/{kyoto}", f"/large/{kyoto}", f"/tile/{kyoto}", f"/photo/{kyoto}"]
+    paths += ["/api/photos", ""]
     for end in ("revoke", "expire"):
         share = site.link("album")
         inside = site.visitor()

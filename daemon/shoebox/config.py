@@ -165,6 +165,15 @@ class RenditionSettings:
     quality: int = field(
         default=85, metadata=_key("JPEG quality of the renditions (1-95).", minimum=1)
     )
+    large_size: int = field(
+        default=2560,
+        metadata=_key(
+            "Longest edge in pixels of the full-screen rendition, which the viewer makes when it "
+            "is first asked for and keeps in the cache. Members are shown an original in a "
+            "browser's format (JPEG, PNG, WebP, GIF) no larger than this as it is.",
+            minimum=64,
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -545,6 +545,7 @@ class Daemon:
                 continue
             finally:
                 self._enriching = False
+            await self.enriching.run(_close_connection, self.catalog)  # and its page cache
             if self._indexer_idle.is_set():
                 self._set_state("idle")
 

@@ -19,11 +19,12 @@ import bottle
 
 from shoebox import edits
 from shoebox.catalog import albums, outbox, search, selection, visibility
+from shoebox.catalog.folders import children as folders_of
 from shoebox.catalog.models import Photo, utcnow
 from shoebox.errors import UsageError
 from shoebox_viewer import access, jsonio
 from shoebox_viewer.context import Context
-from shoebox_viewer.pages import album_query, list_folders
+from shoebox_viewer.pages import album_query
 
 DEFAULT_LIMIT = 100
 
@@ -106,7 +107,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         folder = _text("path").strip("/")
         if folder and any(part in ("", ".", "..") for part in folder.split("/")):
             raise UsageError(f"path: wants a folder such as 2024/summer, not {folder[:80]!r}")
-        found = list_folders(folder, sees())
+        found = folders_of(folder, sees())
         return jsonio.answer(
             {"path": folder, "folders": [{"path": p, "name": n, "count": c} for p, n, c in found]}
         )
@@ -173,11 +174,7 @@ def _text(name: str) -> str:
 
 def _number(name: str, default: int) -> int:
     raw = bottle.request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        raise UsageError(f"{name} must be a whole number, 0 or more, not {raw[:20]!r}")
-    return int(raw)
+    return default if raw is None or raw == "" else search.paging(name, raw)
 
 
 def _page(query: search.Query) -> dict[str, Any]:

@@ -11,6 +11,8 @@ The parts, in the order their routes are installed:
 - `labels`: what the photos show (the labels page).
 - `duplicates`: near-duplicates to review, one kept and the others archived.
 - `admin`: the daemons and their last check of the library (admins only).
+- `zips`: downloads of a selection, an album or a visitor's link as one zip.
+- `memories`: this day in earlier years, and a year's highlights.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from shoebox_viewer import (
     duplicates,
     labels,
     media,
+    memories,
     pages,
     people,
     places,
@@ -57,6 +60,7 @@ def make_app(settings: Settings, *, guard: Guard | None = None) -> WSGIApp:
     app.router.add_filter("int", lambda _conf: (r"-?\d{1,18}", int, lambda x: str(int(x))))
     for part in (
         access, pages, api, media, shares, places, people, labels, duplicates, admin, zips,
+        memories,
     ):  # fmt: skip
         part.install(app, ctx)
     app.get("/static/<name>")(_static)
@@ -117,5 +121,7 @@ def _error_page(ctx: Context) -> Any:
 
 
 def _wants_json() -> bool:
+    """The member's API (`/api/...`), a visitor's (`/s/<token>/api/...`), or a script asking."""
     request = bottle.request
-    return request.path.startswith("/api/") or "json" in request.get_header("Accept", "")
+    api = request.path.startswith("/api/") or request.path.split("/")[3:4] == ["api"]
+    return api or "json" in request.get_header("Accept", "")

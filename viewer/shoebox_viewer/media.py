@@ -1,7 +1,7 @@
 """Tiles, previews, originals and playable videos, by id only.
 
-The member routes are `/tile/<photo_id>`, `/preview/<photo_id>`, `/original/<file_id>` and
-`/video/<photo_id>`, for the photos the requester sees (`shoebox.catalog.visibility`; any
+The member routes are `/tile/<photo_id>`, `/preview/<photo_id>`, `/large/<photo_id>` (full
+screen: `large.py`), `/original/<file_id>` and `/video/<photo_id>`, for the photos the requester sees (`shoebox.catalog.visibility`; any
 other id is 404, like one that does not exist). `Media` does the work for them and for share
 links (`shares.py`), which check that an id belongs to the share before they ask. No path
 from a URL ever reaches the file system: files are found from catalog rows (a root's path and
@@ -14,15 +14,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import bottle
 
 from shoebox.catalog import visibility
-from shoebox.catalog.cache import PREVIEW, TILE, rendition_path
+from shoebox.catalog.cache import LARGE, PREVIEW, TILE, rendition_path
 from shoebox.catalog.models import File, Photo, Root
-from shoebox_viewer import access
+from shoebox.catalog.photos import decoder_kind, rendered_from
+from shoebox_viewer import access, large
 from shoebox_viewer.context import Context
 from shoebox_viewer.http import IMMUTABLE, send_file
 from shoebox_viewer.transcode import (
@@ -49,23 +51,69 @@ def not_found() -> bottle.HTTPError:
 @dataclass
 class Media:
     """Sends the media of catalog rows. Remembers, per content hash, what ffprobe said about
-    videos whose catalog values did not tell whether a browser plays them."""
+    videos whose catalog values did not tell whether a browser plays them; `making` bounds how
+    many full-screen renditions are made at once."""
 
     ctx: Context
     probed: dict[str, bool] = field(default_factory=dict)
+    making: threading.Semaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(large.MAKING)
+    )
 
     def rendition(
         self, photo_id: int, name: str, viewer: visibility.Viewer, cache_control: str = IMMUTABLE
     ) -> bottle.HTTPResponse:
         """The tile or preview that shows this photo, if the viewer sees it."""
+        (content_hash,) = self._seen(photo_id, viewer)
+        return self._send_rendition(content_hash, name, cache_control)
+
+    def large(
+        self,
+        photo_id: int,
+        viewer: visibility.Viewer,
+        *,
+        originals: bool,
+        cache_control: str = IMMUTABLE,
+    ) -> bottle.HTTPResponse:
+        """The full-screen picture of this photo, if the viewer sees it (`large.py`): the
+        original when `originals` allows it and a browser shows it as it is, else the large
+        rendition, made now if need be, else the preview."""
+        content_hash, kind, width, height = self._seen(
+            photo_id, viewer, Photo.type, Photo.width, Photo.height
+        )
+        source = rendered_from(photo_id, content_hash) if kind != "video" else None
+        if source is None:
+            return self._send_rendition(content_hash, PREVIEW, cache_control)
+        path, settings = file_path(source), self.ctx.settings
+        if (
+            originals
+            and large.shown_as_is(settings, source, width, height)
+            and os.path.isfile(path)
+        ):
+            return send_file(
+                path,
+                content_type=source.mime,
+                etag=f'"{content_hash}-original"',
+                cache_control=cache_control,
+            )
+        made = large.made(settings, self.making, path, decoder_kind(source), content_hash)
+        return self._send_rendition(content_hash, LARGE if made else PREVIEW, cache_control)
+
+    def _seen(self, photo_id: int, viewer: visibility.Viewer, *columns: Any) -> tuple[Any, ...]:
+        """The photo's content hash (`thumb_hash`) and these columns, if the viewer sees it and
+        it has renditions; else 404."""
         query: Any = visibility.restrict(
-            Photo.select(Photo.thumb_hash).where(Photo.id == photo_id), viewer
+            Photo.select(Photo.thumb_hash, *columns).where(Photo.id == photo_id), viewer
         ).tuples()
-        # one column: building the SQL of a whole Photo row costs more than running it
-        found: list[tuple[str | None]] = list(query) if valid_id(photo_id) else []
-        content_hash = found[0][0] if found else None
-        if not content_hash:
+        # a few columns: building the SQL of a whole Photo row costs more than running it
+        found: list[tuple[Any, ...]] = list(query) if valid_id(photo_id) else []
+        if not found or not found[0][0]:
             raise not_found()
+        return found[0]
+
+    def _send_rendition(
+        self, content_hash: str, name: str, cache_control: str
+    ) -> bottle.HTTPResponse:
         path = rendition_path(self.ctx.settings.library.cache, content_hash, name)
         return send_file(
             os.fsencode(path),
@@ -178,6 +226,11 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.browse
     def preview(photo_id: int) -> Any:
         return media.rendition(photo_id, PREVIEW, access.who().sees)
+
+    @app.get("/large/<photo_id:int>")
+    @access.browse
+    def large_picture(photo_id: int) -> Any:
+        return media.large(photo_id, access.who().sees, originals=True)
 
     @app.get("/original/<file_id:int>")
     @access.browse

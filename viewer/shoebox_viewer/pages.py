@@ -31,6 +31,7 @@ import bottle
 
 from shoebox.catalog import albums, people, search, visibility
 from shoebox.catalog.cache import TILE_ASPECTS
+from shoebox.catalog.folders import children as folders_of
 from shoebox.catalog.models import Account, AlbumPhoto, File, Photo, Place, Root
 from shoebox.catalog.photos import EDITED, GUESSED, format_exposure
 from shoebox.errors import UsageError
@@ -69,10 +70,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def grid_page(
         make: Callable[[], search.Query],
         context: dict[str, str],
+        *,
+        scrubber: bool = True,
         **values: Any,
     ) -> str:
         """A page of photos, or with `part=grid` only its grid (for the infinite scroll).
-        `context` goes onto the photo links, for previous and next."""
+        `context` goes onto the photo links, for previous and next; `scrubber` is whether
+        the page has the jump-to-month column (of the months that `make`'s photos are in)."""
         error = ""
         query: search.Query | None = None
         try:
@@ -101,7 +105,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             error=error,
             # the jump-to-month column is filled in by app.js from /api/months: counting the
             # months of a filtered library costs as much as the page itself
-            months_q=query.text if query is not None and not error else None,
+            months_q=query.text if scrubber and query is not None and not error else None,
             month_qs=urlencode(query_string),
             newest_url=url(bottle.request.path) + "?" + urlencode(query_string) if jumped else "",
             **shared,
@@ -116,11 +120,13 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.browse
     def timeline() -> str:
         text = _q()
+        query = bottle.request.query
         return grid_page(
             lambda: search.parse(text, viewer=sees()),
             {"q": text} if text else {},
             share_kind="search" if text else "",
             share_target=text,
+            memories_slot=not (text or query.get("cursor") or query.get("month")),
         )
 
     @app.get("/favorites")
@@ -174,7 +180,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         folder = path.strip("/")
         if any(part in ("", ".", "..") for part in folder.split("/")) and folder:
             raise bottle.HTTPError(404, "no such folder")
-        subfolders = list_folders(folder, sees())
+        subfolders = folders_of(folder, sees())
         crumbs = []
         if folder:
             parts = folder.split("/")
@@ -186,8 +192,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             "folder": folder,
             "search_box": False,
         }
-        if not folder:
-            return grid_page(_nothing, {}, **values)
+        if not folder:  # no photos: no months to jump to
+            return grid_page(_nothing, {}, scrubber=False, **values)
         text = "folder:" + _quoted(folder)
         return grid_page(lambda: search.parse(text, viewer=sees()), {"q": text}, **values)
 
@@ -199,7 +205,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if photo is None:
             raise bottle.HTTPError(404, "no such photo")
         query, context = _photo_context(current.sees)
-        newer, older = neighbours(query, photo)
+        newer, older = search.neighbours(query, photo.taken_at, photo.id)
         qs = "?" + urlencode(context) if context else ""
         album_id = int(context["album"]) if "album" in context else None
         in_albums = albums.albums_of(photo_id)
@@ -338,27 +344,6 @@ def month_label(key: str) -> str:
         return key
 
 
-def list_folders(folder: str, viewer: visibility.Viewer) -> list[tuple[str, str, int]]:
-    """The folders right inside `folder` (of any root) with files of photos the viewer sees:
-    (path, name, such files below it)."""
-    prefix = folder + "/" if folder else ""
-    select = visibility.restrict(
-        File.select(File.rel_path).where((File.status == "present") & File.photo.is_null(False)),
-        viewer,
-        File.photo,
-    )
-    if prefix:
-        select = select.where(File.rel_path.startswith(prefix))
-    counts: dict[str, int] = {}
-    rows: Any = select.tuples()
-    for (rel,) in rows:
-        rest = rel[len(prefix) :] if rel.startswith(prefix) else None
-        if rest and "/" in rest:
-            name = rest.split("/", 1)[0]
-            counts[name] = counts.get(name, 0) + 1
-    return [(prefix + name, name, counts[name]) for name in sorted(counts, key=str.lower)]
-
-
 def _photo_context(viewer: visibility.Viewer) -> tuple[search.Query, dict[str, str]]:
     """The list the photo was opened from (`?album=` or `?q=`), for previous and next; the
     timeline when there is none or it cannot be read."""
@@ -372,24 +357,6 @@ def _photo_context(viewer: visibility.Viewer) -> tuple[search.Query, dict[str, s
         except UsageError:
             pass
     return search.parse("", viewer=viewer), {}
-
-
-def neighbours(query: search.Query, photo: Any) -> tuple[int | None, int | None]:
-    """The ids of the photos just newer and just older than `photo` in `query`'s order."""
-    t, pid = photo.taken_at, photo.id
-    newer = (Photo.taken_at > t) | ((Photo.taken_at == t) & (Photo.id > pid))
-    older = (Photo.taken_at < t) | ((Photo.taken_at == t) & (Photo.id < pid))
-    where = query.where
-
-    def first(condition: Any, *order: Any) -> int | None:
-        select = Photo.select(Photo.id).where(condition if where is None else where & condition)
-        rows: list[Any] = list(select.order_by(*order).limit(1).tuples())
-        return int(rows[0][0]) if rows else None
-
-    return (
-        first(newer, Photo.taken_at.asc(), Photo.id.asc()),
-        first(older, Photo.taken_at.desc(), Photo.id.desc()),
-    )
 
 
 def photo_view(photo: Any) -> dict[str, Any]:

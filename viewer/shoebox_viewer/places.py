@@ -4,8 +4,9 @@ it, and the list of countries and cities), the world outlines it draws, and its 
 The viewer only reads: the places stage of the daemon names the photos (`Place` rows); the
 outlines are the file `shoebox.worldmap` makes in the cache (pure Python, so this process
 makes it itself when no daemon has yet). Clusters are one SQL GROUP BY over a latitude and
-longitude grid whose cells shrink as the map zooms in, the same on SQLite and MariaDB. Only the
-photos the requester sees are counted and placed.
+longitude grid whose cells shrink as the map zooms in, the same on SQLite and MariaDB (the
+page's script joins those that would overlap on screen); the map opens on the `extent` of
+the photos with a position. Only the photos the requester sees are counted and placed.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             cities=[row for row in listing if row["city"]],
             tile_url=ctx.settings.places.tile_url,
             search_url=url("search"),
+            extent=",".join(f"{v:.5f}" for v in extent(access.who().sees) or ()),
         )
 
     @app.get("/places/world.geojson")
@@ -100,6 +102,27 @@ def places(viewer: visibility.Viewer) -> list[dict[str, Any]]:
         {"country_code": code, "country": country, "city": city, "count": n}
         for code, country, city, n in rows
     ]
+
+
+def extent(viewer: visibility.Viewer) -> tuple[float, float, float, float] | None:
+    """South, west, north and east of the photos with a position that `clusters` places
+    for the viewer (the map's first view fits them); None when there are none."""
+    row: Any = visibility.restrict(
+        Photo.select(
+            fn.MIN(Photo.lat), fn.MIN(Photo.lng), fn.MAX(Photo.lat), fn.MAX(Photo.lng)
+        ).where(
+            (Photo.archived == _FALSE)
+            & (Photo.missing == _FALSE)
+            & Photo.lat.is_null(False)
+            & Photo.lng.is_null(False)
+        ),
+        viewer,
+    ).tuples()
+    found = list(row)
+    if not found or found[0][0] is None:
+        return None
+    south, west, north, east = (float(v) for v in found[0])
+    return south, west, north, east
 
 
 def cell_degrees(zoom: int) -> float:

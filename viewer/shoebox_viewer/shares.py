@@ -2,8 +2,10 @@
 
 Visitors (no login needed), everything under `/s/<token>`:
 - `GET /s/<token>`: the landing page (the photo, or a grid of the album or search);
-- `GET /s/<token>/photo/<id>`, `/tile/<id>`, `/preview/<id>`, `/video/<id>`,
-  `/original/<file_id>` (only when the share allows downloads), `/api/photos?offset&limit`;
+- `GET /s/<token>/photo/<id>` (with previous and next in the grid's order, and the link's
+  "Download all" when it allows downloads), `/tile/<id>`, `/preview/<id>`, `/large/<id>`,
+  `/video/<id>`, `/original/<file_id>` and `/zip` (only when the share allows downloads),
+  `/api/photos?offset&limit`;
 - `POST /s/<token>/unlock`: the password form (back-off per link and per address after
   wrong ones, counted apart from logins: `shoebox.guard`).
 
@@ -35,7 +37,7 @@ from typing import Any, TypeVar
 
 import bottle
 
-from shoebox.catalog import selection, shares
+from shoebox.catalog import search, selection, shares
 from shoebox.catalog.cache import PREVIEW, TILE
 from shoebox.catalog.models import Share
 from shoebox.errors import NotFound, UsageError
@@ -128,13 +130,17 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
 
     def photo_page(share: Share, photo_id: int, back: str) -> str:
         item = shares.photo(share, photo_id)
+        prefix = url(f"s/{share.token}/")
+        newer, older = shares.neighbours(share, item)
         return ctx.render(
             "share_photo.html",
             share=share,
             photo=item,
             shown=_shown(item),
-            prefix=url(f"s/{share.token}/"),
+            prefix=prefix,
             back=back,
+            prev_url=f"{prefix}photo/{newer}" if newer else "",
+            next_url=f"{prefix}photo/{older}" if older else "",
         )
 
     @app.get("/s/<token>")
@@ -148,7 +154,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
             raise
         if share.kind == "photo":
             return photo_page(share, share.photo_id or 0, back="")
-        offset = _whole(bottle.request.query.get("offset", "0"))
+        offset = search.paging("offset", bottle.request.query.get("offset", "0"))
         found = shares.page(share, offset=offset, limit=PAGE)
         more = offset + len(found.items) < (found.total or 0)
         return ctx.render(
@@ -177,6 +183,15 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     def preview(token: str, photo_id: int) -> Any:
         share = member(opened(token), photo_id)
         return media.rendition(photo_id, PREVIEW, shares.viewer_of(share), REVALIDATE)
+
+    @app.get("/s/<token>/large/<photo_id:int>")
+    @for_visitors
+    def large(token: str, photo_id: int) -> Any:
+        share = member(opened(token), photo_id)
+        viewer = shares.viewer_of(share)
+        return media.large(
+            photo_id, viewer, originals=share.allow_download, cache_control=REVALIDATE
+        )
 
     @app.get("/s/<token>/video/<photo_id:int>")
     @for_visitors
@@ -207,8 +222,8 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         query = bottle.request.query
         found = shares.page(
             share,
-            offset=_whole(query.get("offset", "0")),
-            limit=_whole(query.get("limit", str(PAGE))),
+            offset=search.paging("offset", query.get("offset", "0")),
+            limit=search.paging("limit", query.get("limit", str(PAGE))),
         )
         return jsonio.answer({"total": found.total, "items": found.items})
 
@@ -334,9 +349,3 @@ def _base_url() -> str:
     """The viewer's address as this request reached it (the proxy's, when it is trusted)."""
     parts = bottle.request.urlparts
     return f"{parts.scheme}://{parts.netloc}{url('')}"
-
-
-def _whole(text: str) -> int:
-    if not text.isdigit() or len(text) > 9:
-        raise UsageError(f"offset and limit are whole numbers, not {text[:20]!r}")
-    return int(text)

@@ -1,7 +1,7 @@
 """Where derived files live in the cache folder (`[library] cache`): the renditions the
-ingest stage writes, and the browser-playable copies of videos the viewer makes. Only paths
-here, computed from content hashes, so the viewer can find them without importing the
-Pillow-heavy ingest code."""
+ingest stage writes, and the full-screen renditions and browser-playable copies of videos the
+viewer makes. Only paths here, computed from content hashes, so the viewer can find them
+without importing the Pillow-heavy ingest code."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 TILE = "tile"
 PREVIEW = "preview"
+LARGE = "large"  # full screen: made by the viewer when first asked for (`[renditions] large_size`)
 # A tile is its picture's centre at the picture's own shape, narrowed to this range of aspect
 # ratios (width / height), with its short side `[renditions] tile_size`; the justified grid
 # lays tiles out at the same shape, and the square grid crops their centre.

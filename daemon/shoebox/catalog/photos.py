@@ -1,5 +1,6 @@
-"""Photos as plain dicts: the shape `shoebox photos --json` prints and the viewer's API serves.
-Finding them is `shoebox.catalog.search`'s job.
+"""Photos as plain dicts: the shape `shoebox photos --json` prints and the viewer's API serves,
+and the file a photo's renditions are made from. Finding photos is `shoebox.catalog.search`'s
+job.
 """
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
+
+from shoebox.catalog.models import File, Root
 
 # The date's source when it is only the file's time: a guess (see `shoebox.ingest.dates`).
 GUESSED = "FileModifyDate"
@@ -89,3 +92,25 @@ def as_dict(
         "burst_of": photo.burst_of,
         "shots": shots,
     }
+
+
+def rendered_from(photo_id: int, content_hash: str | None) -> Any:
+    """The present file of a photo whose content (`content_hash`, the photo's `thumb_hash`)
+    its renditions are made from, with its root as `.root`; None when there is none."""
+    if not content_hash:
+        return None
+    rows = list(
+        File.select(File.id, File.root, File.rel_path_raw, File.role, File.mime, File.size, Root)
+        .join(Root)
+        .where((File.photo == photo_id) & (File.hash == content_hash) & (File.status == "present"))
+        .order_by(File.id)
+        .limit(1)
+    )
+    return rows[0] if rows else None
+
+
+def decoder_kind(row: Any) -> str:
+    """How `shoebox.ingest.renditions.decode` reads the file of this row."""
+    if row.role == "raw":
+        return "raw"
+    return "video" if (row.mime or "").startswith("video/") else "image"

@@ -2,8 +2,9 @@
 
 It owns what the viewer's pages, its JSON API and `shoebox photos QUERY` share: `parse`
 turns query text into a `Query` (or a `UsageError` naming the bad term), and `page`,
-`iterate`, `count`, `months` and `cursor_for_month` read the photos that match, newest first
-(`taken_at DESC, id DESC`), as dicts in the shape of `shoebox.catalog.photos.as_dict`.
+`iterate`, `count`, `months`, `cursor_for_month` and `neighbours` read the photos that
+match, newest first (`taken_at DESC, id DESC`), as dicts in the shape of
+`shoebox.catalog.photos.as_dict`.
 
 The language: words and `key:value` filters, all of which must match; `|` ORs the values of
 one term (`type:video|live`); double or single quotes keep spaces in a value
@@ -58,6 +59,8 @@ from shoebox.catalog.photos import as_dict
 from shoebox.errors import UsageError
 
 MAX_LIMIT = 500  # photos in one page
+MAX_OFFSET = 999_999_999  # photos skipped before a page
+PAGING = {"limit": (1, MAX_LIMIT), "offset": (0, MAX_OFFSET)}  # what each may be, inclusive
 MAX_QUERY_CHARS = 1000
 MAX_TERMS = 32
 MAX_ALTERNATIVES = 16  # values ORed with | in one term
@@ -276,6 +279,14 @@ def _files_where(condition: Any) -> Any:
     return Photo.id.in_(File.select(File.photo).where(condition))
 
 
+def exact(text: Any) -> Any:
+    """`text` compared and grouped by its characters: SQLite's default, while MariaDB's
+    utf8mb4 collations fold case and accents."""
+    if isinstance(File._meta.database, MySQLDatabase):
+        return NodeList((text, SQL("COLLATE utf8mb4_bin")))
+    return text
+
+
 def _word(word: str) -> Any:
     return Photo.id.in_(text.matching(word))
 
@@ -351,7 +362,11 @@ def _folder(value: str) -> Any:
     folder = value.strip("/")
     if not folder or any(part in (".", "..") for part in folder.split("/")):
         raise _Bad(f"wants a folder inside a library root, such as 2024/summer, not {value!r}")
-    return _files_where(File.rel_path.startswith(folder + "/"))
+    prefix = folder + "/"
+    # LIKE folds case (and MariaDB's collations accents): the exact test keeps 2024/Summer
+    # out of folder:2024/summer, as the Folders view lists them apart
+    exactly = exact(fn.SUBSTR(File.rel_path, 1, len(prefix))) == prefix
+    return _files_where(File.rel_path.startswith(prefix) & exactly)
 
 
 def _geo(value: str) -> Any:
@@ -482,16 +497,12 @@ def page(
     limit: int = 100,
     total: bool = True,
 ) -> Page:
-    """Up to `limit` (at most MAX_LIMIT) photos after `cursor` (keyset paging, for the
-    timeline) or after the first `offset` (for the API), with the number of matches when
-    `total` is true."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise UsageError(f"limit must be a whole number from 1 to {MAX_LIMIT}, not {limit!r}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise UsageError(f"offset must be a whole number, 0 or more, not {offset!r}")
+    """Up to `limit` (1 to MAX_LIMIT; more is refused, not cut) photos after `cursor` (keyset
+    paging, for the timeline) or after the first `offset` (for the API), with the number of
+    matches when `total` is true."""
+    limit, offset = paging("limit", limit), paging("offset", offset)
     if cursor is not None and offset:
         raise UsageError("give a cursor or an offset, not both")
-    limit = min(limit, MAX_LIMIT)
     mysql = isinstance(Photo._meta.database, MySQLDatabase)
     select = _timeline(query)
     if cursor is not None:
@@ -520,11 +531,44 @@ def page(
     return Page(matches, _as_dicts(photos, query.viewer), next_cursor)
 
 
+def paging(name: str, given: int | str) -> int:
+    """`limit` or `offset` (`name`) as a number within its `PAGING` range, from an int or a
+    query parameter's text; a UsageError in one wording for anything else (-1, 0, 501, "x")."""
+    low, high = PAGING[name]
+    if isinstance(given, str) and given.isascii() and given.isdigit() and len(given) <= 9:
+        number: object = int(given)
+    else:
+        number = given
+    if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+        shown = given[:20] if isinstance(given, str) else given
+        raise UsageError(f"{name} must be a whole number from {low} to {high}, not {shown!r}")
+    return number
+
+
 def count(query: Query) -> int:
     """How many photos match."""
     select = Photo.select(Photo.id)
     where = query.where if query.filters is None else query.scan_where  # covering index
     return int((select if where is None else select.where(where)).count())
+
+
+def neighbours(query: Query, taken_at: dt.datetime, photo_id: int) -> tuple[int | None, int | None]:
+    """The ids of the matches just newer and just older than the photo (`taken_at`,
+    `photo_id`) in timeline order: previous and next on a photo page."""
+    t, pid = taken_at, photo_id
+    newer = (Photo.taken_at > t) | ((Photo.taken_at == t) & (Photo.id > pid))
+    older = (Photo.taken_at < t) | ((Photo.taken_at == t) & (Photo.id < pid))
+    where = query.where
+
+    def first(condition: Any, *order: Any) -> int | None:
+        select = Photo.select(Photo.id).where(condition if where is None else where & condition)
+        rows: list[Any] = list(select.order_by(*order).limit(1).tuples())
+        return int(rows[0][0]) if rows else None
+
+    return (
+        first(newer, Photo.taken_at.asc(), Photo.id.asc()),
+        first(older, Photo.taken_at.desc(), Photo.id.desc()),
+    )
 
 
 def iterate(query: Query) -> Iterator[dict[str, Any]]:

@@ -263,6 +263,15 @@ def photo(share: Share, photo_id: int) -> dict[str, Any]:
     return for_visitors(share, found)[0]
 
 
+def neighbours(share: Share, photo: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The ids of the share's photos just newer and just older than `photo` (one of them,
+    from `photo()`), in the order its grid shows them; none for a link to one photo."""
+    if share.kind == "photo":
+        return None, None
+    taken_at = Photo.select(Photo.taken_at).where(Photo.id == photo["id"]).scalar()
+    return search.neighbours(query_of(share), taken_at, photo["id"])
+
+
 def for_visitors(share: Share, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Photos (in the API's shape) cut down to what the share lets a visitor see: never a
     path, a hash, a sidecar or an owner; the place by city, and more as the share says."""

@@ -50,8 +50,9 @@ from PIL import Image
 
 from shoebox import sidecars
 from shoebox.catalog.cache import PREVIEW, rendition_path
-from shoebox.catalog.models import Face, File, NotFace, Root
+from shoebox.catalog.models import Face, NotFace
 from shoebox.catalog.people import crop_path
+from shoebox.catalog.photos import decoder_kind, rendered_from
 from shoebox.config import Settings
 from shoebox.enrich import tiles
 from shoebox.errors import HelperError, StageError
@@ -432,26 +433,11 @@ class FacesStage:
 def _original(photo: Any) -> tuple[bytes | None, Any]:
     """The path of the file a photo's renditions were made from, and its kind for
     `renditions.decode`; (None, None) when no such file is present."""
-    rows = list(
-        File.select(File.rel_path_raw, File.role, File.mime, Root.path)
-        .join(Root)
-        .where(
-            (File.photo == photo.id) & (File.hash == photo.thumb_hash) & (File.status == "present")
-        )
-        .order_by(File.id)
-        .limit(1)
-    )
-    if not rows:
+    row = rendered_from(photo.id, photo.thumb_hash)
+    if row is None:
         return None, None
-    row = rows[0]
-    kind = (
-        "raw"
-        if row.role == "raw"
-        else "video"
-        if (row.mime or "").startswith("video/")
-        else "image"
-    )
-    return os.path.join(os.fsencode(row.root.path), bytes(row.rel_path_raw)), kind
+    path = os.path.join(os.fsencode(row.root.path), bytes(row.rel_path_raw))
+    return path, decoder_kind(row)
 
 
 def _overlapping(face: Found, candidates: Sequence[Any]) -> Any:

@@ -81,7 +81,7 @@ class Pool:
         self._workers: list[_Worker] = []
         self._replace = 0  # workers lost to a death or an overrun, not replaced yet
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["shoebox.ingest.worker"])
+        self._context.set_forkserver_preload(["shoebox.ingest.worker", "rawpy"])
 
     @property
     def room(self) -> int:

@@ -1,5 +1,6 @@
-"""The *renditions* stage: a grid tile and a fit-inside preview for every photo. The tile is
-the picture's centre at the picture's own shape, narrowed into `TILE_ASPECTS` (1:2 to 3:1),
+"""The *renditions* stage: a grid tile and a fit-inside preview for every photo; and the
+full-screen rendition, which the viewer makes with the same decoder when first asked. The tile
+is the picture's centre at the picture's own shape, narrowed into `TILE_ASPECTS` (1:2 to 3:1),
 with its short side `tile_size`: the justified grid shows it whole, the square grid its centre.
 
 Images are decoded with Pillow (HEIC/HEIF through pillow-heif, AVIF natively), JPEGs in draft
@@ -29,12 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pillow_heif
-import rawpy
 from PIL import Image, ImageOps
 
+from shoebox.catalog.cache import LARGE, TILE_ASPECTS
 from shoebox.catalog.cache import PREVIEW as PREVIEW  # re-exported: where renditions live
 from shoebox.catalog.cache import TILE as TILE
-from shoebox.catalog.cache import TILE_ASPECTS
 from shoebox.catalog.cache import rendition_path as rendition_path
 from shoebox.errors import HelperError, StageError
 from shoebox.ingest.health import describe
@@ -307,6 +307,8 @@ _FLIP_TO_TRANSPOSE = {
 
 
 def _raw_preview(spec: RenditionSpec, source: str) -> Image.Image:
+    import rawpy  # here: it brings numpy, which the daemon's own process does not need
+
     try:
         with rawpy.imread(source) as raw:
             flip = raw.sizes.flip
@@ -384,6 +386,16 @@ def render(spec: RenditionSpec, content_hash: str, picture: Image.Image) -> None
     tile = picture.resize(size, Image.Resampling.BICUBIC, box=box, reducing_gap=2.0)
     for name, im in ((PREVIEW, picture), (TILE, tile)):
         _write_atomically(spec, rendition_path(spec.cache, content_hash, name), im, icc)
+
+
+def render_large(spec: RenditionSpec, content_hash: str, picture: Image.Image) -> Path:
+    """Write the full-screen rendition of one picture, scaled down in place to fit inside
+    `spec.preview_size` (the viewer decodes with the large size as the preview's); its path."""
+    icc = picture.info.get("icc_profile")
+    picture.thumbnail((spec.preview_size, spec.preview_size), Image.Resampling.BICUBIC)
+    target = rendition_path(spec.cache, content_hash, LARGE)
+    _write_atomically(spec, target, picture, icc)
+    return target
 
 
 def _write_atomically(

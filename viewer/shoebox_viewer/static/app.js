@@ -124,6 +124,16 @@
     });
   }
 
+  // --- "On this day" at the top of the timeline, once the page is shown --------------------
+  async function fillMemories(slot) {
+    try {
+      const response = await fetch(slot.dataset.src, { credentials: "same-origin" });
+      if (response.ok) slot.innerHTML = await response.text();
+    } catch (e) {
+      /* memories are a nicety: the timeline works without them */
+    }
+  }
+
   // --- photo page ---------------------------------------------------------------------------
   function photoPage(article) {
     const id = Number(article.dataset.id);
@@ -554,6 +564,7 @@
     watchMore();
     const styleButton = document.querySelector("#photos .grid-style button");
     if (styleButton) gridStyle(styleButton);
+    document.querySelectorAll(".memories-slot[data-src]").forEach(fillMemories);
     const article = document.querySelector("article.photo");
     if (article) photoPage(article);
     albumForms();

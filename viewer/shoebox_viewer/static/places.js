@@ -1,7 +1,9 @@
 // shoebox: the offline map (Places page, the photo page's pin, and the Edit dialog's map,
 // where a click on a map with data-pick moves the pin and sends a "pick" event). Web Mercator drawn in
-// SVG from the world outlines the viewer serves; photo clusters from /api/places/clusters;
-// online raster tiles underneath only when [places] tile_url is set. No library, no CDN.
+// SVG from the world outlines the viewer serves; photo clusters from /api/places/clusters,
+// joined on screen when their circles would touch; the first view fits data-extent (the
+// photos' south,west,north,east) unless the address names one. Online raster tiles
+// underneath only when [places] tile_url is set. No library, no CDN.
 "use strict";
 
 (() => {
@@ -11,6 +13,10 @@
   const TILE = 256; // the world is TILE px wide at zoom 0
   const MAX_ZOOM = 18;
   const MAX_LAT = 85.0511;
+  const FIT_MAX_ZOOM = 12; // the first view of photos all in one place: a town, not a street
+  const FIT_MARGIN = 48; // px left around the photos' extent, for the clusters' circles
+  const GAP = 2; // px at least between two clusters' circles
+  const EARTH_KM = 6371.0088;
 
   const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
   const project = (lat, lng) => {
@@ -26,6 +32,30 @@
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
     return node;
   };
+
+  const radius = (count) => 11 + 3 * Math.log2(count);
+
+  function km(a, b) { // great-circle distance between two [lat, lng]
+    const r = Math.PI / 180;
+    const h = Math.sin(((b[0] - a[0]) * r) / 2) ** 2 +
+      Math.cos(a[0] * r) * Math.cos(b[0] * r) * Math.sin(((b[1] - a[1]) * r) / 2) ** 2;
+    return 2 * EARTH_KM * Math.asin(Math.min(1, Math.sqrt(h)));
+  }
+
+  // Two clusters as one: their photos counted together at their mean position, and a near:
+  // search whose circle covers both of theirs.
+  function joined(a, b) {
+    const count = a.count + b.count;
+    const lat = (a.lat * a.count + b.lat * b.count) / count;
+    const lng = (a.lng * a.count + b.lng * b.count) / count;
+    let reach = 0.1;
+    for (const part of [a, b]) {
+      const [plat, plng, pkm] = part.near.split(",").map(Number);
+      reach = Math.max(reach, km([lat, lng], [plat, plng]) + pkm);
+    }
+    const near = `${lat.toFixed(6)},${lng.toFixed(6)},${Math.min(20000, reach * 1.01).toFixed(3)}`;
+    return { lat, lng, count, photo_id: Math.max(a.photo_id, b.photo_id), near };
+  }
 
   function ringPath(ring) {
     let d = "";
@@ -54,8 +84,15 @@
       this.timer = 0;
       const pin = this.pin();
       const start = this.fromHash() || (pin ? [pin[0], pin[1], Number(this.data.zoom || 3)] : null);
-      const [cx, cy] = start ? project(start[0], start[1]) : [TILE / 2, TILE / 2];
-      this.view = { cx, cy, z: start ? start[2] : this.fitZoom() };
+      const extent = (this.data.extent || "").split(",").map(Number);
+      if (start) {
+        const [cx, cy] = project(start[0], start[1]);
+        this.view = { cx, cy, z: start[2] };
+      } else if (extent.length === 4 && extent.every(Number.isFinite)) {
+        this.view = this.fitting(...extent);
+      } else {
+        this.view = { cx: TILE / 2, cy: TILE / 2, z: this.fitZoom() };
+      }
       this.clampView();
       if (this.interactive) this.listen();
       new ResizeObserver(() => this.draw()).observe(box);
@@ -72,6 +109,14 @@
       const parts = decodeURIComponent(location.hash.slice(1)).split(",").map(Number);
       if (parts.length !== 3 || !parts.every(Number.isFinite)) return null;
       return [clamp(parts[0], -MAX_LAT, MAX_LAT), clamp(parts[1], -180, 180), clamp(parts[2], 0, MAX_ZOOM)];
+    }
+
+    fitting(south, west, north, east) { // the view that shows this box whole, as near as it may
+      const [x0, y0] = project(north, west), [x1, y1] = project(south, east);
+      const width = Math.max(1, this.box.clientWidth - 2 * FIT_MARGIN);
+      const height = Math.max(1, this.box.clientHeight - 2 * FIT_MARGIN);
+      const z = Math.log2(Math.min(width / Math.max(x1 - x0, 1e-9), height / Math.max(y1 - y0, 1e-9)));
+      return { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, z: clamp(z, 0, FIT_MAX_ZOOM) };
     }
 
     fitZoom() {
@@ -157,19 +202,41 @@
         const [x, y] = this.toScreen(...project(pin[0], pin[1]));
         this.marks.append(el("circle", { class: "pin", cx: x, cy: y, r: 7 }));
       }
-      for (const c of this.clusters) {
-        const [x, y] = this.toScreen(...project(c.lat, c.lng));
+      const shown = this.apart();
+      if (this.fetched) this.box.dataset.shown = String(shown.length);
+      for (const c of shown) {
+        const [x, y] = c.xy;
         const g = el("g", { class: "cluster", transform: `translate(${x} ${y})`, tabindex: "0", role: "link", "data-count": c.count });
         const title = el("title");
         title.textContent = `${c.count} ${c.count === 1 ? "photo" : "photos"}`;
         const text = el("text");
         text.textContent = c.count > 999 ? Math.round(c.count / 1000) + "k" : String(c.count);
-        g.append(title, el("circle", { r: 11 + 3 * Math.log2(c.count) }), text);
+        g.append(title, el("circle", { r: radius(c.count) }), text);
         const open = () => { location.href = this.data.search + "?q=" + encodeURIComponent("near:" + c.near); };
         g.addEventListener("click", () => { if (!this.dragged) open(); });
         g.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
         this.marks.append(g);
       }
+    }
+
+    // The clusters as drawn at this zoom: any two whose circles would touch become one, the
+    // biggest first, until none do (the server's grid cells do not know the circles' sizes).
+    apart() {
+      const at = (c) => ({ ...c, xy: this.toScreen(...project(c.lat, c.lng)) });
+      let list = this.clusters.map(at);
+      for (let changed = true; changed;) {
+        changed = false;
+        list.sort((a, b) => b.count - a.count);
+        const kept = [];
+        for (const c of list) {
+          const i = kept.findIndex((k) =>
+            Math.hypot(k.xy[0] - c.xy[0], k.xy[1] - c.xy[1]) < radius(k.count) + radius(c.count) + GAP);
+          if (i < 0) kept.push(c);
+          else { kept[i] = at(joined(kept[i], c)); changed = true; }
+        }
+        list = kept;
+      }
+      return list;
     }
 
     fetchClusters() {
@@ -187,7 +254,7 @@
         .then((clusters) => {
           if (seq !== this.seq) return;
           this.clusters = clusters;
-          this.box.dataset.shown = String(clusters.length);
+          this.fetched = true;
           const total = clusters.reduce((sum, c) => sum + c.count, 0);
           this.say(total ? `${total} ${total === 1 ? "photo" : "photos"} here` : "No photos with a place here");
           this.drawMarks();
