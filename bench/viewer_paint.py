@@ -30,6 +30,7 @@ Run it from the repository root with the project's virtualenv:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import statistics
@@ -126,6 +127,7 @@ def serving(settings: config.Settings) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}/"
     finally:
+        logging.getLogger("waitress").setLevel(logging.CRITICAL)  # requests cut off at the end
         server.close()
         thread.join(timeout=10)
 
