@@ -21,6 +21,7 @@ import pytest
 
 from shoebox import config
 from shoebox.catalog.database import Catalog
+from shoebox.catalog.models import MODELS
 from shoebox.ingest.run import Indexer, Summary
 
 MYSQL = os.environ.get("SHOEBOX_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
@@ -248,6 +249,7 @@ class ViewerServer:
     password: str
     settings: config.Settings
     root: Path
+    catalog: Catalog | None = None  # the session's own; None for a test's own server
 
     def login(self, page: Any, target: str = "") -> None:
         """Log a Playwright page in through the real login form."""
@@ -320,9 +322,20 @@ def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerSe
     enricher.close()
     try:
         with serving(settings) as url:
-            yield ViewerServer(url, name, password, settings, root)
+            yield ViewerServer(url, name, password, settings, root, catalog)
     finally:
         catalog.close()
+
+
+@pytest.fixture(autouse=True)
+def _models_on_the_session_viewer(request: pytest.FixtureRequest) -> None:
+    """A test of the session's viewer finds the models bound to its catalog again: a test
+    before it (a `library` on MariaDB, whatever the order or the worker) may have bound them
+    to a catalog of its own, dropped since."""
+    if "viewer_server" in request.fixturenames:
+        server = request.getfixturevalue("viewer_server")
+        assert server.catalog is not None
+        server.catalog.db.bind(MODELS)
 
 
 @dataclass
