@@ -49,8 +49,7 @@ TOTAL = sum(n for _, n in DAYS) + 1  # and one photo of unknown size on the Frid
 
 @pytest.fixture(scope="module")
 def grid_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
-    """A viewer over its own library of photos of many shapes; the models are bound to the
-    session's catalog again afterwards."""
+    """A viewer over its own library of photos of many shapes."""
     from shoebox.catalog.models import Account, Root
     from shoebox.passwords import hash_password
     from shoebox.sample import Shot, write_jpeg
@@ -71,7 +70,6 @@ def grid_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServ
         f'[database]\nurl = "sqlite:///{tmp / "catalog.db"}"\n[ingest]\nworkers = 2\n',
     )
     settings = config.load(cfg)
-    before = Photo._meta.database
     catalog = Catalog(settings.database.url, settings.source.parent)
     name, password = "ada", secrets.token_urlsafe(12)
     Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
@@ -80,11 +78,9 @@ def grid_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServ
     add_photo(Root.get().id, f"{FRIDAY:%Y-%m-%d}/odd.heic", unknown, thumb_hash=None)
     try:
         with serving(settings) as url:
-            yield ViewerServer(url, name, password, settings, root)
+            yield ViewerServer(url, name, password, settings, root, catalog)
     finally:
         catalog.close()
-        if before is not None:
-            before.bind(MODELS)  # the session's viewer_server, if another module opened it
 
 
 @pytest.fixture(params=["desktop", "phone"])
@@ -104,9 +100,11 @@ def sized(request: Any, browser: Any, grid_server: ViewerServer) -> Iterator[tup
     assert problems == []
 
 
-def expected_shapes() -> dict[int, float]:
+def expected_shapes(server: ViewerServer) -> dict[int, float]:
     """Every photo's aspect ratio as a tile shows it: its own, narrowed into TILE_ASPECTS;
     1 (a square) for a photo of unknown size."""
+    assert server.catalog is not None
+    server.catalog.db.bind(MODELS)  # another module's test may have bound them elsewhere
     low, high = TILE_ASPECTS
     rows = Photo.select(Photo.id, Photo.width, Photo.height).tuples()
     return {i: min(max(w / h, low), high) if w and h else 1.0 for i, w, h in rows}
@@ -142,7 +140,9 @@ def rows_of(tiles: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [sorted(rows[y], key=lambda t: t["x"]) for y in sorted(rows)]
 
 
-def test_rows_are_justified_and_days_in_order(sized: tuple[str, Any], grid_server: Any) -> None:
+def test_rows_are_justified_and_days_in_order(
+    sized: tuple[str, Any], grid_server: ViewerServer
+) -> None:
     size, page = sized
     page.wait_for_function(
         """() => [...document.querySelectorAll("#photos .tile img")]
@@ -158,7 +158,7 @@ def test_rows_are_justified_and_days_in_order(sized: tuple[str, Any], grid_serve
         ("2025-05", "2025-05-20", "Tuesday 20 May"),
     ]  # the Saturday's second page joined it: one header for the day
     assert [len(d["tiles"]) for d in days] == [PAGE_SIZE + 10, 10, 5]
-    shapes = expected_shapes()
+    shapes = expected_shapes(grid_server)
     row = ROW[size]
     full_rows = capped = 0
     for day in days:
