@@ -2,7 +2,7 @@
 (1366x900) and a phone's (390x844, touch): the phone's menu behind a button with 44-px rows,
 the photo page that fits the screen with a portrait and a landscape photo, a Live Photo that
 plays at the first tap, and a clear placeholder for a photo without a rendition. The
-screenshots of docs/screenshots/ are taken here."""
+screenshots of docs/screenshots/ are taken here (the timeline's in test_browser_grid.py)."""
 
 from __future__ import annotations
 
@@ -37,9 +37,7 @@ def test_the_menu_fits_the_screen(sized: tuple[str, Any]) -> None:
     if size == "desktop":
         expect(button).to_be_hidden()
         expect(archive).to_be_visible()
-        shot(page, "timeline-desktop")
-        return
-    shot(page, "timeline-phone")
+        return  # the timeline's screenshots are taken by test_browser_grid.py
     expect(archive).to_be_hidden()
     expect(button).to_have_attribute("aria-expanded", "false")
     button.tap()

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from conftest import Library
+from shoebox.catalog.cache import TILE_ASPECTS
 from shoebox.catalog.models import IngestError
 from shoebox.ingest.renditions import PREVIEW, TILE, rendition_path
 
@@ -107,10 +108,12 @@ def preview_of(library: Library, p: dict[str, Any], name: str) -> Image.Image:
     """The preview of the file `name` of photo `p`, after checking its tile too."""
     content_hash = file_of(p, name)["hash"]
     tile = rendition(library, content_hash, TILE)
-    size = library.settings.renditions.tile_size
-    assert tile.size == (size, size)
     preview = rendition(library, content_hash, PREVIEW)
     assert max(preview.size) <= library.settings.renditions.preview_size
+    low, high = TILE_ASPECTS  # the tile: the preview's shape (so narrowed), short side tile_size
+    assert min(tile.size) == library.settings.renditions.tile_size
+    shape = min(max(preview.size[0] / preview.size[1], low), high)
+    assert tile.size[0] / tile.size[1] == pytest.approx(shape, rel=0.01)
     return preview
 
 

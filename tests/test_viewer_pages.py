@@ -1,14 +1,20 @@
 """The household's HTML pages in-process (WebTest), on SQLite and MariaDB: the timeline's pages
-and month jumps, search and its messages, the photo page, favourites, archive, albums and
-folders, and the login that guards them."""
+and month jumps, its days and tile shapes and the Squares cookie, search and its messages, the
+photo page, favourites, archive, albums and folders, and the login that guards them."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+import shoebox_viewer
 from conftest import ViewerClient
-from shoebox_viewer.pages import PAGE_SIZE
+from shoebox.catalog.cache import TILE_ASPECTS
+from shoebox_viewer.pages import PAGE_SIZE, SHAPES, tile_shape
 
 T0 = dt.datetime(2024, 7, 14, 12, 0, 0)
 TILE = re.compile(r'class="tile[^"]*" href="/photo/(\d+)')
@@ -264,7 +270,48 @@ def test_under_a_base_path(viewer_client: ViewerClient) -> None:
     assert f'src="/photos/tile/{ids[0]}"' in page and 'content="/photos/"' in page
     link = more_link(page)
     assert link is not None and link.startswith("/photos/?cursor=")
-    assert re.findall(r'class="tile" href="/photos/photo/(\d+)', app.get(link).text) == [
+    assert re.findall(r'class="tile[^"]*" href="/photos/photo/(\d+)', app.get(link).text) == [
         str(ids[-1])
     ]
     assert f'data-next="/photos/photo/{ids[1]}"' in app.get(f"/photos/photo/{ids[0]}").text
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "shape"),
+    [
+        (1500, 1000, "a30"),  # 3:2
+        (900, 1200, "a15"),  # 3:4
+        (1920, 1080, "a36"),  # 16:9, rounded to twentieths
+        (4000, 1000, "a60"),  # a panorama: 3:1 at most
+        (1000, 4000, "a10"),  # 1:2 at least
+        (None, None, "a20"),  # unknown: a square
+        (0, 100, "a20"),
+    ],
+)
+def test_tile_shapes(width: Any, height: Any, shape: str) -> None:
+    assert tile_shape({"width": width, "height": height}) == shape
+
+
+def test_every_tile_shape_has_its_css_class() -> None:
+    css = (Path(shoebox_viewer.__file__).parent / "static" / "app.css").read_text()
+    found = {int(n): float(a) for n, a in re.findall(r"\.a(\d+) \{ --a: ([\d.]+); \}", css)}
+    low, high = (round(bound * SHAPES) for bound in TILE_ASPECTS)
+    assert found == {n: n / SHAPES for n in range(low, high + 1)}
+
+
+def test_days_shapes_and_the_squares_cookie(viewer_client: ViewerClient) -> None:
+    vc = viewer_client
+    vc.add_photo("2025/pano.jpg", dt.datetime(2025, 6, 14, 10), width=4000, height=1000)
+    vc.add_photo("2025/tall.jpg", dt.datetime(2025, 6, 13, 10), width=900, height=1200)
+    vc.add_photo("2025/odd.heic", dt.datetime(2025, 6, 13, 9))  # no size known
+    vc.add_photo("2025/may.jpg", dt.datetime(2025, 5, 31, 23), width=1200, height=900)
+    pressed = re.compile(r'class="grid-style"><button [^>]*aria-pressed="(\w+)"')
+    page = vc.app.get("/").text
+    assert re.findall(r"data-month=\"([\d-]+)\"", page) == ["2025-06", "2025-05"]
+    days = ["Saturday 14 June", "Friday 13 June", "Saturday 31 May"]
+    assert re.findall(r"<h3>([^<]+)</h3>", page) == days
+    assert re.findall(r'class="tile (a\d+)', page) == ["a60", "a15", "a20", "a27"]
+    assert '<div class="sections">' in page and pressed.findall(page) == ["false"]
+    vc.app.set_cookie("sb_grid", "squares")  # as the Squares button leaves it
+    page = vc.app.get("/").text
+    assert '<div class="sections squares">' in page and pressed.findall(page) == ["true"]

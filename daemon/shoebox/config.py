@@ -153,7 +153,10 @@ class IngestSettings:
 @dataclass(frozen=True)
 class RenditionSettings:
     tile_size: int = field(
-        default=256, metadata=_key("Edge in pixels of the square grid tile.", minimum=32)
+        default=256,
+        metadata=_key(
+            "Short side in pixels of the grid tile (the picture's shape, 1:2 to 3:1).", minimum=32
+        ),
     )
     preview_size: int = field(
         default=1600,

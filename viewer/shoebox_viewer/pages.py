@@ -8,6 +8,9 @@ Links from a grid to a photo carry its context (`?q=` or `?album=`), so that pre
 on the photo page walk the same list. The template filters registered here (`badge`, `size`,
 `month_label`) are there for the share pages too.
 
+A month's section is split into days (`by_day`), and the grid is justified: rows of tiles at
+their photos' shapes (`shape`), or squares when the `sb_grid` cookie says so (`grid_squares`).
+
 Everything is read for the requester (`access.who().sees`): another member's private photos
 are in no grid, folder, album count or photo page (404, as for a photo that does not exist).
 The photo page of one's own photo has the button that makes it private or the household's.
@@ -27,6 +30,7 @@ from urllib.parse import urlencode
 import bottle
 
 from shoebox.catalog import albums, people, search, visibility
+from shoebox.catalog.cache import TILE_ASPECTS
 from shoebox.catalog.folders import children as folders_of
 from shoebox.catalog.models import Account, AlbumPhoto, File, Photo, Place, Root
 from shoebox.catalog.photos import EDITED, GUESSED, format_exposure
@@ -40,6 +44,9 @@ MONTHS = (
     *("January", "February", "March", "April", "May", "June"),
     *("July", "August", "September", "October", "November", "December"),
 )
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+SHAPES = 20  # a tile's aspect ratio is rounded to 1/20: the classes .a10 to .a60 of app.css
+GRID_COOKIE = "sb_grid"  # "squares": the grids are of squares (set by app.js's toggle)
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,10 @@ class Grid:
 def install(app: bottle.Bottle, ctx: Context) -> None:
     """The member pages, and the template filters the grids use."""
     ctx.templates.filters.update(
-        badge=badge, size=human_size, month_label=month_label, no_preview=no_preview
-    )
+        badge=badge, size=human_size, month_label=month_label, no_preview=no_preview,
+        by_day=group_by_day, shape=tile_shape,
+    )  # fmt: skip
+    ctx.templates.globals["grid_squares"] = grid_squares
 
     def grid_page(
         make: Callable[[], search.Query],
@@ -286,6 +295,44 @@ def group_by_month(
             groups.append((key, month_label(key), []))
         groups[-1][2].append(item)
     return groups
+
+
+def grid_squares() -> bool:
+    """Whether this browser asked for grids of squares (the `sb_grid` cookie of app.js)."""
+    return bool(bottle.request.get_cookie(GRID_COOKIE) == "squares")
+
+
+def group_by_day(
+    items: list[dict[str, Any]],
+) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """A month's items split into days (by local date): (key "2024-07-14", label, items)."""
+    groups: list[tuple[str, str, list[dict[str, Any]]]] = []
+    for item in items:
+        key = (item["taken_at_local"] or item["taken_at"])[:10]
+        if not groups or groups[-1][0] != key:
+            groups.append((key, day_label(key), []))
+        groups[-1][2].append(item)
+    return groups
+
+
+def day_label(key: str) -> str:
+    """ "2025-06-14" -> "Saturday 14 June"."""
+    try:
+        day = dt.date.fromisoformat(key)
+    except ValueError:
+        return key
+    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]}"
+
+
+def tile_shape(item: dict[str, Any]) -> str:
+    """The class that gives a tile of the justified grid its photo's shape: "a27" for an
+    aspect ratio of 27/20, rounded into TILE_ASPECTS (the tile rendition's own range); "a20",
+    a square, for a photo of unknown size."""
+    width, height = item.get("width"), item.get("height")
+    if not width or not height or width < 0 or height < 0:
+        return f"a{SHAPES}"
+    low, high = TILE_ASPECTS
+    return f"a{round(min(max(width / height, low), high) * SHAPES)}"
 
 
 def month_label(key: str) -> str:

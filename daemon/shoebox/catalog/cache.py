@@ -10,6 +10,10 @@ from pathlib import Path
 TILE = "tile"
 PREVIEW = "preview"
 LARGE = "large"  # full screen: made by the viewer when first asked for (`[renditions] large_size`)
+# A tile is its picture's centre at the picture's own shape, narrowed to this range of aspect
+# ratios (width / height), with its short side `[renditions] tile_size`; the justified grid
+# lays tiles out at the same shape, and the square grid crops their centre.
+TILE_ASPECTS = (0.5, 3.0)
 
 
 def rendition_path(cache: Path, content_hash: str, name: str) -> Path:

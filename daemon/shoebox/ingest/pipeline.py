@@ -20,6 +20,6 @@ from typing import Final
 
 IDENTIFY: Final = 1
 METADATA: Final = 2  # 2: clocks, zones from positions, sources, Takeout, QuickTime atoms, limits
-RENDITIONS: Final = 2  # 2: no JPEG comment carried over from the original
+RENDITIONS: Final = 3  # 2: no JPEG comment carried over; 3: tiles at the picture's shape
 
 STAGES: Final = ("identify", "metadata", "renditions", "grouping")

@@ -1,5 +1,7 @@
-"""The *renditions* stage: a square grid tile and a fit-inside preview for every photo; and
-the full-screen rendition, which the viewer makes with the same decoder when first asked.
+"""The *renditions* stage: a grid tile and a fit-inside preview for every photo; and the
+full-screen rendition, which the viewer makes with the same decoder when first asked. The tile
+is the picture's centre at the picture's own shape, narrowed into `TILE_ASPECTS` (1:2 to 3:1),
+with its short side `tile_size`: the justified grid shows it whole, the square grid its centre.
 
 Images are decoded with Pillow (HEIC/HEIF through pillow-heif, AVIF natively), JPEGs in draft
 mode at the smallest scale that still covers the preview; RAW files give their embedded preview
@@ -30,7 +32,7 @@ from pathlib import Path
 import pillow_heif
 from PIL import Image, ImageOps
 
-from shoebox.catalog.cache import LARGE
+from shoebox.catalog.cache import LARGE, TILE_ASPECTS
 from shoebox.catalog.cache import PREVIEW as PREVIEW  # re-exported: where renditions live
 from shoebox.catalog.cache import TILE as TILE
 from shoebox.catalog.cache import rendition_path as rendition_path
@@ -372,11 +374,16 @@ def render(spec: RenditionSpec, content_hash: str, picture: Image.Image) -> None
     icc = picture.info.get("icc_profile")
     picture.thumbnail((spec.preview_size, spec.preview_size), Image.Resampling.BICUBIC)
     width, height = picture.size
-    side = min(width, height)
-    square = ((width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2)
-    tile = picture.resize(
-        (spec.tile_size, spec.tile_size), Image.Resampling.BICUBIC, box=square, reducing_gap=2.0
-    )
+    low, high = TILE_ASPECTS
+    aspect = min(max(width / height, low), high)
+    box_width, box_height = min(width, height * aspect), min(height, width / aspect)
+    box = (
+        (width - box_width) / 2, (height - box_height) / 2,
+        (width + box_width) / 2, (height + box_height) / 2,
+    )  # fmt: skip
+    short = spec.tile_size
+    size = (round(short * aspect), short) if aspect >= 1 else (short, round(short / aspect))
+    tile = picture.resize(size, Image.Resampling.BICUBIC, box=box, reducing_gap=2.0)
     for name, im in ((PREVIEW, picture), (TILE, tile)):
         _write_atomically(spec, rendition_path(spec.cache, content_hash, name), im, icc)
 

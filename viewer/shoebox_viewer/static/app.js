@@ -51,7 +51,16 @@
     for (const section of doc.querySelectorAll("section.month")) {
       const last = sections.lastElementChild;
       if (last && last.dataset.month === section.dataset.month) {
-        last.querySelector(".grid").append(...section.querySelector(".grid").children);
+        // the page went on in the same month, maybe in the same day
+        for (const day of section.querySelectorAll(".day")) {
+          const days = last.querySelectorAll(".day");
+          const lastDay = days[days.length - 1];
+          if (lastDay && lastDay.dataset.day === day.dataset.day) {
+            lastDay.querySelector(".grid").append(...day.querySelector(".grid").children);
+          } else {
+            last.append(document.importNode(day, true));
+          }
+        }
       } else {
         sections.append(document.importNode(section, true));
       }
@@ -101,6 +110,18 @@
       );
       observer.observe(link);
     }
+  }
+
+  // --- grids: justified rows, or squares (remembered in a cookie that pages.py reads) ---------
+  function gridStyle(button) {
+    button.addEventListener("click", () => {
+      const squares = button.getAttribute("aria-pressed") !== "true";
+      button.setAttribute("aria-pressed", String(squares));
+      document.querySelector("#photos .sections").classList.toggle("squares", squares);
+      const path = new URL(base, window.location.href).pathname;
+      const age = squares ? 400 * 86400 : 0; // a year and more; 0 forgets it
+      document.cookie = `sb_grid=squares; path=${path}; max-age=${age}; samesite=lax`;
+    });
   }
 
   // --- "On this day" at the top of the timeline, once the page is shown --------------------
@@ -541,6 +562,8 @@
     const tools = document.querySelector(".tools.selection");
     if (tools) selection(tools);
     watchMore();
+    const styleButton = document.querySelector("#photos .grid-style button");
+    if (styleButton) gridStyle(styleButton);
     document.querySelectorAll(".memories-slot[data-src]").forEach(fillMemories);
     const article = document.querySelector("article.photo");
     if (article) photoPage(article);
