@@ -279,6 +279,18 @@ def _0011_likeness(db: Any) -> None:
     )
 
 
+def _0012_bursts_in_the_indexes(db: Any) -> None:
+    """The indexes that page and count photos end in the burst too (`models._IN_ORDER`): the
+    timeline shows a burst by its cover, and without the column a count looked up every row."""
+    migrator = SchemaMigrator.from_database(db)
+    for fields, unique in _PhotoV1._meta.indexes:
+        columns = (*fields, "id", "visibility", "owner_id")
+        run_migration(
+            migrator.drop_index("photo", make_index_name("photo", columns)),
+            migrator.add_index("photo", (*columns, "burst_of"), unique),
+        )
+
+
 # Each migration is applied once, by number, whatever else has been applied.
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
@@ -292,6 +304,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (9, "zones_and_sources", _0009_zones_and_sources),
     (10, "hand_edits", _0010_hand_edits),
     (11, "likeness", _0011_likeness),
+    (12, "bursts_in_the_indexes", _0012_bursts_in_the_indexes),
 )
 LATEST = MIGRATIONS[-1][0]
 

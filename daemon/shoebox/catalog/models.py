@@ -77,8 +77,9 @@ class Account(BaseModel):
 
 
 # The indexes that page and count photos end alike: in timeline order (`taken_at DESC, id
-# DESC`), then who sees the photo, so that each answers a query for any viewer by itself.
-_IN_ORDER = ("taken_at", "id", "visibility", "owner")
+# DESC`), then who sees the photo and the burst it is in, so that each answers a query for
+# any viewer by itself (a count reads the index alone).
+_IN_ORDER = ("taken_at", "id", "visibility", "owner", "burst_of")
 TIMELINE_INDEX = ("archived", "missing", *_IN_ORDER)
 MONTHS_INDEX = ("year", "month", "archived", "missing", *_IN_ORDER)
 
