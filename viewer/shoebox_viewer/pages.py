@@ -288,11 +288,19 @@ def read_grid(query: search.Query) -> Grid:
 def group_by_month(
     items: list[dict[str, Any]],
 ) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """Items in timeline order split into months: (key "2024-07", label, items)."""
+    return _grouped(items, len("2024-07"), month_label)
+
+
+def _grouped(
+    items: list[dict[str, Any]], width: int, label: Callable[[str], str]
+) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """Runs of items whose local date starts alike (its first `width` characters)."""
     groups: list[tuple[str, str, list[dict[str, Any]]]] = []
     for item in items:
-        key = (item["taken_at_local"] or item["taken_at"])[:7]
+        key = (item["taken_at_local"] or item["taken_at"])[:width]
         if not groups or groups[-1][0] != key:
-            groups.append((key, month_label(key), []))
+            groups.append((key, label(key), []))
         groups[-1][2].append(item)
     return groups
 
@@ -306,13 +314,7 @@ def group_by_day(
     items: list[dict[str, Any]],
 ) -> list[tuple[str, str, list[dict[str, Any]]]]:
     """A month's items split into days (by local date): (key "2024-07-14", label, items)."""
-    groups: list[tuple[str, str, list[dict[str, Any]]]] = []
-    for item in items:
-        key = (item["taken_at_local"] or item["taken_at"])[:10]
-        if not groups or groups[-1][0] != key:
-            groups.append((key, day_label(key), []))
-        groups[-1][2].append(item)
-    return groups
+    return _grouped(items, len("2024-07-14"), day_label)
 
 
 def day_label(key: str) -> str:
