@@ -285,6 +285,28 @@ def serving(settings: config.Settings, threads: int = 8) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def indexed_for_admin(
+    tmp: Path, root: Path, *, workers: int
+) -> tuple[config.Settings, Catalog, str, str]:
+    """`root` indexed into a new SQLite catalog in `tmp`, as the uploads of an admin `ada`
+    with a random password: (settings, the open catalog, name, password)."""
+    from shoebox.catalog.models import Account
+    from shoebox.passwords import hash_password
+
+    cfg = write_config(
+        tmp / "etc" / "config.toml",
+        f'[library]\noriginals = ["{root}"]\ncache = "{tmp / "cache"}"\n'
+        f'[database]\nurl = "sqlite:///{tmp / "catalog.db"}"\n[ingest]\nworkers = {workers}\n',
+    )
+    settings = config.load(cfg)
+    catalog = Catalog(settings.database.url, settings.source.parent)
+    # the admin's upload folder holds the library: the photos are hers (and the household's)
+    name, password = "ada", secrets.token_urlsafe(12)
+    Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
+    Indexer(settings, catalog, interactive=False).index([])
+    return settings, catalog, name, password
+
+
 @pytest.fixture(scope="session")
 def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
     """The sample library (`shoebox.sample`) plus SCROLL_PHOTOS small JPEGs, indexed into a
@@ -292,10 +314,8 @@ def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerSe
     on a free port until the session ends."""
     import datetime as dt
 
-    from shoebox.catalog.models import Account
     from shoebox.enrich.places import PlacesStage
     from shoebox.enrich.runner import Enricher
-    from shoebox.passwords import hash_password
     from shoebox.sample import Shot, make_library, write_jpeg
 
     tmp = tmp_path_factory.mktemp("viewer")
@@ -305,17 +325,7 @@ def viewer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerSe
     for i in range(SCROLL_PHOTOS):
         taken = start + dt.timedelta(days=i // 2, hours=i % 2)
         write_jpeg(root / f"2021/scroll/S{i:03d}.jpg", Shot(taken, "+00:00"), (96, 72), seed=i)
-    cfg = write_config(
-        tmp / "etc" / "config.toml",
-        f'[library]\noriginals = ["{root}"]\ncache = "{tmp / "cache"}"\n'
-        f'[database]\nurl = "sqlite:///{tmp / "catalog.db"}"\n[ingest]\nworkers = 4\n',
-    )
-    settings = config.load(cfg)
-    catalog = Catalog(settings.database.url, settings.source.parent)
-    # the admin's upload folder holds the library: the photos are hers (and the household's)
-    name, password = "ada", secrets.token_urlsafe(12)
-    Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
-    Indexer(settings, catalog, interactive=False).index([])
+    settings, catalog, name, password = indexed_for_admin(tmp, root, workers=4)
     # the places stage only (the Places page needs it; the others would slow every session)
     enricher = Enricher([PlacesStage(settings.library.cache)])
     enricher.run_all()

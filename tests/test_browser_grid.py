@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from conftest import ViewerServer, add_photo, new_page, serving, write_config
-from shoebox import config
+from conftest import SIZES, ViewerServer, add_photo, indexed_for_admin, open_page, serving, shot
 from shoebox.catalog.cache import TILE_ASPECTS
-from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import MODELS, Photo
-from shoebox.ingest.run import Indexer
 from shoebox_viewer.pages import PAGE_SIZE
-from test_browser_viewerux import SIZES, long_press, shot
+from test_browser_viewerux import long_press
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -51,8 +47,7 @@ TOTAL = sum(n for _, n in DAYS) + 1  # and one photo of unknown size on the Frid
 @pytest.fixture(scope="module")
 def grid_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServer]:
     """A viewer over its own library of photos of many shapes."""
-    from shoebox.catalog.models import Account, Root
-    from shoebox.passwords import hash_password
+    from shoebox.catalog.models import Root
     from shoebox.sample import Shot, write_jpeg
 
     tmp = tmp_path_factory.mktemp("grid")
@@ -62,19 +57,10 @@ def grid_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServ
         for k in range(n):
             size, orientation = SHAPES[i % len(SHAPES)]
             taken = start - dt.timedelta(minutes=k)
-            shot = Shot(taken, "+00:00", orientation=orientation)
-            write_jpeg(root / f"{start:%Y-%m-%d}/P{i:03d}.jpg", shot, size, seed=i)
+            exif = Shot(taken, "+00:00", orientation=orientation)
+            write_jpeg(root / f"{start:%Y-%m-%d}/P{i:03d}.jpg", exif, size, seed=i)
             i += 1
-    cfg = write_config(
-        tmp / "etc" / "config.toml",
-        f'[library]\noriginals = ["{root}"]\ncache = "{tmp / "cache"}"\n'
-        f'[database]\nurl = "sqlite:///{tmp / "catalog.db"}"\n[ingest]\nworkers = 2\n',
-    )
-    settings = config.load(cfg)
-    catalog = Catalog(settings.database.url, settings.source.parent)
-    name, password = "ada", secrets.token_urlsafe(12)
-    Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
-    Indexer(settings, catalog, interactive=False).index([])
+    settings, catalog, name, password = indexed_for_admin(tmp, root, workers=2)
     unknown = FRIDAY - dt.timedelta(minutes=30)
     add_photo(Root.get().id, f"{FRIDAY:%Y-%m-%d}/odd.heic", unknown, thumb_hash=None)
     try:
@@ -88,16 +74,11 @@ def grid_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerServ
 def sized(request: Any, browser: Any, grid_server: ViewerServer) -> Iterator[tuple[str, Any]]:
     """(size, a logged-in page at that size); fails the test on a script error or CSP report."""
     problems: list[str] = []
-    phone = request.param == "phone"
-    context, page = new_page(
-        browser, problems, viewport=SIZES[request.param], has_touch=phone, is_mobile=phone,
-        device_scale_factor=1,
-    )  # fmt: skip
-    grid_server.login(page)
+    page = open_page(browser, grid_server, request.param, problems)
     try:
         yield request.param, page
     finally:
-        context.close()
+        page.context.close()
     assert problems == []
 
 
