@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -168,3 +170,36 @@ def test_a_missing_exiftool_says_so(tmp_path: Path) -> None:
     assert caught.value.kind == "start"
     assert health.last_problem == "cannot be started (No such file or directory)"
     assert (health.starts, health.deaths) == (0, 0)
+
+
+def test_it_dies_with_a_process_killed_by_kill_9(tmp_path: Path) -> None:
+    """`-stay_open` exiftool ignores the end of its pipe: without the parent-death signal, a
+    `shoebox index` killed with kill -9 left it running (and polling) for ever."""
+    photo = write_jpeg(tmp_path / "a.jpg", Shot())
+    script = (
+        "import os, sys, time\n"
+        "from shoebox.ingest.exiftool import ExifTool\n"
+        "from shoebox.ingest.identify import open_regular\n"
+        "tool = ExifTool('exiftool', timeout=30)\n"
+        f"fd, _ = open_regular({bytes(photo)!r})\n"
+        "tool.read(fd, '.jpg', 'a.jpg')\n"
+        "print(tool.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        assert Path(f"/proc/{pid}").exists()
+    finally:
+        parent.kill()
+        parent.wait(10)
+    wait_for("exiftool gone", lambda: not _running(pid), timeout=10)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -16,6 +16,12 @@ stop event is set. exiftool that dies, prints nonsense or too much, or overruns 
 killed (its whole process group) and `HelperError` raised; the next request starts a new one.
 The caller decides whether to try the file again (`metadata.read` does, once).
 
+**exiftool never outlives us.** In `-stay_open` mode it keeps polling its argument stream
+after the end of it, so the end of our pipe would not end it. It is started through util-linux's
+`setpriv --pdeathsig KILL`: the kernel kills it when the thread that started it ends, which
+includes our process being killed with `kill -9`. Every thread that starts one lives as long
+as the process (the main thread, the daemon's lanes).
+
 This replaces PyExifTool, which read names into the argument stream as they were and looped on
 end-of-file at full speed when exiftool died mid-request.
 """
@@ -23,6 +29,7 @@ end-of-file at full speed when exiftool died mid-request.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -201,10 +208,16 @@ class ExifTool:
             self.kill()  # it died between requests: start a new one
             self._replacing = True
         self._private_folder()
+        setpriv = shutil.which("setpriv")
         try:
+            executable = shutil.which(self.executable)  # (setpriv would start without it)
+            if executable is None:
+                code = errno.EACCES if os.path.exists(self.executable) else errno.ENOENT
+                raise OSError(code, os.strerror(code), self.executable)
             proc = subprocess.Popen(
                 [
-                    self.executable, *(("-config", self.config) if self.config else ()),
+                    *((setpriv, "--pdeathsig", "KILL", "--") if setpriv else ()),
+                    executable, *(("-config", self.config) if self.config else ()),
                     "-stay_open", "True", "-@", "-", "-common_args", *self.common_args,
                 ],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -251,9 +264,11 @@ class ExifTool:
             self._selector = None
         if proc is None:
             return
-        if proc.returncode is None:  # not reaped yet: its id is still its own
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        # Its group too when exiftool itself has ended: a wrapper script may have left a child
+        # running. The group's id stays reserved while any member lives; once all are gone, a
+        # new group of that id would need the pids to wrap around in this instant.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
         self._reap(proc)
 
     def close(self) -> None:
