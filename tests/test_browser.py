@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import BROWSER_TIMEOUT_MS, SCROLL_PHOTOS, ViewerServer
-from shoebox_viewer.pages import PAGE_SIZE
+from shoebox_viewer.grid import PAGE_SIZE
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

@@ -19,7 +19,7 @@ import pytest
 from conftest import SIZES, ViewerServer, add_photo, indexed_for_admin, open_page, serving, shot
 from shoebox.catalog.cache import TILE_ASPECTS
 from shoebox.catalog.models import MODELS, Photo
-from shoebox_viewer.pages import PAGE_SIZE
+from shoebox_viewer.grid import PAGE_SIZE
 from test_browser_viewerux import long_press
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -15,7 +15,7 @@ from shoebox.catalog import likeness, search, visibility
 from shoebox.catalog.models import Photo
 from shoebox.enrich.likeness import LikenessStage
 from shoebox.enrich.runner import Enricher
-from shoebox_viewer.pages import badge
+from shoebox_viewer.formats import badge
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0)
 

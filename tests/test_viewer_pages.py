@@ -14,7 +14,7 @@ import pytest
 import shoebox_viewer
 from conftest import ViewerClient
 from shoebox.catalog.cache import TILE_ASPECTS
-from shoebox_viewer.pages import PAGE_SIZE, SHAPES, tile_shape
+from shoebox_viewer.grid import PAGE_SIZE, SHAPES, tile_shape
 
 T0 = dt.datetime(2024, 7, 14, 12, 0, 0)
 TILE = re.compile(r'class="tile[^"]*" href="/photo/(\d+)')

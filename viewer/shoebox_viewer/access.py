@@ -1,9 +1,8 @@
-"""Who is asking and what they may do: logins and sessions, trusted networks, public mode,
-roles, and CSRF protection on every state-changing request.
+"""Who is asking and what they may do: sessions, tokens, trusted networks, public mode,
+roles, and CSRF protection on every state-changing request. (Logging in and out is `login.py`.)
 
 A request is made by one of:
-- a household account that logged in (a session cookie; the catalog keeps only the SHA-256 of
-  its token, so several viewer processes share logins and a stolen catalog logs nobody in);
+- a household account that logged in (a session cookie, `shoebox.catalog.sessions`);
 - a script with a personal access token (`Authorization: Bearer`, `shoebox.catalog.tokens`),
   as its account; a `read` token changes nothing;
 - a client on a trusted network (`[viewer] trusted_networks`): browses and changes as a member;
@@ -21,11 +20,8 @@ anyone else the household's.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import hashlib
 import hmac
-import logging
 import math
 import secrets
 from collections.abc import Callable
@@ -33,13 +29,9 @@ from typing import Any, TypeVar
 
 import bottle
 
-from shoebox.catalog import tokens, visibility
-from shoebox.catalog.models import Account, Session, utcnow
-from shoebox.passwords import verify_password
+from shoebox.catalog import sessions, tokens, visibility
 from shoebox_viewer.context import CSRF, NOBODY, WHO, Context, Who, url
 from shoebox_viewer.front import CLIENT_IP, SECURE, address_in
-
-log = logging.getLogger("shoebox.viewer")
 
 SESSION_COOKIE = "sb_session"
 CSRF_COOKIE = "sb_csrf"
@@ -99,7 +91,8 @@ def deny(current: Who) -> None:
 
 
 def install(app: bottle.Bottle, ctx: Context) -> None:
-    """The before-request hook that knows who is asking, and the login and logout routes."""
+    """The before-request hook that knows who is asking (the login and logout routes are
+    `login.py`'s)."""
 
     @app.hook("before_request")
     def identify() -> None:
@@ -111,50 +104,6 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
                 raise bottle.HTTPError(403, "this token may only read")
             if current.via != "token":
                 _check_csrf()
-
-    @app.get("/login")
-    def login_page() -> str:
-        target = _safe_next(bottle.request.query.get("next"))
-        return ctx.render("login.html", next=url(target), error="")
-
-    @app.post("/login")
-    def login() -> Any:
-        request, ip = bottle.request, client_ip()
-        name = request.forms.getunicode("name", default="").strip().lower()
-        password = request.forms.getunicode("password", default="")
-        target = _safe_next(request.forms.getunicode("next", default=""))
-        account = Account.get_or_none(Account.name == name) if name else None
-        stored = account.password_hash if account else None
-        verdict = ctx.guard.login(name or "-", ip, lambda: verify_password(stored, password))
-        if verdict.retry_after > 0:
-            seconds = math.ceil(verdict.retry_after)
-            bottle.response.status = 429
-            bottle.response.set_header("Retry-After", str(seconds))
-            message = f"Too many failed logins from your address; try again in {seconds} s."
-            return ctx.render("login.html", next=url(target), error=message)
-        if not verdict.ok:
-            bottle.response.status = 401
-            return ctx.render("login.html", next=url(target), error="Wrong name or password.")
-        assert account is not None  # verify_password is False without a hash
-        token = secrets.token_urlsafe(32)
-        days = ctx.settings.viewer.session_days
-        Session.delete().where(Session.expires_at < utcnow()).execute()
-        Session.create(
-            token_hash=_digest(token),
-            account=account.id,
-            expires_at=utcnow() + dt.timedelta(days=days),
-        )
-        _set_cookie(SESSION_COOKIE, token, max_age=days * 86400, samesite="lax")
-        log.info("%s logged in from %s", account.name, ip)
-        return bottle.redirect(url(target), 303)
-
-    @app.post("/logout")
-    def logout() -> Any:
-        token = bottle.request.get_cookie(SESSION_COOKIE)
-        if token:
-            Session.delete().where(Session.token_hash == _digest(token)).execute()
-        bottle.response.delete_cookie(SESSION_COOKIE, path=url(""))
-        return bottle.redirect(url("login"), 303)
 
 
 def _resolve(ctx: Context) -> Who:
@@ -182,16 +131,9 @@ def _resolve(ctx: Context) -> Who:
         return who_is(found.name, found.role, found.account_id, "token", found.scope == "read")
     token = bottle.request.get_cookie(SESSION_COOKIE)
     if token:
-        query: Any = (
-            Session.select(Account.name, Account.role, Account.id)
-            .join(Account)
-            .where((Session.token_hash == _digest(token)) & (Session.expires_at > utcnow()))
-            .tuples()
-        )
-        rows: list[tuple[str, str, int]] = list(query)
-        if rows:
-            name, role, account_id = rows[0]
-            return who_is(name, role, account_id, "login")
+        member = sessions.resume(token)
+        if member is not None:
+            return who_is(member.name, member.role, member.account_id, "login")
     if ctx.trusted and address_in(client_ip(), ctx.trusted):
         return Who(None, "member", None, "network")
     if ctx.settings.viewer.auth == "public":
@@ -199,16 +141,12 @@ def _resolve(ctx: Context) -> Who:
     return NOBODY
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _csrf_cookie() -> str:
     token: str | None = bottle.request.get_cookie(CSRF_COOKIE)
     if token and 16 <= len(token) <= 64:
         return token
     token = secrets.token_urlsafe(16)  # 128 bits
-    _set_cookie(CSRF_COOKIE, token, max_age=None, samesite="strict", httponly=False)
+    set_cookie(CSRF_COOKIE, token, max_age=None, samesite="strict", httponly=False)
     return token
 
 
@@ -224,9 +162,10 @@ def _check_csrf() -> None:
         raise bottle.HTTPError(403, "missing or wrong CSRF token; reload the page and try again")
 
 
-def _set_cookie(
+def set_cookie(
     name: str, value: str, *, max_age: int | None, samesite: str, httponly: bool = True
 ) -> None:
+    """Set a cookie of the viewer's (for its base path, secure behind HTTPS)."""
     options: dict[str, Any] = {
         "path": url(""),
         "httponly": httponly,
@@ -236,12 +175,3 @@ def _set_cookie(
     if max_age is not None:
         options["max_age"] = max_age
     bottle.response.set_cookie(name, value, **options)
-
-
-def _safe_next(target: str | None) -> str:
-    """A page inside the viewer to go to after logging in, relative to the base path; never
-    another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return ""
-    script = bottle.request.script_name.rstrip("/")
-    return target.removeprefix(script).lstrip("/")

@@ -18,13 +18,11 @@ from typing import Any
 import bottle
 
 from shoebox import edits
-from shoebox.catalog import albums, outbox, search, selection, visibility
+from shoebox.catalog import albums, lists, search, selection, visibility
 from shoebox.catalog.folders import children as folders_of
-from shoebox.catalog.models import Photo, utcnow
 from shoebox.errors import UsageError
 from shoebox_viewer import access, jsonio
 from shoebox_viewer.context import Context
-from shoebox_viewer.pages import album_query
 
 DEFAULT_LIMIT = 100
 
@@ -75,22 +73,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.post("/api/photos/<photo_id:int>")
     @access.change
     def change_photo(photo_id: int) -> str:
-        body = jsonio.body()
-        found = visibility.get(touches(), photo_id)
-        if found is None:
-            raise bottle.HTTPError(404, f"no photo {photo_id}")
-        unknown = set(body) - {"favorite", "archived"}
-        if unknown:
-            raise UsageError(f"unknown field {sorted(unknown)[0]!r}; send favorite or archived")
-        for name in ("favorite", "archived"):
-            if name in body:
-                if not isinstance(body[name], bool):
-                    raise UsageError(f"{name} must be true or false")
-                setattr(found, name, body[name])
-        if body:
-            found.updated_at = utcnow()
-            found.save(only=[Photo.favorite, Photo.archived, Photo.updated_at])
-            outbox.mark("photo", [photo_id])  # its sidecars beside the library
+        selection.set_photo_flags(touches(), photo_id, jsonio.body())
         return jsonio.answer(_photo(photo_id, sees()))
 
     @app.get("/api/months")
@@ -130,7 +113,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.browse
     def album(album_id: int) -> str:
         found = _album_dict(album_id, sees())
-        return jsonio.answer({**found, "photos": _page(album_query(album_id, sees()))})
+        return jsonio.answer({**found, "photos": _page(lists.album(album_id, sees()))})
 
     @app.post("/api/albums/<album_id:int>")
     @access.change
@@ -189,11 +172,10 @@ def _page(query: search.Query) -> dict[str, Any]:
 
 
 def _photo(photo_id: int, viewer: visibility.Viewer) -> dict[str, Any]:
-    query = search.Query(text="", filters=Photo.id == photo_id, everything=True, viewer=viewer)
-    found = search.page(query, total=False).items
-    if not found:
+    found = lists.photo(photo_id, viewer)
+    if found is None:
         raise bottle.HTTPError(404, f"no photo {photo_id}")
-    return found[0]
+    return found
 
 
 def _album(album_id: int) -> Any:

@@ -33,6 +33,7 @@ from shoebox_viewer import (
     api,
     duplicates,
     labels,
+    login,
     media,
     memories,
     pages,
@@ -59,7 +60,7 @@ def make_app(settings: Settings, *, guard: Guard | None = None) -> WSGIApp:
     # SQLite's 64-bit integers.
     app.router.add_filter("int", lambda _conf: (r"-?\d{1,18}", int, lambda x: str(int(x))))
     for part in (
-        access, pages, api, media, shares, places, people, labels, duplicates, admin, zips,
+        access, login, pages, api, media, shares, places, people, labels, duplicates, admin, zips,
         memories,
     ):  # fmt: skip
         part.install(app, ctx)

@@ -20,10 +20,9 @@ from typing import Any
 
 import bottle
 
-from shoebox.catalog import visibility
+from shoebox.catalog import photos, visibility
 from shoebox.catalog.cache import LARGE, PREVIEW, TILE, rendition_path
-from shoebox.catalog.models import File, Photo, Root
-from shoebox.catalog.photos import decoder_kind, rendered_from
+from shoebox.catalog.photos import decoder_kind, rendered_from, video_file
 from shoebox_viewer import access, large
 from shoebox_viewer.context import Context
 from shoebox_viewer.http import IMMUTABLE, send_file
@@ -78,9 +77,7 @@ class Media:
         """The full-screen picture of this photo, if the viewer sees it (`large.py`): the
         original when `originals` allows it and a browser shows it as it is, else the large
         rendition, made now if need be, else the preview."""
-        content_hash, kind, width, height = self._seen(
-            photo_id, viewer, Photo.type, Photo.width, Photo.height
-        )
+        content_hash, kind, width, height = self._seen(photo_id, viewer, "type", "width", "height")
         source = rendered_from(photo_id, content_hash) if kind != "video" else None
         if source is None:
             return self._send_rendition(content_hash, PREVIEW, cache_control)
@@ -99,17 +96,13 @@ class Media:
         made = large.made(settings, self.making, path, decoder_kind(source), content_hash)
         return self._send_rendition(content_hash, LARGE if made else PREVIEW, cache_control)
 
-    def _seen(self, photo_id: int, viewer: visibility.Viewer, *columns: Any) -> tuple[Any, ...]:
+    def _seen(self, photo_id: int, viewer: visibility.Viewer, *columns: str) -> tuple[Any, ...]:
         """The photo's content hash (`thumb_hash`) and these columns, if the viewer sees it and
         it has renditions; else 404."""
-        query: Any = visibility.restrict(
-            Photo.select(Photo.thumb_hash, *columns).where(Photo.id == photo_id), viewer
-        ).tuples()
-        # a few columns: building the SQL of a whole Photo row costs more than running it
-        found: list[tuple[Any, ...]] = list(query) if valid_id(photo_id) else []
-        if not found or not found[0][0]:
+        found = photos.seen_columns(viewer, photo_id, *columns) if valid_id(photo_id) else None
+        if not found or not found[0]:
             raise not_found()
-        return found[0]
+        return found
 
     def _send_rendition(
         self, content_hash: str, name: str, cache_control: str
@@ -122,7 +115,7 @@ class Media:
             cache_control=cache_control,
         )
 
-    def original(self, found: File) -> bottle.HTTPResponse:
+    def original(self, found: Any) -> bottle.HTTPResponse:
         """The file of this row as stored, as a download (its base name only)."""
         return send_file(
             file_path(found),
@@ -183,34 +176,14 @@ def _ffprobe(ffmpeg: str) -> str:
     return os.path.join(folder, name.replace("ffmpeg", "ffprobe")) if "ffmpeg" in name else name
 
 
-def video_file(photo_id: int) -> Any:
-    """The file to play for a photo: a Live Photo's video, or a video's own file."""
-    photo = Photo.get_or_none(Photo.id == photo_id) if valid_id(photo_id) else None
-    if photo is None:
-        return None
-    files = list(
-        File.select().where((File.photo == photo.id) & (File.status == "present")).order_by(File.id)
-    )
-    if photo.type == "live":
-        for candidate in files:
-            if candidate.role == "live-video":
-                return candidate
-    if photo.type in ("video", "live"):
-        for candidate in files:
-            if candidate.role == "original" and (candidate.mime or "").startswith("video/"):
-                return candidate
-    return None
-
-
 def file_path(row: Any) -> bytes:
     """Where a File row's bytes are: its root's path joined with its exact relative bytes.
     A relative path that would climb out of the root is refused (404)."""
-    root = Root.get_by_id(row.root_id)
     relative = bytes(row.rel_path_raw)
     parts = relative.split(b"/")
     if not relative or relative.startswith(b"/") or b".." in parts or b"\0" in relative:
         raise not_found()
-    return os.path.join(os.fsencode(root.path), relative)
+    return os.path.join(os.fsencode(photos.root_path(row.root_id)), relative)
 
 
 def install(app: bottle.Bottle, ctx: Context) -> None:
@@ -235,13 +208,10 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/original/<file_id:int>")
     @access.browse
     def original(file_id: int) -> Any:
-        if not valid_id(file_id):
+        found = photos.present_file(access.who().sees, file_id) if valid_id(file_id) else None
+        if found is None:
             raise not_found()
-        where = (File.id == file_id) & (File.status == "present") & File.photo.is_null(False)
-        rows = list(visibility.restrict(File.select().where(where), access.who().sees, File.photo))
-        if not rows:
-            raise not_found()
-        return media.original(rows[0])
+        return media.original(found)
 
     @app.get("/video/<photo_id:int>")
     @access.browse

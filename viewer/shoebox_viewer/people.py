@@ -16,13 +16,12 @@ from urllib.parse import urlencode
 
 import bottle
 
-from shoebox.catalog import people, search, visibility
-from shoebox.catalog.models import Photo
+from shoebox.catalog import lists, people, visibility
 from shoebox.errors import UsageError
 from shoebox_viewer import access, jsonio
 from shoebox_viewer.context import Context, url
+from shoebox_viewer.grid import read_grid
 from shoebox_viewer.http import IMMUTABLE, send_file
-from shoebox_viewer.pages import read_grid
 
 MAX_BODY = 16 * 1024  # a name, an id: people requests are small
 
@@ -54,12 +53,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.browse
     def person_page(person_id: int) -> str:
         who = _person(person_id)
-        query = search.Query(
-            text=f"person:{who.name}" if who.name else "",
-            filters=Photo.id.in_(people.photos_of(who.id)),
-            selective=True,
-            viewer=sees(),
-        )
+        query = lists.person(who.id, who.name, sees())
         context = {"q": f'person:"{who.name}"'} if who.name and '"' not in who.name else {}
         shared = {
             "grid": read_grid(query),

@@ -33,20 +33,22 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import bottle
 
 from shoebox.catalog import search, selection, shares
 from shoebox.catalog.cache import PREVIEW, TILE
-from shoebox.catalog.models import Share
 from shoebox.errors import NotFound, UsageError
-from shoebox_viewer import access, jsonio, zips
+from shoebox_viewer import access, archives, jsonio
 from shoebox_viewer.context import Context, url
+from shoebox_viewer.formats import MONTHS, camera_words, exposure_words
 from shoebox_viewer.front import CLIENT_IP, SECURE
 from shoebox_viewer.http import REVALIDATE
 from shoebox_viewer.media import Media, not_found, valid_id
-from shoebox_viewer.pages import MONTHS, camera_words, exposure_words
+
+if TYPE_CHECKING:  # the rows `shoebox.catalog.shares` reads
+    from shoebox.catalog.models import Share
 
 VISIT_COOKIE = "sb_visit"
 VISIT_DAYS = 30  # a visitor who comes back later than this is counted again
@@ -208,7 +210,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         if not share.allow_download:
             raise not_found()
         found = selection.files_of(shares.photo_ids(share), sidecars=False)
-        return zips.response(found, share.title or "shared photos", folders=False)
+        return archives.response(found, share.title or "shared photos", folders=False)
 
     @app.get("/s/<token>/original/<file_id:int>")
     @for_visitors
@@ -284,7 +286,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @access.change
     def revoke(share_id: int) -> Any:
         current = access.who()
-        share = Share.get_or_none(Share.id == share_id) if valid_id(share_id) else None
+        share = shares.get(share_id) if valid_id(share_id) else None
         if share is None or not _may_manage(current, share):
             raise not_found()
         return jsonio.answer(shares.describe(shares.revoke(share), _base_url()))

@@ -72,6 +72,32 @@ def groups(viewer: visibility.Viewer) -> list[list[int]]:
     return [[r.id for r in g] for g in ordered]
 
 
+def review(viewer: visibility.Viewer) -> list[list[dict[str, Any]]]:
+    """The viewer's near-duplicate groups (`groups`), each photo with what tells copies apart:
+    its local date, size in pixels and sharpness."""
+    found = groups(viewer)
+    wanted = [i for group in found for i in group]
+    rows = {
+        p.id: p
+        for p in Photo.select(
+            Photo.id, Photo.taken_at_local, Photo.width, Photo.height, Photo.sharpness
+        ).where(Photo.id.in_(wanted))
+    }
+    return [
+        [
+            {
+                "id": i,
+                "taken_at_local": rows[i].taken_at_local.isoformat(),
+                "width": rows[i].width,
+                "height": rows[i].height,
+                "sharpness": round(rows[i].sharpness or 0.0, 1),
+            }
+            for i in group
+        ]
+        for group in found
+    ]
+
+
 def keep(viewer: visibility.Viewer, kept: Any, others: Any) -> list[int]:
     """Archive `others`, near-duplicates of `kept` that the viewer sees; the ids archived.
     Raises NotFound for a photo the viewer does not see, UsageError for one that is not in

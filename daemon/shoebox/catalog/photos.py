@@ -1,6 +1,6 @@
-"""Photos as plain dicts: the shape `shoebox photos --json` prints and the viewer's API serves,
-and the file a photo's renditions are made from. Finding photos is `shoebox.catalog.search`'s
-job.
+"""Photos as plain dicts: the shape `shoebox photos --json` prints and the viewer's API serves;
+and a photo's parts as the viewer sends them: its files, the file its renditions are made
+from, the video it plays, its owner's name. Finding photos is `shoebox.catalog.search`'s job.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import json
 import os
 from typing import Any
 
-from shoebox.catalog.models import File, Root
+from shoebox.catalog import visibility
+from shoebox.catalog.models import Account, File, Photo, Root
 
 # The date's source when it is only the file's time: a guess (see `shoebox.ingest.dates`).
 GUESSED = "FileModifyDate"
@@ -114,3 +115,57 @@ def decoder_kind(row: Any) -> str:
     if row.role == "raw":
         return "raw"
     return "video" if (row.mime or "").startswith("video/") else "image"
+
+
+def seen_columns(viewer: visibility.Viewer, photo_id: int, *names: str) -> tuple[Any, ...] | None:
+    """The photo's content hash (`thumb_hash`) and its columns of these names, if the viewer
+    sees it. A few columns: building the SQL of a whole Photo row costs more than running it."""
+    columns = [getattr(Photo, name) for name in names]
+    query: Any = visibility.restrict(
+        Photo.select(Photo.thumb_hash, *columns).where(Photo.id == photo_id), viewer
+    ).tuples()
+    found: list[tuple[Any, ...]] = list(query)
+    return found[0] if found else None
+
+
+def all_files(photo_id: int) -> list[File]:
+    """All the files of a photo, whatever their status, their roots joined, oldest first."""
+    return list(File.select(File, Root).join(Root).where(File.photo == photo_id).order_by(File.id))
+
+
+def present_file(viewer: visibility.Viewer, file_id: int) -> File | None:
+    """The file, if it is present and of a photo the viewer sees."""
+    where = (File.id == file_id) & (File.status == "present") & File.photo.is_null(False)
+    rows: list[File] = list(visibility.restrict(File.select().where(where), viewer, File.photo))
+    return rows[0] if rows else None
+
+
+def video_file(photo_id: int) -> File | None:
+    """The file to play for a photo: a Live Photo's video, or a video's own file."""
+    photo = Photo.get_or_none(Photo.id == photo_id) if 0 < photo_id < 2**63 else None
+    if photo is None:
+        return None
+    present = list(
+        File.select().where((File.photo == photo.id) & (File.status == "present")).order_by(File.id)
+    )
+    if photo.type == "live":
+        for candidate in present:
+            if candidate.role == "live-video":
+                return candidate
+    if photo.type in ("video", "live"):
+        for candidate in present:
+            if candidate.role == "original" and (candidate.mime or "").startswith("video/"):
+                return candidate
+    return None
+
+
+def root_path(root_id: int) -> str:
+    """Where a library root is on this server."""
+    path: str = Root.get_by_id(root_id).path
+    return path
+
+
+def owner_name(account_id: int | None) -> str | None:
+    """The name of a photo's owner (None: no owner, or one whose account is gone)."""
+    owner = Account.get_or_none(Account.id == account_id) if account_id else None
+    return str(owner.name) if owner else None

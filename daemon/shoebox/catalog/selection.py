@@ -1,5 +1,6 @@
-"""Many photos at once: favourite and archive for the viewer's selection bar, and the files
-that a download of several photos (a selection, an album, a share) holds.
+"""Many photos at once: favourite and archive for the viewer's selection bar (and for one
+photo's page), and the files that a download of several photos (a selection, an album, a
+share) holds.
 
 Every id must be a photo the viewer sees (NotFound names the first that is not, and then
 nothing changes): a bulk action never reaches past what one photo's page could do. The
@@ -12,7 +13,7 @@ from typing import Any
 
 from shoebox.catalog import albums, outbox
 from shoebox.catalog.models import AlbumPhoto, File, Photo, Root, utcnow
-from shoebox.catalog.visibility import Viewer, restrict
+from shoebox.catalog.visibility import Viewer, get, restrict
 from shoebox.errors import NotFound, UsageError
 
 FLAGS = ("favorite", "archived")
@@ -38,6 +39,26 @@ def set_flags(viewer: Viewer, ids: object, flags: dict[str, object]) -> list[int
     Photo.update(**flags, updated_at=utcnow()).where(Photo.id.in_(wanted)).execute()
     outbox.mark("photo", wanted)
     return wanted
+
+
+def set_photo_flags(viewer: Viewer, photo_id: int, flags: dict[str, Any]) -> None:
+    """Set `favorite` and/or `archived` (true or false) on one photo (nothing when `flags` is
+    empty); NotFound when the viewer does not see it."""
+    found = get(viewer, photo_id)
+    if found is None:
+        raise NotFound(f"no photo {photo_id}")
+    unknown = set(flags) - set(FLAGS)
+    if unknown:
+        raise UsageError(f"unknown field {sorted(unknown)[0]!r}; send favorite or archived")
+    for name in FLAGS:
+        if name in flags:
+            if not isinstance(flags[name], bool):
+                raise UsageError(f"{name} must be true or false")
+            setattr(found, name, flags[name])
+    if flags:
+        found.updated_at = utcnow()
+        found.save(only=[Photo.favorite, Photo.archived, Photo.updated_at])
+        outbox.mark("photo", [photo_id])  # its sidecars beside the library
 
 
 def files_of(photo_ids: Any, *, sidecars: bool = True) -> list[File]:

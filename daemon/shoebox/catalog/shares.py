@@ -143,6 +143,12 @@ def _whole(value: Any, name: str, low: int, high: int) -> int:
     return value
 
 
+def get(share_id: int) -> Share | None:
+    """The share with this id, in any state; None when there is none."""
+    found: Share | None = Share.get_or_none(Share.id == share_id)
+    return found
+
+
 def find(token: str) -> Share | None:
     """The share with this token, in any state; None for anything else."""
     if not isinstance(token, str) or not _TOKEN.match(token):
