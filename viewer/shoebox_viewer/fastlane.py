@@ -29,7 +29,7 @@ from typing import IO
 from peewee import PeeweeException
 
 from shoebox.catalog import glance
-from shoebox.catalog.cache import rendition_path
+from shoebox.catalog.cache import rendition_file
 from shoebox.config import Settings
 from shoebox_viewer.access import SESSION_COOKIE
 from shoebox_viewer.front import Environ, StartResponse, WSGIApp
@@ -55,7 +55,7 @@ class FastLane:
 
     def __init__(self, app: WSGIApp, settings: Settings) -> None:
         self.app = app
-        self.cache = settings.library.cache
+        self.cache = str(settings.library.cache)
         self.admins_see_private = settings.viewer.admins_see_private
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -83,7 +83,7 @@ class FastLane:
         if content_hash is None:
             return None
         try:
-            handle = open(rendition_path(self.cache, content_hash, name), "rb")  # noqa: SIM115
+            handle = open(rendition_file(self.cache, content_hash, name), "rb")  # noqa: SIM115
         except OSError:
             return None
         try:
