@@ -4,10 +4,11 @@ the security headers are as for every other answer).
 
 A timeline page asks for a hundred tiles at once, and through Bottle each one paid for the
 routing, the plugins, the hooks (who is asking, the CSRF cookie), two queries built by Peewee
-and the response object: 1.25 ms a tile in all (`bench/renditions.py`: 800 tiles/s). Here it pays for one indexed query
-(`shoebox.catalog.glance`: the session and the photo's visibility together) and the file goes
-out through the server's `wsgi.file_wrapper` (sendfile), with the same ETag, Last-Modified,
-Cache-Control and 304s as `media.Media.rendition`.
+and the response object: 1.25 ms a tile in all (`bench/renditions.py`: 800 tiles/s). Here it
+pays for one indexed query (`shoebox.catalog.glance`: the session and the photo's visibility
+together), and the file goes out through the server's `wsgi.file_wrapper`, with the same
+ETag, Last-Modified, Cache-Control and 304s as `media.Media.rendition` (no CSRF cookie: a
+tile is no page).
 
 The lane only ever says yes. Anything it does not recognise or cannot prove (no session
 cookie, a bearer token, an expired login, a photo the account does not see or that does not
