@@ -1,8 +1,11 @@
 """Rendition requests per second: the shoebox viewer beside nginx serving the same tile files
 from the same cache folder, loaded by the same tool (wrk) in the same run.
 
-The viewer answers `/tile/<id>` for a logged-in member (a session cookie, so every request
-looks up its session and the photo); nginx answers the tile's file path straight from disk.
+The rows: nginx answering the tile's file path straight from disk (the ceiling); the viewer
+answering `/tile/<id>` for a logged-in member (a session cookie, so every request checks its
+session and the photo: `shoebox_viewer.fastlane`), by itself and behind nginx as a proxy;
+and signed tiles (`shoebox_viewer.signed`), which nginx checks and sends with the location
+block of systemd/nginx-shoebox.conf, as a member's page links them.
 
     apt-get install wrk nginx     # once
     .venv/bin/python bench/renditions.py --photos 2000 --seconds 10 --workdir /tmp/sbr
@@ -30,8 +33,10 @@ from PIL import Image
 from shoebox.catalog.cache import TILE, rendition_path
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Account, Photo, Session, utcnow
+from shoebox_viewer import signed
 
 NGINX = "/usr/sbin/nginx"
+EXAMPLE = Path(__file__).resolve().parents[1] / "systemd" / "nginx-shoebox.conf"
 
 
 def free_port() -> int:
@@ -99,16 +104,30 @@ def start_viewer(config: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], 
     return proc, port
 
 
-def start_nginx(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_nginx(
+    workdir: Path, viewer_port: int, secret: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    """nginx with the cache folder as static files, the example's signed-tiles block, and the
+    viewer's tiles proxied as the example does."""
     port = free_port()
     conf = workdir / "nginx.conf"
+    secret_conf = workdir / "tiles-secret.conf"
+    secret_conf.write_text(f'set $shoebox_tiles_secret "{secret}";\n')
+    block = EXAMPLE.read_text().split("# signed tiles: begin\n")[1].split("# signed tiles: end")[0]
+    block = block.replace("/etc/shoebox/nginx-tiles-secret.conf", str(secret_conf))
+    block = block.replace("/var/cache/shoebox/", f"{workdir / 'cache'}/")
     conf.write_text(
         f"pid {workdir}/nginx.pid;\nworker_processes auto;\nerror_log {workdir}/nginx.err;\n"
         "daemon off;\nevents { worker_connections 1024; }\n"
         f"http {{ access_log off; sendfile on; tcp_nopush on; client_body_temp_path {workdir};\n"
+        f"  proxy_temp_path {workdir}/proxy;\n"
+        f"  upstream shoebox_viewer {{ server 127.0.0.1:{viewer_port}; keepalive 16; }}\n"
         f"  server {{ listen 127.0.0.1:{port};\n"
         f"    location /renditions/ {{ alias {workdir / 'cache' / 'renditions'}/;\n"
-        "      add_header Cache-Control 'private, max-age=31536000, immutable'; } } }\n"
+        "      add_header Cache-Control 'private, max-age=31536000, immutable'; }\n"
+        "    location /tile/ { proxy_pass http://shoebox_viewer; proxy_http_version 1.1;\n"
+        '      proxy_set_header Connection ""; proxy_buffering on; }\n'
+        f"{block} }} }}\n"
     )
     proc = subprocess.Popen([NGINX, "-p", str(workdir), "-c", str(conf)])
     deadline = time.monotonic() + 10
@@ -166,14 +185,21 @@ def main() -> None:
     order = list(range(len(ids)))
     random.Random(1).shuffle(order)
     viewer, viewer_port = start_viewer(config, args.workdir)
-    nginx, nginx_port = start_nginx(args.workdir)
+    secret = secrets.token_urlsafe(32)
+    nginx, nginx_port = start_nginx(args.workdir, viewer_port, secret)
+    expires = signed.expiry(time.time())
+    cookie = f"Cookie: sb_session={token}"
     try:
         rows = []
         for name, url, paths, header in (
             ("nginx (static files)", f"http://127.0.0.1:{nginx_port}",
              [f"/renditions/{files[i]}" for i in order], ""),
             ("shoebox viewer", f"http://127.0.0.1:{viewer_port}",
-             [f"/tile/{ids[i]}" for i in order], f"Cookie: sb_session={token}"),
+             [f"/tile/{ids[i]}" for i in order], cookie),
+            ("shoebox viewer behind nginx", f"http://127.0.0.1:{nginx_port}",
+             [f"/tile/{ids[i]}" for i in order], cookie),
+            ("signed tiles, nginx (the example)", f"http://127.0.0.1:{nginx_port}",
+             [signed.sign(secret, f"/r/{files[i]}", expires) for i in order], ""),
         ):  # fmt: skip
             rows.append((name, *figures(wrk(url, paths, args.seconds, args.connections, header))))
     finally:
@@ -186,7 +212,8 @@ def main() -> None:
     print("| server | requests/s | p50 | p99 |\n|---|---|---|---|")
     for name, rps, p50, p99 in rows:
         print(f"| {name} | {rps:,.0f} | {p50} | {p99} |")
-    print(f"shoebox / nginx: {rows[1][1] / rows[0][1]:.0%}")
+    for name, rps, _, _ in rows[1:]:
+        print(f"{name} / nginx: {rps / rows[0][1]:.0%}")
 
 
 if __name__ == "__main__":

@@ -80,6 +80,9 @@ def test_nginx_accepts_the_proxy_example(tmp_path: Path) -> None:
     site = site.replace(
         "/etc/letsencrypt/live/photos.example.org/privkey.pem", str(tmp_path / "key.pem")
     )
+    secret = tmp_path / "tiles-secret.conf"
+    secret.write_text('set $shoebox_tiles_secret "x";\n')
+    site = site.replace("/etc/shoebox/nginx-tiles-secret.conf", str(secret))
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"

@@ -310,6 +310,15 @@ class ViewerSettings:
             "through share links). Off: a private photo is seen by its owner only."
         ),
     )
+    signed_tiles_secret_file: str = field(
+        default="",
+        metadata=_key(
+            "A file holding the secret (at least 32 characters) that nginx checks signed tile "
+            "URLs with (systemd/nginx-shoebox.conf). Set: the household's pages link tiles to "
+            "/r/..., signed for a few hours, and nginx sends them from the cache with no "
+            "Python; share links still go through the viewer. Empty: the viewer sends them."
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The viewer as one WSGI application: the Bottle routes of each part, behind `Front`.
 
-The parts, in the order their routes are installed:
+A member's tiles and previews take `fastlane` before Bottle. The parts, in the order their
+routes are installed:
 - `access`: who is asking, login and logout, CSRF;
 - `pages`: the household's HTML pages (timeline, photo, albums, folders);
 - `api`: the JSON API the pages use;
@@ -43,6 +44,7 @@ from shoebox_viewer import (
     zips,
 )
 from shoebox_viewer.context import Context, make_templates
+from shoebox_viewer.fastlane import FastLane
 from shoebox_viewer.front import Front, WSGIApp
 from shoebox_viewer.http import gzip
 
@@ -67,7 +69,8 @@ def make_app(settings: Settings, *, guard: Guard | None = None) -> WSGIApp:
     app.get("/static/<name>")(_static)
     app.default_error_handler = _error_page(ctx)
     app.add_hook("before_request", _strip_trailing_nothing)
-    return Front(gzip(_translate_usage_errors(app)), settings.viewer, settings.places.tile_url)
+    full = gzip(_translate_usage_errors(app))
+    return Front(FastLane(full, settings), settings.viewer, settings.places.tile_url)
 
 
 def _static(name: str) -> Any:

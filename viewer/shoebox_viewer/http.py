@@ -109,13 +109,20 @@ def not_modified(etag: str, mtime: float | None = None) -> bool:
     request = bottle.request
     if request.method not in ("GET", "HEAD"):
         return False
-    if_none_match = request.get_header("If-None-Match")
+    return is_current(
+        etag, mtime, request.get_header("If-None-Match"), request.get_header("If-Modified-Since")
+    )
+
+
+def is_current(
+    etag: str, mtime: float | None, if_none_match: str | None, if_modified_since: str | None
+) -> bool:
+    """Whether a GET's If-None-Match (or, without it, If-Modified-Since) names this version."""
     if if_none_match is not None:
         return _etag_listed(etag, if_none_match, weak=True)
-    since = request.get_header("If-Modified-Since")
-    if since is None or mtime is None:
+    if if_modified_since is None or mtime is None:
         return False
-    when = _http_date(since)
+    when = _http_date(if_modified_since)
     return when is not None and int(mtime) <= when
 
 

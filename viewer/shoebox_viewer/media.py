@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +24,8 @@ import bottle
 from shoebox.catalog import photos, visibility
 from shoebox.catalog.cache import LARGE, PREVIEW, TILE, rendition_path
 from shoebox.catalog.photos import decoder_kind, rendered_from, video_file
-from shoebox_viewer import access, large
-from shoebox_viewer.context import Context
+from shoebox_viewer import access, large, signed
+from shoebox_viewer.context import Context, url
 from shoebox_viewer.http import IMMUTABLE, send_file
 from shoebox_viewer.transcode import (
     TranscodeError,
@@ -186,9 +187,29 @@ def file_path(row: Any) -> bytes:
     return os.path.join(os.fsencode(photos.root_path(row.root_id)), relative)
 
 
+def tile_source(secret: str) -> Any:
+    """The grids' `tile_src(item, prefix)`: where the tile of a grid item is. With a secret
+    (`signed.py`) and a household page (`prefix` the viewer's own), a URL signed for nginx;
+    else the viewer's `<prefix>tile/<id>`, as for share links (`s/TOKEN/`), whose tiles
+    must stop with the link."""
+
+    def tile_src(item: dict[str, Any], prefix: str) -> str:
+        content_hash = item.get("thumb_hash")
+        if secret and content_hash and prefix == url(""):
+            path = url(signed.rendition_path(content_hash, TILE))
+            return signed.sign(secret, path, signed.expiry(time.time()))
+        return f"{prefix}tile/{item['id']}"
+
+    return tile_src
+
+
 def install(app: bottle.Bottle, ctx: Context) -> None:
-    """The member routes; share links have a `Media` of their own (`shares.py`)."""
+    """The member routes, and the grids' tile URLs; share links have a `Media` of their own
+    (`shares.py`)."""
     media = Media(ctx)
+    secret_file = ctx.settings.viewer.signed_tiles_secret_file
+    secret = signed.load_secret(secret_file) if secret_file else ""
+    ctx.templates.globals["tile_src"] = tile_source(secret)
 
     @app.get("/tile/<photo_id:int>")
     @access.browse

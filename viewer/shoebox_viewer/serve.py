@@ -18,6 +18,10 @@ _OUTBUF = 4 << 20  # bytes of a response held for a slow client before the app w
 
 def serve(settings: Settings) -> None:
     host, port = parse_listen(settings.viewer.listen)
+    # "Task queue depth is N" whenever every thread is busy: a timeline page asks for a
+    # hundred tiles at once, so in normal use that would be a log line per tile, which no one
+    # can act on (`[viewer] threads` is the knob; the README's benchmark, the measure)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     with Catalog(settings.database.url, settings.source.parent, cache_mib=64):
         server = waitress.create_server(
             make_app(settings),

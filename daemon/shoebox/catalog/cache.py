@@ -18,7 +18,13 @@ TILE_ASPECTS = (0.5, 3.0)
 
 def rendition_path(cache: Path, content_hash: str, name: str) -> Path:
     """Where the rendition `name` of the content with this hash lives."""
-    return cache / "renditions" / content_hash[:2] / f"{content_hash}-{name}.jpg"
+    return Path(rendition_file(str(cache), content_hash, name))
+
+
+def rendition_file(cache: str, content_hash: str, name: str) -> str:
+    """`rendition_path` as text, without pathlib's cost (the viewer's fast lane asks it for
+    every tile)."""
+    return f"{cache}/renditions/{content_hash[:2]}/{content_hash}-{name}.jpg"
 
 
 def video_folder(cache: Path) -> Path:
