@@ -13,6 +13,7 @@ The parts, in the order their routes are installed:
 - `admin`: the daemons and their last check of the library (admins only).
 - `zips`: downloads of a selection, an album or a visitor's link as one zip.
 - `memories`: this day in earlier years, and a year's highlights.
+- `assets`: the pages' stylesheets and scripts (static/).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from shoebox_viewer import (
     access,
     admin,
     api,
+    assets,
     duplicates,
     labels,
     media,
@@ -46,7 +48,7 @@ from shoebox_viewer.front import Front, WSGIApp
 from shoebox_viewer.http import gzip
 
 log = logging.getLogger("shoebox.viewer")
-STATIC = str(Path(__file__).with_name("static"))
+STATIC = Path(__file__).with_name("static")
 
 
 def make_app(settings: Settings, *, guard: Guard | None = None) -> WSGIApp:
@@ -63,17 +65,16 @@ def make_app(settings: Settings, *, guard: Guard | None = None) -> WSGIApp:
         memories,
     ):  # fmt: skip
         part.install(app, ctx)
-    app.get("/static/<name>")(_static)
+    files = assets.Assets.read(STATIC)
+    assets.install(app, ctx, files)
     app.default_error_handler = _error_page(ctx)
     app.add_hook("before_request", _strip_trailing_nothing)
-    return Front(gzip(_translate_usage_errors(app)), settings.viewer, settings.places.tile_url)
-
-
-def _static(name: str) -> Any:
-    """The pages' CSS, scripts and icons (bottle.static_file refuses paths outside STATIC)."""
-    answer = bottle.static_file(name, root=STATIC)
-    answer.set_header("Cache-Control", "public, max-age=3600")
-    return answer
+    return Front(
+        gzip(_translate_usage_errors(app)),
+        settings.viewer,
+        settings.places.tile_url,
+        files.style_source,
+    )
 
 
 def _strip_trailing_nothing() -> None:

@@ -39,6 +39,7 @@ from shoebox_viewer import access, labels
 from shoebox_viewer.context import Context, url
 
 PAGE_SIZE = 120  # tiles per page of a grid
+EAGER_TILES = 20  # the first tiles of a page's grid, loaded at once (the first screen's)
 _MONTH = re.compile(r"(\d{4})-(\d{2})\Z")
 MONTHS = (
     *("January", "February", "March", "April", "May", "June"),
@@ -65,7 +66,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         badge=badge, size=human_size, month_label=month_label, no_preview=no_preview,
         by_day=group_by_day, shape=tile_shape,
     )  # fmt: skip
-    ctx.templates.globals["grid_squares"] = grid_squares
+    ctx.templates.globals.update(grid_squares=grid_squares, EAGER_TILES=EAGER_TILES)
 
     def grid_page(
         make: Callable[[], search.Query],
