@@ -266,7 +266,7 @@ def test_under_a_base_path(viewer_client: ViewerClient) -> None:
     form["name"], form["password"] = "ada", ViewerClient.PASSWORD
     assert form.submit().headers["Location"].endswith("/photos/")
     page = app.get("/photos/").text
-    assert 'href="/photos/static/app.css"' in page and f'href="/photos/photo/{ids[0]}"' in page
+    assert 'src="/photos/static/app.js?v=' in page and f'href="/photos/photo/{ids[0]}"' in page
     assert f'src="/photos/tile/{ids[0]}"' in page and 'content="/photos/"' in page
     link = more_link(page)
     assert link is not None and link.startswith("/photos/?cursor=")
