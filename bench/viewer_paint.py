@@ -10,7 +10,7 @@ It is a script, not a test: it prints figures, it asserts nothing. It
    member logs in (as bench/viewer.py's queries read: her photos and the household's);
 3. opens the timeline --runs times (default 20, after one run not counted) in Debian's
    Chromium, headless, each time in a new browser context (logged in, nothing cached: a first
-   visit) and then again in the same one (the CSS, scripts and tiles in the browser's cache,
+   visit) and then again in the same one (the scripts and tiles in the browser's cache,
    as on every later visit), at a desktop's size (1366x900) and a phone's (390x844), and
    reads from the page's own
    `performance` timings (milliseconds from the start of the navigation):

@@ -61,6 +61,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.close()
 
 
+def page_body(html: str) -> str:
+    """A page after its <head>: the head holds the inline stylesheet (shoebox_viewer.assets),
+    whose selectors and comments name the page's classes and words."""
+    _, found, body = html.partition("</head>")
+    assert found, "not a whole page"
+    return body
+
+
 def wait_for(what: str, condition: Callable[[], Any], timeout: float = 30.0) -> Any:
     """Poll `condition` until it is true (and return it), or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

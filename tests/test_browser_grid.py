@@ -4,8 +4,9 @@ wide and panorama photos, and one of unknown size: the tiles of a row are one he
 fills the grid's width, a day's last row keeps the target height, a tile has its photo's
 shape (a square without a size), the days of a month come in date order under their headers,
 the next page joins the day it continues, selection works as before, and the Squares button
-gives squares, remembered across a reload. The timeline's screenshots of docs/screenshots/
-are taken here."""
+gives squares, remembered across a reload; and what the first screen's paint rests on (no
+render-blocking request, deferred scripts, eager tiles first, static files cached for good).
+The timeline's screenshots of docs/screenshots/ are taken here."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 from conftest import SIZES, ViewerServer, add_photo, indexed_for_admin, open_page, serving, shot
 from shoebox.catalog.cache import TILE_ASPECTS
 from shoebox.catalog.models import MODELS, Photo
-from shoebox_viewer.grid import PAGE_SIZE
+from shoebox_viewer.grid import EAGER_TILES, PAGE_SIZE
 from test_browser_viewerux import long_press
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -220,3 +221,55 @@ def test_the_squares_setting_is_remembered(sized: tuple[str, Any]) -> None:
     page.reload()
     expect(button).to_have_attribute("aria-pressed", "false")
     assert not squares()
+
+
+FIRST_SCREEN = """() => ({
+  blocking: performance.getEntriesByType("resource")
+    .filter((e) => e.renderBlockingStatus === "blocking").map((e) => e.name),
+  stylesheets: document.querySelectorAll('link[rel="stylesheet"]').length,
+  inline: document.querySelectorAll("head > style").length,
+  scripts: [...document.scripts].map((s) => [s.getAttribute("src") || "", s.defer, s.async]),
+  statics: performance.getEntriesByType("resource")
+    .filter((e) => new URL(e.name).pathname.startsWith("/static/"))
+    .map((e) => [e.name, e.transferSize]),
+  tiles: [...document.querySelectorAll("#photos .tile img")].map((i) => [
+    i.getAttribute("loading"), i.getAttribute("fetchpriority"),
+    i.getBoundingClientRect().top < innerHeight,
+  ]),
+})"""
+
+
+def test_the_first_screen_waits_for_nothing_but_the_page(
+    sized: tuple[str, Any], grid_server: ViewerServer
+) -> None:
+    """What bench/viewer_paint.py's first screen rests on: the timeline makes no request that
+    holds its rendering (its stylesheet is inline), its scripts are deferred and only those it
+    needs, the first screen's tiles load at once and first, and on a later visit the scripts
+    come from the browser's cache without a request (versioned URLs, cached for a year)."""
+    _, page = sized  # logged in: it has opened the timeline once
+    page.goto(grid_server.url)
+    expect(page.locator("#photos a.tile").first).to_be_visible()
+    seen = page.evaluate(FIRST_SCREEN)
+    assert seen["blocking"] == [] and seen["stylesheets"] == 0 and seen["inline"] == 1
+    names = set()
+    for src, deferred, is_async in seen["scripts"]:
+        assert re.fullmatch(r"/static/[a-z]+\.js\?v=[0-9a-f]{12}", src), src
+        assert deferred and not is_async, src
+        names.add(src.split("?")[0].removeprefix("/static/"))
+    assert names == {"api.js", "app.js", "share.js"}  # not people, places, edit, fullscreen
+    tiles = seen["tiles"]
+    assert len(tiles) == PAGE_SIZE
+    assert all(t[:2] == ["eager", "high"] for t in tiles[:EAGER_TILES])
+    assert all(t[:2] == ["lazy", None] for t in tiles[EAGER_TILES:])
+    first_screen = [t for t in tiles if t[2]]
+    assert 3 <= len(first_screen) <= EAGER_TILES and tiles[: len(first_screen)] == first_screen
+    scripts = {url for url, _ in seen["statics"]}
+    assert {u.split("?")[0].rsplit("/", 1)[1] for u in scripts} == names
+    assert all(size == 0 for _, size in seen["statics"]), seen["statics"]  # not even a 304
+    for url in scripts:
+        answer = page.request.get(url)
+        assert (
+            answer.ok and answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+        )
+        for other in (url.split("?")[0], url.split("?")[0] + "?v=0123456789ab"):
+            assert page.request.get(other).headers["cache-control"] == "public, max-age=3600"

@@ -203,6 +203,7 @@ def test_select_with_the_mouse_and_act_on_all(browser: Any, viewer_server: Viewe
         )
         assert len(chosen) == 4
         expect(page).to_have_url(re.compile(r"search\?q=folder"))  # no photo opened
+        page.evaluate("() => window.scrollTo(0, 0)")  # the bar and the first days, for the shot
         shot(page, "selection-desktop")
         bar = page.locator(".tools.selection")
 

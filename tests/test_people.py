@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import ViewerClient
+from conftest import ViewerClient, page_body
 from shoebox.catalog import people, visibility
 from shoebox.catalog.models import Face, FaceRejection, NotFace, Person
 from shoebox.enrich.clusters import DIMENSIONS, place
@@ -352,7 +352,7 @@ def test_menus_say_which_extras_are_off_and_how_to_turn_them_on(
     from shoebox_viewer.app import make_app
 
     c = viewer_client
-    on = c.app.get("/people").text
+    on = page_body(c.app.get("/people").text)
     assert 'class="off"' not in on and "is off" not in on  # this install has both extras
     settings = c.library.settings
     settings = dataclasses.replace(

@@ -175,7 +175,7 @@ def test_a_base_path_prefixes_every_url_and_nothing_answers_outside_it(
     app.get("/photos", status=308)
     page = app.get("/photos/login")
     assert 'action="/photos/login"' in page.text
-    assert 'href="/photos/static/app.css"' in page.text
+    assert 'src="/photos/static/app.js?v=' in page.text
     form = _login_form(page)
     form["name"], form["password"] = "alice", PASSWORD
     assert form.submit().location == "http://localhost:80/photos/"

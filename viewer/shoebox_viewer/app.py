@@ -14,6 +14,7 @@ routes are installed:
 - `admin`: the daemons and their last check of the library (admins only).
 - `zips`: downloads of a selection, an album or a visitor's link as one zip.
 - `memories`: this day in earlier years, and a year's highlights.
+- `assets`: the pages' stylesheets and scripts (static/).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from shoebox_viewer import (
     access,
     admin,
     api,
+    assets,
     duplicates,
     labels,
     login,
@@ -49,7 +51,7 @@ from shoebox_viewer.front import Front, WSGIApp
 from shoebox_viewer.http import gzip
 
 log = logging.getLogger("shoebox.viewer")
-STATIC = str(Path(__file__).with_name("static"))
+STATIC = Path(__file__).with_name("static")
 
 
 def make_app(settings: Settings, *, guard: Guard | None = None) -> WSGIApp:
@@ -66,18 +68,14 @@ def make_app(settings: Settings, *, guard: Guard | None = None) -> WSGIApp:
         memories,
     ):  # fmt: skip
         part.install(app, ctx)
-    app.get("/static/<name>")(_static)
+    files = assets.Assets.read(STATIC)
+    assets.install(app, ctx, files)
     app.default_error_handler = _error_page(ctx)
     app.add_hook("before_request", _strip_trailing_nothing)
     full = gzip(_translate_usage_errors(app))
-    return Front(FastLane(full, settings), settings.viewer, settings.places.tile_url)
-
-
-def _static(name: str) -> Any:
-    """The pages' CSS, scripts and icons (bottle.static_file refuses paths outside STATIC)."""
-    answer = bottle.static_file(name, root=STATIC)
-    answer.set_header("Cache-Control", "public, max-age=3600")
-    return answer
+    return Front(
+        FastLane(full, settings), settings.viewer, settings.places.tile_url, files.style_source
+    )
 
 
 def _strip_trailing_nothing() -> None:

@@ -23,11 +23,11 @@ SECURE = "shoebox.secure"
 
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:{tiles}; media-src 'self' blob:; "
-    "style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; "
+    "style-src 'self'{styles}; script-src 'self'; connect-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = (
-    ("Content-Security-Policy", CSP.format(tiles="")),
+    ("Content-Security-Policy", CSP.format(tiles="", styles="")),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),  # share tokens live in URLs: never leak them
     ("X-Frame-Options", "DENY"),
@@ -71,17 +71,21 @@ class Front:
     """Wraps the application: resolves who is on the other end, strips the base path, adds
     the security headers."""
 
-    def __init__(self, app: WSGIApp, settings: ViewerSettings, tile_url: str = "") -> None:
+    def __init__(
+        self, app: WSGIApp, settings: ViewerSettings, tile_url: str = "", style_source: str = ""
+    ) -> None:
         """`tile_url`: the opt-in online map tiles (`[places] tile_url`), whose origin the
-        pages may then load images from."""
+        pages may then load images from; `style_source`: a CSP source for the pages' inline
+        stylesheet (its hash, `assets.Assets.style_source`)."""
         self.app = app
         self.proxies = networks(settings.trusted_proxies)
         self.base = settings.base_path.rstrip("/")
         origin = tile_origin(tile_url)
+        csp = CSP.format(
+            tiles=" " + origin if origin else "", styles=" " + style_source if style_source else ""
+        )
         self.headers = tuple(
-            ("Content-Security-Policy", CSP.format(tiles=" " + origin if origin else ""))
-            if name == "Content-Security-Policy"
-            else (name, value)
+            ("Content-Security-Policy", csp) if name == "Content-Security-Policy" else (name, value)
             for name, value in SECURITY_HEADERS
         )
 

@@ -22,6 +22,7 @@ from shoebox_viewer.context import url
 from shoebox_viewer.formats import day_label, month_label
 
 PAGE_SIZE = 120  # tiles per page of a grid
+EAGER_TILES = 20  # the first tiles of a page's grid, loaded at once (the first screen's)
 _MONTH = re.compile(r"(\d{4})-(\d{2})\Z")
 SHAPES = 20  # a tile's aspect ratio is rounded to 1/20: the classes .a10 to .a60 of app.css
 GRID_COOKIE = "sb_grid"  # "squares": the grids are of squares (set by app.js's toggle)

@@ -38,7 +38,7 @@ from shoebox_viewer.formats import (
     month_label,
     no_preview,
 )
-from shoebox_viewer.grid import Grid, grid_squares, group_by_day, read_grid, tile_shape
+from shoebox_viewer.grid import EAGER_TILES, Grid, grid_squares, group_by_day, read_grid, tile_shape
 
 
 def install(app: bottle.Bottle, ctx: Context) -> None:
@@ -47,7 +47,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
         badge=badge, size=human_size, month_label=month_label, no_preview=no_preview,
         by_day=group_by_day, shape=tile_shape,
     )  # fmt: skip
-    ctx.templates.globals["grid_squares"] = grid_squares
+    ctx.templates.globals.update(grid_squares=grid_squares, EAGER_TILES=EAGER_TILES)
 
     def grid_page(
         make: Callable[[], search.Query],
