@@ -278,6 +278,7 @@ def serving(settings: config.Settings, threads: int = 8) -> Iterator[str]:
     import threading
 
     import waitress
+    from waitress import wasyncore
 
     from shoebox_viewer.app import make_app
 
@@ -289,8 +290,11 @@ def serving(settings: config.Settings, threads: int = 8) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}/"
     finally:
-        server.close()
+        # closed by its own loop (closing its sockets from here raced the loop's select: "Bad
+        # file descriptor" in the thread), whose map is then empty, so the loop ends
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
 
 
 def indexed_for_admin(
