@@ -18,6 +18,7 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
+    CompositeKey,
     DateTimeField,
     FixedCharField,
     FloatField,
@@ -145,7 +146,11 @@ class Photo(BaseModel):
             (MONTHS_INDEX, False),
             (("camera_make", "camera_model", "archived", "missing", *_IN_ORDER), False),
             (("favorite", "archived", "missing", *_IN_ORDER), False),
+            (("type", "archived", "missing", *_IN_ORDER), False),
         )
+
+
+FILE_PATH_INDEX = "file_rel_path"  # see File.Meta
 
 
 class File(BaseModel):
@@ -175,6 +180,8 @@ class File(BaseModel):
     root_id: int
 
     class Meta:
+        # also an index on `rel_path` (its first 255 characters on MariaDB, which indexes no
+        # whole TEXT), for `folder:`: made by migration 13, as Peewee cannot declare a prefix
         indexes = ((("root", "path_key"), True),)
 
 
@@ -342,6 +349,20 @@ class PhotoText(BaseModel):
     photo = ForeignKeyField(Photo, on_delete="CASCADE", unique=True)
     text = LongTextField()
     photo_id: int
+
+
+class PhotoWord(BaseModel):
+    """One word of a photo's text (`PhotoText`): a run of letters and digits, lower case, cut
+    to 64 characters. The index that finds a bare search word's photos without reading every
+    photo's text (see `shoebox.catalog.text`)."""
+
+    id = None  # type: ignore[assignment]  # keyed by (word, photo): InnoDB keeps them together
+    word = CharField(64)
+    photo = ForeignKeyField(Photo, on_delete="CASCADE", index=True)
+    photo_id: int
+
+    class Meta:
+        primary_key = CompositeKey("word", "photo")
 
 
 class Enriched(BaseModel):
@@ -513,6 +534,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     ApiToken,
     Secret,
     PhotoText,
+    PhotoWord,
     Enriched,
     Place,
     Person,

@@ -363,10 +363,15 @@ def _folder(value: str) -> Any:
     if not folder or any(part in (".", "..") for part in folder.split("/")):
         raise _Bad(f"wants a folder inside a library root, such as 2024/summer, not {value!r}")
     prefix = folder + "/"
-    # LIKE folds case (and MariaDB's collations accents): the exact test keeps 2024/Summer
-    # out of folder:2024/summer, as the Folders view lists them apart
-    exactly = exact(fn.SUBSTR(File.rel_path, 1, len(prefix))) == prefix
-    return _files_where(File.rel_path.startswith(prefix) & exactly)
+    if isinstance(File._meta.database, MySQLDatabase):
+        # LIKE seeks in the path index but folds case and accents, as the collation does:
+        # the exact test keeps 2024/Summer out of folder:2024/summer, as the Folders view
+        # lists them apart
+        exactly = exact(fn.SUBSTR(File.rel_path, 1, len(prefix))) == prefix
+        return _files_where(File.rel_path.startswith(prefix) & exactly)
+    # SQLite compares by the bytes, and its LIKE (folding case) cannot seek: the paths that
+    # start with "a/b/" are exactly those from "a/b/" up to "a/b0" ("0" follows "/")
+    return _files_where((File.rel_path >= prefix) & (File.rel_path < prefix[:-1] + "0"))
 
 
 def _geo(value: str) -> Any:
