@@ -294,14 +294,16 @@ def _0012_bursts_in_the_indexes(db: Any) -> None:
 
 
 def _0013_filter_indexes(db: Any) -> None:
-    """An index for `type:` that ends in the timeline order (as `camera:`'s does), and one on
-    file paths for `folder:`. Each is made only where missing, so a run cut short by a crash
-    (MariaDB commits every CREATE INDEX by itself) can be run again."""
+    """Indexes for `type:` and for `near:`'s box (lat, lng) that end in the timeline order (as
+    `camera:`'s does), and one on file paths for `folder:`. Each is made only where missing,
+    so a run cut short by a crash (MariaDB commits every CREATE INDEX by itself) can be run
+    again."""
     migrator = SchemaMigrator.from_database(db)
     photo = {index.name for index in db.get_indexes("photo")}
-    columns = ("type", "archived", "missing", "taken_at", "id", "visibility", "owner_id")
-    if make_index_name("photo", (*columns, "burst_of")) not in photo:
-        run_migration(migrator.add_index("photo", (*columns, "burst_of"), False))
+    for first in (("type",), ("lat", "lng")):
+        columns = (*first, "archived", "missing", "taken_at", "id", "visibility", "owner_id")
+        if make_index_name("photo", (*columns, "burst_of")) not in photo:
+            run_migration(migrator.add_index("photo", (*columns, "burst_of"), False))
     if FILE_PATH_INDEX not in {index.name for index in db.get_indexes("file")}:
         column = "rel_path(255)" if isinstance(db, MySQLDatabase) else "rel_path"
         db.execute_sql(f"CREATE INDEX {FILE_PATH_INDEX} ON file ({column})")

@@ -147,6 +147,7 @@ class Photo(BaseModel):
             (("camera_make", "camera_model", "archived", "missing", *_IN_ORDER), False),
             (("favorite", "archived", "missing", *_IN_ORDER), False),
             (("type", "archived", "missing", *_IN_ORDER), False),
+            (("lat", "lng", "archived", "missing", *_IN_ORDER), False),  # near:, by its box
         )
 
 
