@@ -9,7 +9,7 @@ match, newest first (`taken_at DESC, id DESC`), as dicts in the shape of
 The language: words and `key:value` filters, all of which must match; `|` ORs the values of
 one term (`type:video|live`); double or single quotes keep spaces in a value
 (`camera:"pixel 7"`). A bare word matches the title, description, keywords, camera, artist or
-a file path. `country:` takes an ISO code (`country:fr|de`) or part of a country's name,
+a file path that holds it, starting at the start of a word (`shoebox.catalog.text`). `country:` takes an ISO code (`country:fr|de`) or part of a country's name,
 `city:` part of a city's name (`city:"new york"`), both as the places stage named them.
 `label:` takes a word of the labels stage (`label:dog|cat`, any case, the whole word).
 Dates are the local wall-clock date (`taken_at_local`): `after:` is inclusive,
