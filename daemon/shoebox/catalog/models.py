@@ -18,7 +18,6 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
-    CompositeKey,
     DateTimeField,
     FixedCharField,
     FloatField,
@@ -357,13 +356,14 @@ class PhotoWord(BaseModel):
     to 64 characters. The index that finds a bare search word's photos without reading every
     photo's text (see `shoebox.catalog.text`)."""
 
-    id = None  # type: ignore[assignment]  # keyed by (word, photo): InnoDB keeps them together
     word = CharField(64)
     photo = ForeignKeyField(Photo, on_delete="CASCADE", index=True)
     photo_id: int
 
     class Meta:
-        primary_key = CompositeKey("word", "photo")
+        # not unique: MariaDB's collations hold "noël" and "noel" for one word, and a photo
+        # may have both
+        indexes = ((("word", "photo"), False),)
 
 
 class Enriched(BaseModel):
