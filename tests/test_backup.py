@@ -113,7 +113,7 @@ def table_rows(db: Any) -> dict[str, list[dict[str, Any]]]:
         for model in MODELS:
             if model is DaemonState:
                 continue
-            rows = list(model.select().order_by(model.id).dicts())
+            rows = list(model.select().order_by(*model._meta.get_primary_keys()).dicts())
             for row in rows:
                 for key, value in row.items():
                     if isinstance(value, memoryview | bytearray):

@@ -7,10 +7,20 @@ from pathlib import Path
 
 import pytest
 
+from conftest import add_photo
 from shoebox.catalog import migrations
 from shoebox.catalog.database import Catalog, connect
 from shoebox.catalog.keys import catalog_key
-from shoebox.catalog.models import MODELS, Account, File, Photo, PhotoText, Root
+from shoebox.catalog.models import (
+    FILE_PATH_INDEX,
+    MODELS,
+    Account,
+    File,
+    Photo,
+    PhotoText,
+    PhotoWord,
+    Root,
+)
 from shoebox.errors import CatalogError
 
 ALL = [f"{number:04d}_{name}" for number, name, _ in migrations.MIGRATIONS]
@@ -162,3 +172,18 @@ def test_a_catalog_key_is_made_once_and_shared(db_url: str, tmp_path: Path) -> N
         assert catalog_key("other") != first
     with Catalog(db_url, tmp_path):  # another process opening the same catalog
         assert catalog_key("share-views") == first
+
+
+def test_migrations_13_and_14_run_again_after_a_crash(db_url: str, tmp_path: Path) -> None:
+    """MariaDB commits each CREATE INDEX by itself: a migration cut short is run again from
+    its start, over what it had made."""
+    with Catalog(db_url, tmp_path) as catalog:
+        root = Root.create(path="/srv/photos", path_key="r" * 32)
+        add_photo(root.id, "2024/beach.jpg", dt.datetime(2024, 7, 1), title="Beach day")
+        words = set(PhotoWord.select(PhotoWord.word).tuples())
+        with catalog.db.atomic():
+            migrations._0013_filter_indexes(catalog.db)
+            migrations._0014_photo_words(catalog.db)
+        assert FILE_PATH_INDEX in {index.name for index in catalog.db.get_indexes("file")}
+        assert set(PhotoWord.select(PhotoWord.word).tuples()) == words
+        assert {("beach",), ("day",), ("2024",), ("jpg",)} <= words

@@ -19,7 +19,7 @@ from conftest import Library
 from conftest import add_photo as make_photo
 from shoebox.catalog import search, text, visibility
 from shoebox.catalog.database import Catalog
-from shoebox.catalog.models import Album, AlbumPhoto, Photo, PhotoText, Root
+from shoebox.catalog.models import Album, AlbumPhoto, Photo, PhotoText, PhotoWord, Root
 from shoebox.errors import UsageError
 
 T0 = dt.datetime(2024, 7, 14, 12, 0, 0)
@@ -151,6 +151,19 @@ VISIBLE = ("canon", "pixel", "sony_video", "live", "raw", "summerish")
         ("path:trip/", ("sony_video",)),
         ("camera:canon archived:yes|no", ("canon", "archived")),
         ("year:2024 camera:google favorite:yes near:48.9,2.4,1", ("pixel",)),
+        # a word is found at the start of a word of the text (letters and digits), as typed
+        ("bea", ("canon",)),
+        ("each", ()),  # inside "beach": not at the start of a word
+        ("picnic", ("pixel",)),  # in a description
+        ("mp4", ("sony_video",)),  # in a file name
+        ("img_0001", ("live",)),
+        ("0001", ("live",)),  # "_" separates words
+        ("IMG_0001.HEIC", ("live",)),
+        ("img_0002", ()),
+        ("ilce-7m3", ("sony_video",)),
+        ("7m3", ("sony_video",)),
+        ("summer/beach", ("canon",)),
+        ("summer/pixel.jpg|clip", ("pixel", "sony_video")),
         ("don't", ()),
         ("100%", ()),
         ("_", ("live", "raw")),  # a literal underscore, not a LIKE wildcard
@@ -445,6 +458,33 @@ def test_the_search_text_can_be_rebuilt_from_the_photos(lib: dict[str, int]) -> 
     before = found("beach")
     assert before
     PhotoText.delete().execute()
+    PhotoWord.delete().execute()
     assert found("beach") == set()
     assert text.rebuild() == Photo.select().count()
     assert found("beach") == before
+
+
+def test_words_with_accents_any_case_and_kept_in_step(lib: dict[str, int]) -> None:
+    """The words' index follows the photo's text: accents as written, any case ("noël" and
+    "noel" both in one photo, one word to MariaDB's collation); a changed title drops its old
+    words; a deleted photo takes its words along."""
+    root = Root.get()
+    noel = add_photo(root, "2024/noel/tree.jpg", title="Fête de Noël", description="Ünïcode")
+    assert found("noël") == found("NOËL") == found("fête") == found("ünï") == {noel}
+    photo = Photo.get_by_id(noel)
+    photo.title = "Réveillon"
+    photo.save()
+    text.store(photo, ["2024/noel/tree.jpg"])
+    assert (found("fête"), found("réveillon"), found("noel/tree")) == (set(), {noel}, {noel})
+    Photo.delete_by_id(noel)
+    assert PhotoWord.select().where(PhotoWord.photo == noel).count() == 0
+
+
+def test_a_word_matching_many_photos_is_a_subquery(
+    lib: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `_LISTED` matches, the ids are not read into a list but asked as a subquery."""
+    monkeypatch.setattr(text, "_LISTED", 1)
+    assert not isinstance(text.matching("2024"), list)
+    assert found("2024") == names(lib, "canon", "pixel", "summerish")
+    assert found("2024/summer") == names(lib, "canon", "pixel", "summerish")

@@ -38,6 +38,7 @@ from playhouse.migrate import migrate as run_migration
 
 from shoebox.catalog import text, visibility
 from shoebox.catalog.models import (
+    FILE_PATH_INDEX,
     Account,
     Album,
     AlbumPhoto,
@@ -58,6 +59,7 @@ from shoebox.catalog.models import (
     Photo,
     PhotoEdit,
     PhotoText,
+    PhotoWord,
     Place,
     QueuedPath,
     Root,
@@ -181,7 +183,7 @@ def _0002_viewer(db: Any) -> None:
 def _0003_later_stages(db: Any) -> None:
     _create(db, (PhotoText, Enriched, Place, Person, Face, FaceRejection, Label))
     with db.bind_ctx((Photo, File, PhotoText)):
-        text.rebuild()  # the photos of an older catalog
+        text.rebuild_text()  # the photos of an older catalog
 
 
 def _0004_roots_and_daemons(db: Any) -> None:
@@ -291,6 +293,30 @@ def _0012_bursts_in_the_indexes(db: Any) -> None:
         )
 
 
+def _0013_filter_indexes(db: Any) -> None:
+    """Indexes for `type:` and for `near:`'s box (lat, lng) that end in the timeline order (as
+    `camera:`'s does), and one on file paths for `folder:`. Each is made only where missing,
+    so a run cut short by a crash (MariaDB commits every CREATE INDEX by itself) can be run
+    again."""
+    migrator = SchemaMigrator.from_database(db)
+    photo = {index.name for index in db.get_indexes("photo")}
+    for first in (("type",), ("lat", "lng")):
+        columns = (*first, "archived", "missing", "taken_at", "id", "visibility", "owner_id")
+        if make_index_name("photo", (*columns, "burst_of")) not in photo:
+            run_migration(migrator.add_index("photo", (*columns, "burst_of"), False))
+    if FILE_PATH_INDEX not in {index.name for index in db.get_indexes("file")}:
+        column = "rel_path(255)" if isinstance(db, MySQLDatabase) else "rel_path"
+        db.execute_sql(f"CREATE INDEX {FILE_PATH_INDEX} ON file ({column})")
+
+
+def _0014_photo_words(db: Any) -> None:
+    """The words of every photo's text, indexed, for bare search words (`catalog.text`).
+    Run again after a crash, it starts the words afresh."""
+    _create(db, (PhotoWord,))  # only where missing
+    with db.bind_ctx((PhotoText, PhotoWord)):
+        text.rebuild_words()
+
+
 # Each migration is applied once, by number, whatever else has been applied.
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
@@ -305,6 +331,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     (10, "hand_edits", _0010_hand_edits),
     (11, "likeness", _0011_likeness),
     (12, "bursts_in_the_indexes", _0012_bursts_in_the_indexes),
+    (13, "filter_indexes", _0013_filter_indexes),
+    (14, "photo_words", _0014_photo_words),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -145,7 +145,12 @@ class Photo(BaseModel):
             (MONTHS_INDEX, False),
             (("camera_make", "camera_model", "archived", "missing", *_IN_ORDER), False),
             (("favorite", "archived", "missing", *_IN_ORDER), False),
+            (("type", "archived", "missing", *_IN_ORDER), False),
+            (("lat", "lng", "archived", "missing", *_IN_ORDER), False),  # near:, by its box
         )
+
+
+FILE_PATH_INDEX = "file_rel_path"  # see File.Meta
 
 
 class File(BaseModel):
@@ -175,6 +180,8 @@ class File(BaseModel):
     root_id: int
 
     class Meta:
+        # also an index on `rel_path` (its first 255 characters on MariaDB, which indexes no
+        # whole TEXT), for `folder:`: made by migration 13, as Peewee cannot declare a prefix
         indexes = ((("root", "path_key"), True),)
 
 
@@ -342,6 +349,21 @@ class PhotoText(BaseModel):
     photo = ForeignKeyField(Photo, on_delete="CASCADE", unique=True)
     text = LongTextField()
     photo_id: int
+
+
+class PhotoWord(BaseModel):
+    """One word of a photo's text (`PhotoText`): a run of letters and digits, lower case, cut
+    to 64 characters. The index that finds a bare search word's photos without reading every
+    photo's text (see `shoebox.catalog.text`)."""
+
+    word = CharField(64)
+    photo = ForeignKeyField(Photo, on_delete="CASCADE", index=True)
+    photo_id: int
+
+    class Meta:
+        # not unique: MariaDB's collations hold "noël" and "noel" for one word, and a photo
+        # may have both
+        indexes = ((("word", "photo"), False),)
 
 
 class Enriched(BaseModel):
@@ -513,6 +535,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     ApiToken,
     Secret,
     PhotoText,
+    PhotoWord,
     Enriched,
     Place,
     Person,
