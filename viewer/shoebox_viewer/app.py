@@ -2,7 +2,8 @@
 
 A member's tiles and previews take `fastlane` before Bottle. The parts, in the order their
 routes are installed:
-- `access`: who is asking, login and logout, CSRF;
+- `access`: who is asking, CSRF;
+- `login`: the login and logout routes;
 - `pages`: the household's HTML pages (timeline, photo, albums, folders);
 - `api`: the JSON API the pages use;
 - `media`: tiles, previews, originals and playable videos, by id only;

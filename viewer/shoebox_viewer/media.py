@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bottle
 
@@ -34,6 +34,9 @@ from shoebox_viewer.transcode import (
     plays_as_is,
     probe,
 )
+
+if TYPE_CHECKING:  # the rows `shoebox.catalog.photos` reads
+    from shoebox.catalog.models import File
 
 log = logging.getLogger("shoebox.viewer")
 
@@ -116,7 +119,7 @@ class Media:
             cache_control=cache_control,
         )
 
-    def original(self, found: Any) -> bottle.HTTPResponse:
+    def original(self, found: File) -> bottle.HTTPResponse:
         """The file of this row as stored, as a download (its base name only)."""
         return send_file(
             file_path(found),

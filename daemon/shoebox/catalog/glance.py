@@ -22,6 +22,7 @@ from typing import Any
 from peewee import PeeweeException
 
 from shoebox.catalog.models import Account, Photo, Session, utcnow
+from shoebox.catalog.sessions import token_hash
 from shoebox.catalog.visibility import PRIVATE
 
 # Marks that stand for the three values while the statement is built, found again among its
@@ -53,9 +54,9 @@ def _statement(database: Any, admins_see_private: bool) -> tuple[str, list[Any],
     return sql, list(params), [params.index(mark) for mark in marks]
 
 
-def rendition_hash(token_hash: str, photo_id: int, *, admins_see_private: bool) -> str | None:
-    """The content hash whose renditions show photo `photo_id`, when `token_hash` is the
-    SHA-256 of a live session's token and its account sees the photo; else None (no such
+def rendition_hash(token: str, photo_id: int, *, admins_see_private: bool) -> str | None:
+    """The content hash whose renditions show photo `photo_id`, when `token` is a live
+    session's (`sessions`) and its account sees the photo; else None (no such
     session, no such photo, not one it sees, a photo without renditions yet, or the database
     failing: the full route then asks again and says why)."""
     if not 0 < photo_id < 2**63:
@@ -63,7 +64,7 @@ def rendition_hash(token_hash: str, photo_id: int, *, admins_see_private: bool) 
     database = Photo._meta.database
     sql, params, (at_photo, at_token, at_now) = _statement(database, admins_see_private)
     bound = list(params)
-    bound[at_photo], bound[at_token] = photo_id, token_hash
+    bound[at_photo], bound[at_token] = photo_id, token_hash(token)
     bound[at_now] = Session.expires_at.db_value(utcnow())
     try:
         row = database.execute_sql(sql, bound).fetchone()

@@ -35,7 +35,7 @@ def start(account_id: int, days: int) -> str:
     token = secrets.token_urlsafe(32)
     Session.delete().where(Session.expires_at < utcnow()).execute()
     Session.create(
-        token_hash=_digest(token),
+        token_hash=token_hash(token),
         account=account_id,
         expires_at=utcnow() + dt.timedelta(days=days),
     )
@@ -47,7 +47,7 @@ def resume(token: str) -> Member | None:
     query: Any = (
         Session.select(Account.name, Account.role, Account.id)
         .join(Account)
-        .where((Session.token_hash == _digest(token)) & (Session.expires_at > utcnow()))
+        .where((Session.token_hash == token_hash(token)) & (Session.expires_at > utcnow()))
         .tuples()
     )
     rows: list[tuple[str, str, int]] = list(query)
@@ -56,8 +56,9 @@ def resume(token: str) -> Member | None:
 
 def end(token: str) -> None:
     """Log the session of this token out (nothing when there is none)."""
-    Session.delete().where(Session.token_hash == _digest(token)).execute()
+    Session.delete().where(Session.token_hash == token_hash(token)).execute()
 
 
-def _digest(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What the catalog keeps of a session's token."""
     return hashlib.sha256(token.encode()).hexdigest()
