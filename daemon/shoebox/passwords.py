@@ -1,9 +1,10 @@
 """Password hashes: argon2id, salted and slow on purpose, for SFTP and viewer logins and for
-password-protected share links."""
+password-protected share links; and the digest the catalog keeps of a random token."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -31,3 +32,10 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def token_digest(token: str) -> str:
+    """What the catalog keeps of a session, API token or visitor cookie, so that a copy of the
+    catalog opens nothing. A fast hash is enough: each of them carries 256 bits of randomness,
+    so there is nothing to guess that a slow hash would slow down."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -22,8 +22,8 @@ from typing import Any
 from peewee import PeeweeException
 
 from shoebox.catalog.models import Account, Photo, Session, utcnow
-from shoebox.catalog.sessions import token_hash
 from shoebox.catalog.visibility import PRIVATE
+from shoebox.passwords import token_digest
 
 # Marks that stand for the three values while the statement is built, found again among its
 # parameters: a photo id, a token hash and a time that no request ever has.
@@ -64,7 +64,7 @@ def rendition_hash(token: str, photo_id: int, *, admins_see_private: bool) -> st
     database = Photo._meta.database
     sql, params, (at_photo, at_token, at_now) = _statement(database, admins_see_private)
     bound = list(params)
-    bound[at_photo], bound[at_token] = photo_id, token_hash(token)
+    bound[at_photo], bound[at_token] = photo_id, token_digest(token)
     bound[at_now] = Session.expires_at.db_value(utcnow())
     try:
         row = database.execute_sql(sql, bound).fetchone()

@@ -9,11 +9,11 @@ the next one starts.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from typing import Any, NamedTuple
 
 from shoebox.catalog.models import Account, Session, utcnow
+from shoebox.passwords import token_digest
 
 
 class Member(NamedTuple):
@@ -35,7 +35,7 @@ def start(account_id: int, days: int) -> str:
     token = secrets.token_urlsafe(32)
     Session.delete().where(Session.expires_at < utcnow()).execute()
     Session.create(
-        token_hash=token_hash(token),
+        token_hash=token_digest(token),
         account=account_id,
         expires_at=utcnow() + dt.timedelta(days=days),
     )
@@ -47,7 +47,7 @@ def resume(token: str) -> Member | None:
     query: Any = (
         Session.select(Account.name, Account.role, Account.id)
         .join(Account)
-        .where((Session.token_hash == token_hash(token)) & (Session.expires_at > utcnow()))
+        .where((Session.token_hash == token_digest(token)) & (Session.expires_at > utcnow()))
         .tuples()
     )
     rows: list[tuple[str, str, int]] = list(query)
@@ -56,9 +56,4 @@ def resume(token: str) -> Member | None:
 
 def end(token: str) -> None:
     """Log the session of this token out (nothing when there is none)."""
-    Session.delete().where(Session.token_hash == token_hash(token)).execute()
-
-
-def token_hash(token: str) -> str:
-    """What the catalog keeps of a session's token."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    Session.delete().where(Session.token_hash == token_digest(token)).execute()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import hmac
 import re
 import secrets
@@ -45,7 +44,7 @@ from shoebox.catalog.models import (
     utcnow,
 )
 from shoebox.errors import NotFound, UsageError
-from shoebox.passwords import hash_password, verify_password
+from shoebox.passwords import hash_password, token_digest, verify_password
 
 KINDS = ("photo", "album", "search")
 MAX_DAYS = 3650
@@ -186,7 +185,7 @@ def admit(share: Share) -> str | None:
     with Share._meta.database.atomic():
         if not Share.update(views=Share.views + 1).where(where).execute():
             return None
-        ShareVisitor.create(share=share.id, token_hash=_digest(cookie))
+        ShareVisitor.create(share=share.id, token_hash=token_digest(cookie))
     share.views += 1
     return cookie
 
@@ -197,13 +196,9 @@ def is_visitor(share: Share, cookie: str | None) -> bool:
         return False
     return bool(
         ShareVisitor.select()
-        .where((ShareVisitor.token_hash == _digest(cookie)) & (ShareVisitor.share == share.id))
+        .where((ShareVisitor.token_hash == token_digest(cookie)) & (ShareVisitor.share == share.id))
         .exists()
     )
-
-
-def _digest(cookie: str) -> str:
-    return hashlib.sha256(cookie.encode()).hexdigest()
 
 
 def check_password(share: Share, password: str) -> bool:

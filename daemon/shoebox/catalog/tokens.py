@@ -10,13 +10,13 @@ only slow every request). Its last use is kept to the minute.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
 
 from shoebox.catalog.models import Account, ApiToken, utcnow
 from shoebox.errors import UsageError
+from shoebox.passwords import token_digest
 
 SCOPES = ("read", "write")
 PREFIX = "sbt_"
@@ -52,7 +52,7 @@ def create(name: str, account: str, scope: str) -> tuple[ApiToken, str]:
         raise UsageError(f"there is a token named {name!r} already; revoke it or pick another")
     token = PREFIX + secrets.token_urlsafe(32)
     row: ApiToken = ApiToken.create(
-        name=name, account=owner.id, scope=scope, token_hash=_digest(token)
+        name=name, account=owner.id, scope=scope, token_hash=token_digest(token)
     )
     return row, token
 
@@ -81,7 +81,7 @@ def holder(token: str) -> Holder | None:
     rows = list(
         ApiToken.select(ApiToken, Account)
         .join(Account)
-        .where(ApiToken.token_hash == _digest(token))
+        .where(ApiToken.token_hash == token_digest(token))
     )
     if not rows:
         return None
@@ -90,7 +90,3 @@ def holder(token: str) -> Holder | None:
     if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY:
         ApiToken.update(last_used_at=now).where(ApiToken.id == row.id).execute()
     return Holder(row.id, row.account_id, row.account.name, row.account.role, row.scope)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
