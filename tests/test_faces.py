@@ -84,6 +84,35 @@ def test_same_person_is_near_and_others_far(corpus: Path, models: Any) -> None:
     assert float(np.median(apart)) > 0.8
 
 
+@pytest.mark.corpus
+@pytest.mark.parametrize("zoom", [1, 3])  # 3: a 12-MP-sized picture, where dlib scales down
+def test_embedding_from_the_region_is_the_one_from_the_whole_picture(
+    corpus: Path, models: Any, zoom: int
+) -> None:
+    from PIL import Image
+
+    from shoebox.enrich import tiles
+
+    compared = 0
+    for name in ("16.jpg", "17.jpg", "5.jpg", "overlap/3.jpg"):
+        picture = _picture(corpus / FACES / name)
+        picture = picture.resize((picture.width * zoom, picture.height * zoom), Image.BILINEAR)
+        whole = np.ascontiguousarray(np.asarray(picture, dtype=np.uint8))
+        for face in models.faces(picture, SMALLEST * zoom):
+            w, h = picture.size
+            box = tiles.Box(face.x * w, face.y * h, face.width * w, face.height * h, face.score)
+            rect = models.rectangle(
+                round(box.left), round(box.top),
+                round(box.left + box.width), round(box.top + box.height),
+            )  # fmt: skip
+            shape = models.landmarks(whole, rect)
+            expected = np.array(models.encoder.compute_face_descriptor(whole, shape))
+            got = np.frombuffer(face.embedding, dtype=np.float32)
+            assert np.abs(got - expected.astype(np.float32)).max() <= 1e-6, name
+            compared += 1
+    assert compared >= 6  # 7 faces; at 3x, one is missed
+
+
 def _faces_library(library: Library, corpus: Path) -> Library:
     for name in COUNTS:
         target = library.root / name.replace("/", "-")
