@@ -15,7 +15,8 @@ It is a script, not a test: it prints figures, it asserts nothing. For each back
    later run with the same --photos reuses them (migrating them first, as the daemon would);
 2. times each query below through `shoebox.catalog.search`, as a member reads it (the
    household's photos and her own private ones), --runs times (default 200, or fewer when
-   one query has used up --budget seconds), and prints p50 and p95 in ms.
+   one query has used up --budget seconds), and prints p50 and p95 in ms. --buffer-pool MB
+   sets MariaDB's innodb_buffer_pool_size for the run (the server's, so put back after).
 
 A first page is what the viewer asks for a new search: 100 photos and the total. A deep page
 is a keyset page 80% down the timeline, without the total (the viewer has it already).
@@ -363,6 +364,11 @@ def run_backend(label: str, url: str, workdir: Path, args: argparse.Namespace) -
                 raise SystemExit(f"{label}: the kept catalog holds another number of photos")
             rate = load(catalog, args.photos)
             print(f"{label}: loaded {args.photos:,} photos at {rate:,.0f}/s", flush=True)
+        if label == "MariaDB" and args.buffer_pool:
+            # the server's own setting, for this run (put back after): InnoDB resizes its pool
+            # in the background, in chunks
+            size = _pool_size(url, args.buffer_pool * 1024 * 1024)
+            print(f"{label}: buffer pool {size // 1024 // 1024} MB", flush=True)
         if label == "MariaDB":
             # What InnoDB does by itself after a big change (persistent statistics are
             # recalculated in the background), done now so the figures are of a settled table.
@@ -393,6 +399,12 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the catalogs, and reuse kept ones of --photos"
     )
+    parser.add_argument(
+        "--buffer-pool",
+        type=int,
+        metavar="MB",
+        help="MariaDB's innodb_buffer_pool_size for the run (SET GLOBAL; put back after)",
+    )
     parser.add_argument("--only", help="only the queries whose names hold one of these, a,b")
     args = parser.parse_args()
 
@@ -410,7 +422,12 @@ def main() -> None:
             table["SQLite"] = run_backend("SQLite", f"sqlite:///{db_file}", workdir, args)
         if not args.no_mysql:
             with mysql_database(args.mysql, args.keep) as url:
-                table["MariaDB"] = run_backend("MariaDB", url, workdir, args)
+                pool = _pool_size(url)
+                try:
+                    table["MariaDB"] = run_backend("MariaDB", url, workdir, args)
+                finally:
+                    if args.buffer_pool:
+                        _pool_size(url, pool)
     finally:
         if not args.keep:
             _remove(db_file)
@@ -424,6 +441,23 @@ def main() -> None:
     for name in table[backends[0]]:
         cells = " | ".join(f"{table[b][name][1]:,.1f} ms" for b in backends if name in table[b])
         print(f"| {name} | {cells} |")
+
+
+def _pool_size(url: str, size: int | None = None) -> int:
+    """MariaDB's buffer pool size in bytes; set first when `size` is given."""
+    parts = urlsplit(url)
+    conn = pymysql.connect(
+        host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
+        user=parts.username or "root", password=parts.password or "", autocommit=True,
+    )  # fmt: skip
+    try:
+        with conn.cursor() as cur:
+            if size is not None:
+                cur.execute(f"SET GLOBAL innodb_buffer_pool_size = {int(size)}")
+            cur.execute("SELECT @@innodb_buffer_pool_size")
+            return int(cur.fetchone()[0])
+    finally:
+        conn.close()
 
 
 def _remove(db_file: Path) -> None:

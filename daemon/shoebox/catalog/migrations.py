@@ -36,7 +36,7 @@ from peewee import (
 from playhouse.migrate import SchemaMigrator, make_index_name
 from playhouse.migrate import migrate as run_migration
 
-from shoebox.catalog import text, visibility
+from shoebox.catalog import counts, text, visibility
 from shoebox.catalog.models import (
     FILE_PATH_INDEX,
     Account,
@@ -57,6 +57,7 @@ from shoebox.catalog.models import (
     PendingWrite,
     Person,
     Photo,
+    PhotoCount,
     PhotoEdit,
     PhotoText,
     PhotoWord,
@@ -317,6 +318,14 @@ def _0014_photo_words(db: Any) -> None:
         text.rebuild_words()
 
 
+def _0015_photo_counts(db: Any) -> None:
+    """Photos counted by month, owner, visibility and whether the timeline lists them, kept
+    by triggers (`catalog.counts`). Run again after a crash, it makes the triggers again and
+    counts afresh."""
+    _create(db, (PhotoCount,))  # only where missing
+    counts.install(db)
+
+
 # Each migration is applied once, by number, whatever else has been applied.
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
@@ -333,6 +342,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (12, "bursts_in_the_indexes", _0012_bursts_in_the_indexes),
     (13, "filter_indexes", _0013_filter_indexes),
     (14, "photo_words", _0014_photo_words),
+    (15, "photo_counts", _0015_photo_counts),
 )
 LATEST = MIGRATIONS[-1][0]
 

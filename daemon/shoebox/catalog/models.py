@@ -18,6 +18,7 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
+    CompositeKey,
     DateTimeField,
     FixedCharField,
     FloatField,
@@ -351,6 +352,25 @@ class PhotoText(BaseModel):
     photo_id: int
 
 
+class PhotoCount(BaseModel):
+    """How many photos share a month, an owner, a visibility and whether the timeline lists
+    them: a few thousand rows that answer the timeline's total and its month column without
+    counting a million photos. Kept by triggers on `photo` (migration 15), read by
+    `shoebox.catalog.counts`; a row whose count falls to 0 is deleted, so the table is
+    exactly what a GROUP BY over `photo` gives (and a backup leaves it out)."""
+
+    year = SmallIntegerField()
+    month = SmallIntegerField()
+    owner_key = IntegerField()  # the owner's id; 0 for a photo without one
+    visibility = CharField(16)
+    listed = BooleanField()  # neither archived nor missing, and not a burst's other shot
+    photos = IntegerField()
+
+    class Meta:
+        table_name = "photo_count"
+        primary_key = CompositeKey("year", "month", "owner_key", "visibility", "listed")
+
+
 class PhotoWord(BaseModel):
     """One word of a photo's text (`PhotoText`): a run of letters and digits, lower case, cut
     to 64 characters. The index that finds a bare search word's photos without reading every
@@ -536,6 +556,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Secret,
     PhotoText,
     PhotoWord,
+    PhotoCount,
     Enriched,
     Place,
     Person,

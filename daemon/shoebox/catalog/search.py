@@ -42,7 +42,7 @@ from typing import Any
 from peewee import SQL, MySQLDatabase, NodeList, fn
 from playhouse.migrate import make_index_name
 
-from shoebox.catalog import people, text, visibility
+from shoebox.catalog import counts, people, text, visibility
 from shoebox.catalog.models import (
     MONTHS_INDEX,
     TIMELINE_INDEX,
@@ -554,7 +554,10 @@ def paging(name: str, given: int | str) -> int:
 
 
 def count(query: Query) -> int:
-    """How many photos match."""
+    """How many photos match (a query without filters: from the counts kept up to date)."""
+    kept = counts.total(query)
+    if kept is not None:
+        return kept
     select = Photo.select(Photo.id)
     where = query.where if query.filters is None else query.scan_where  # covering index
     return int((select if where is None else select.where(where)).count())
@@ -593,7 +596,11 @@ def _by_ids(ids: list[int]) -> list[Any]:
 
 
 def months(query: Query) -> list[tuple[int, int, int]]:
-    """(year, month, photos) for every month with a match, newest first: the scrubber."""
+    """(year, month, photos) for every month with a match, newest first: the scrubber (a
+    query without filters: from the counts kept up to date)."""
+    kept = counts.months(query)
+    if kept is not None:
+        return kept
     select = Photo.select(Photo.year, Photo.month, fn.COUNT(Photo.id))
     if query.filters is not None:
         # Both would walk the (year, month, ...) index for the grouping, with one row lookup

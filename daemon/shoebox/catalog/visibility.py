@@ -77,10 +77,18 @@ def visible(viewer: Viewer, column: Any = None) -> Any:
     if viewer.everything:
         return None
     if column is None:
-        # `!=`: no index starts with who sees a photo in a way a planner would pick for it
-        seen = Photo.visibility != PRIVATE
-        return seen if viewer.account_id is None else seen | (Photo.owner == viewer.account_id)
+        return visible_in(viewer, Photo.visibility, Photo.owner)
     return column.not_in(hidden_from(viewer))
+
+
+def visible_in(viewer: Viewer, visibility: Any, owner: Any) -> Any:
+    """The same condition over columns that hold a photo's visibility and owner (the photo's
+    own, or `PhotoCount`'s); None when the viewer sees every photo."""
+    if viewer.everything:
+        return None
+    # `!=`: no index starts with who sees a photo in a way a planner would pick for it
+    seen = visibility != PRIVATE
+    return seen if viewer.account_id is None else seen | (owner == viewer.account_id)
 
 
 def restrict(select: Any, viewer: Viewer, column: Any = None) -> Any:
