@@ -68,7 +68,8 @@ MIN_SCORE = 0.4  # less sure than this: not a face
 SURE_SCORE = 0.75  # this sure: a face; in between, the box is looked at again, larger
 CHECK_PX = 64  # how wide the face is when looked at again
 CHECK_SCORE = 0.65  # how sure the detector must be then
-RECHECK_PX = (40, 96)  # if it is not, how wide the face is when looked at once more
+RECHECK_PX = (40, 96)  # if it is not, how wide the face is when looked at once more...
+RECHECK_FROM = 0.5  # ...if the first look was this sure
 RECHECK_SCORE = 0.7  # how sure the detector must be then
 MIN_EMBED_PX = 28  # smaller faces (in the picture) get no embedding
 DESCRIBE_MARGIN = 1.0  # of the box's size, on each side of the region dlib sees
@@ -198,14 +199,14 @@ class Detector:
         """A merged box looked at again, shown CHECK_PX wide: the box found then (better
         placed than one from a small square, for the landmarks), or None when it is not a
         face. The detector must be sure of it (SURE_SCORE), or fairly sure (MIN_SCORE) and
-        find it again with CHECK_SCORE, or else with RECHECK_SCORE shown narrower or wider
-        (RECHECK_PX): some faces are found at one size and not at another."""
+        find it again with CHECK_SCORE, or else (from RECHECK_FROM) with RECHECK_SCORE shown
+        narrower or wider (RECHECK_PX): some faces are found at one size and not another."""
         if box.score < MIN_SCORE:
             return None
         again = self._look(picture, box, CHECK_PX, CHECK_SCORE)
         if again is None and box.score >= SURE_SCORE:
             return box
-        for width in RECHECK_PX if again is None else ():
+        for width in RECHECK_PX if again is None and box.score >= RECHECK_FROM else ():
             again = self._look(picture, box, width, RECHECK_SCORE)
             if again is not None:
                 break
