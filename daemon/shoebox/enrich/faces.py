@@ -13,9 +13,8 @@ hand the new faces to the clustering (`clusters.place`).
 - Which boxes are faces: each is looked at again, shown CHECK_PX wide; the model's score must
   reach SURE_SCORE, or MIN_SCORE and CHECK_SCORE on the second look (or RECHECK_SCORE on a
   look narrower or wider): a texture or an animal that looks like a face from afar rarely
-  does from near. The second look also places the box
-  better for the landmarks. Calibrated on the corpus and on made-up group shots
-  (`bench/faces.py`).
+  does from near. The second look also places the box better for the landmarks. Calibrated
+  on the corpus and on made-up group shots (`bench/faces.py`).
 - Description: dlib's 5-point landmarks and its face recognition ResNet (a 128-D embedding),
   from the `face-recognition-models` package, shown the region around each face (not the
   whole picture: the same embedding, without dlib scaling the whole picture for each face).

@@ -10,9 +10,9 @@ down to FIT of that when a little less saves squares (a 4000 x 3000 photo from 4
 squares instead of 109, the finest level's rows and columns fitting the picture, and no level
 left that is hardly finer than level 0). With the second looks of `faces.Detector`, faces
 from 40 px were found about as often as before (`bench/faces.py`: 90% against 93% on one set
-of made-up photos, 91% against 90% on another); smaller faces less often. A face is found at the level where it is between
-RELIABLE_PX (FIT of it at worst) and twice that; tiles overlap by twice RELIABLE_PX, so every
-such face lies whole inside at least one tile.
+of made-up photos, 91% against 90% on another); smaller faces less often. A face is found at
+the level where it is between RELIABLE_PX (FIT of it at worst) and twice that; tiles overlap
+by twice RELIABLE_PX, so every such face lies whole inside at least one tile.
 
 The same face is often found in two tiles or two levels: `merge` keeps the surest of boxes that
 overlap. Everything here is geometry on plain numbers (no images, no models), so it is tested
