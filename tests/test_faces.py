@@ -221,7 +221,7 @@ def test_every_face_lies_whole_in_a_square_at_a_level_that_sees_it(
     width: int, height: int, smallest: int
 ) -> None:
     """A face from `smallest` px up, anywhere, is inside one square of a level where it is
-    RELIABLE_PX to MODEL_PX / 2 wide (or of level 0 when larger)."""
+    RELIABLE_PX (FIT of it at worst) to MODEL_PX / 2 wide (or of level 0 when larger)."""
     from shoebox.enrich import tiles
 
     levels = tiles.plan(width, height, smallest)
@@ -240,7 +240,7 @@ def _sees(level: Any, left: float, top: float, side: float, width: int, height: 
     from shoebox.enrich import tiles
 
     seen = side * level.scale
-    if seen < min(tiles.RELIABLE_PX, side):
+    if seen < min(tiles.RELIABLE_PX * tiles.FIT, side):
         return False
     if level.scale == tiles.MODEL_PX / max(width, height):
         return True  # level 0: the whole picture in one square
@@ -263,6 +263,23 @@ def test_finest_scale_and_cost_grow_with_the_smallest_face() -> None:
     squares = [sum(len(lv.squares) for lv in tiles.plan(4000, 3000, s)) for s in (80, 40, 20)]
     assert squares[0] < squares[1] < squares[2]
     assert [len(tiles.plan(150, 100, s)) for s in (40, 10)] == [1, 1]  # small: one look
+
+
+def test_plan_fits_the_finest_level_to_the_picture() -> None:
+    """A 12-MP photo from 40 px: the finest level a little under 0.4 (faces of 40 px seen 14
+    px wide, not 16) fits 9 x 7 squares instead of 10 x 8, and the coarser levels shrink with
+    it: 88 squares instead of 109 (90 for a phone's 4032 x 3024)."""
+    from shoebox.enrich import tiles
+
+    for width, height, squares in (
+        (4000, 3000, [1, 4, 20, 63]),
+        (3000, 4000, [1, 4, 20, 63]),
+        (4032, 3024, [1, 6, 20, 63]),
+    ):
+        levels = tiles.plan(width, height, 40)
+        assert tiles.FIT * 0.4 <= levels[-1].scale < 0.4
+        assert [len(lv.squares) for lv in levels] == squares
+    assert tiles.plan(1600, 1200, 40)[-1].scale == 0.4  # nothing to save: as wanted
 
 
 def test_merge_keeps_the_surest_of_one_face() -> None:

@@ -11,10 +11,10 @@ hand the new faces to the clustering (`clusters.place`).
   merged (`tiles.merge`). The model runs in a graph of our own (the legacy solution ignores a
   score threshold under 0.5), on one thread.
 - Which boxes are faces: each is looked at again, shown CHECK_PX wide; the model's score must
-  reach SURE_SCORE, or MIN_SCORE and CHECK_SCORE on the second look: a texture or an animal
-  that looks like a face from afar rarely does from near. The second look also places the box
-  better for the landmarks. Calibrated on the corpus and on made-up group shots
-  (`bench/faces.py`).
+  reach SURE_SCORE, or MIN_SCORE and CHECK_SCORE on the second look (or RECHECK_SCORE on a
+  look narrower or wider): a texture or an animal that looks like a face from afar rarely
+  does from near. The second look also places the box better for the landmarks. Calibrated
+  on the corpus and on made-up group shots (`bench/faces.py`).
 - Description: dlib's 5-point landmarks and its face recognition ResNet (a 128-D embedding),
   from the `face-recognition-models` package, shown the region around each face (not the
   whole picture: the same embedding, without dlib scaling the whole picture for each face).
@@ -66,7 +66,10 @@ CANDIDATE_SCORE = 0.3  # the detector's own threshold (the check below sees more
 MIN_SCORE = 0.4  # less sure than this: not a face
 SURE_SCORE = 0.75  # this sure: a face; in between, the box is looked at again, larger
 CHECK_PX = 64  # how wide the face is when looked at again
-CHECK_SCORE = 0.6  # how sure the detector must be then
+CHECK_SCORE = 0.65  # how sure the detector must be then
+RECHECK_PX = (40, 96)  # if it is not, how wide the face is when looked at once more...
+RECHECK_FROM = 0.5  # ...if the first look was this sure
+RECHECK_SCORE = 0.7  # how sure the detector must be then
 MIN_EMBED_PX = 28  # smaller faces (in the picture) get no embedding
 DESCRIBE_MARGIN = 1.0  # of the box's size, on each side of the region dlib sees
 DESCRIBE_ALIGN = 64  # that region's corner on a multiple of this (dlib's pyramid levels)
@@ -195,12 +198,29 @@ class Detector:
         """A merged box looked at again, shown CHECK_PX wide: the box found then (better
         placed than one from a small square, for the landmarks), or None when it is not a
         face. The detector must be sure of it (SURE_SCORE), or fairly sure (MIN_SCORE) and
-        find it again with CHECK_SCORE."""
+        find it again with CHECK_SCORE, or else (from RECHECK_FROM) with RECHECK_SCORE shown
+        narrower or wider (RECHECK_PX): some faces are found at one size and not another."""
         if box.score < MIN_SCORE:
             return None
+        again = self._look(picture, box, CHECK_PX, CHECK_SCORE)
+        if again is None and box.score >= SURE_SCORE:
+            return box
+        for width in RECHECK_PX if again is None and box.score >= RECHECK_FROM else ():
+            again = self._look(picture, box, width, RECHECK_SCORE)
+            if again is not None:
+                break
+        if again is None:
+            return None
+        return dataclasses.replace(again, score=max(box.score, again.score), scale=box.scale)
+
+    def _look(
+        self, picture: Image.Image, box: tiles.Box, width: int, sure: float
+    ) -> tiles.Box | None:
+        """The face in `box` as the detector finds it when shown `width` pixels wide, if it
+        is at least `sure` of it."""
         import numpy as np
 
-        zoom = CHECK_PX / box.width
+        zoom = width / box.width
         side = tiles.MODEL_PX / zoom
         left = round(box.left + box.width / 2 - side / 2)
         top = round(box.top + box.height / 2 - side / 2)
@@ -209,23 +229,22 @@ class Detector:
             (tiles.MODEL_PX, tiles.MODEL_PX), Image.Resampling.BILINEAR
         )
         centre = tiles.MODEL_PX / 2
-        again = [
+        found = [
             b
             for b in self._detect(np.asarray(square))
             if abs(b.left + b.width / 2 - centre) < b.width / 2
             and abs(b.top + b.height / 2 - centre) < b.height / 2
         ]
-        best = max(again, key=lambda b: b.score, default=None)
-        if best is None or best.score < CHECK_SCORE:
-            return box if box.score >= SURE_SCORE else None
+        best = max(found, key=lambda b: b.score, default=None)
+        if best is None or best.score < sure:
+            return None
         scale = tiles.MODEL_PX / (window[2] - window[0])
         return tiles.Box(
             left + best.left / scale,
             top + best.top / scale,
             best.width / scale,
             best.height / scale,
-            max(box.score, best.score),
-            box.scale,
+            best.score,
         )
 
     def close(self) -> None:
