@@ -21,11 +21,11 @@ import webtest
 from PIL import Image, ImageDraw
 
 from conftest import Library
+from shoebox import embedded
 from shoebox.catalog import shares
 from shoebox.catalog.cache import PREVIEW, TILE, rendition_path
 from shoebox.catalog.models import Account, File, Photo
 from shoebox.sample import Shot, write_jpeg
-from shoebox_viewer import embedded
 from test_viewer_media import log_in, viewer
 
 BLUE, RED = (20, 40, 220), (230, 20, 20)

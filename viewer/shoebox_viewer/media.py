@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import bottle
 
+from shoebox import embedded
 from shoebox.catalog import albums, photos, visibility
 from shoebox.catalog.cache import LARGE, PREVIEW, TILE, rendition_file, rendition_path
 from shoebox.catalog.photos import decoder_kind, rendered_from, video_file
-from shoebox_viewer import access, embedded, jsonio, large, signed
+from shoebox_viewer import access, jsonio, large, signed
 from shoebox_viewer.context import Context, url
 from shoebox_viewer.http import IMMUTABLE, send_file
 from shoebox_viewer.transcode import (

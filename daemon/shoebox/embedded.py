@@ -1,16 +1,17 @@
 """What shows a photo whose renditions are not made yet (the ingest's slow phase has not
 reached it): the thumbnail its JPEG carries in its EXIF (IFD1), turned upright by the EXIF
-orientation, or else a plain placeholder in the pages' tone. `media.Media` sends either, marked
-pending, in place of a missing tile or preview.
+orientation, or else a plain placeholder in the pages' tone. The viewer (`shoebox_viewer.media`)
+sends either, marked pending, in place of a missing tile or preview.
 
-Files are hostile until proven otherwise, and this runs in the web process for each such
-request, so it is bounded: only the first `READ` bytes of the file are read (the EXIF lives
-in one APP1 segment of at most 64 KB, before the picture's data), Pillow parses the EXIF, and
-the thumbnail is decoded only when its header says it is a JPEG of at most `MAX_SIDE` pixels
-a side. Any failure gives None (one log line), never an exception. The thumbnail is decoded
-and encoded again, which turns it upright for every client and leaves none of the file's
-metadata in the answer; unlike a full picture (`large`), a thumbnail of at most 64 KB and
-`MAX_SIDE` pixels a side is cheap to decode here (about a millisecond).
+Files are hostile until proven otherwise, and this runs in the viewer's web process for each
+such request, so it is bounded: only the first `READ` bytes of the file are read (the EXIF
+lives in one APP1 segment of at most 64 KB, before the picture's data), Pillow parses the
+EXIF, and the thumbnail is decoded only when its header says it is a JPEG of at most
+`MAX_SIDE` pixels a side. Any failure gives None (one log line), never an exception. The
+thumbnail is decoded and encoded again, which turns it upright for every client and leaves
+none of the file's metadata in the answer; unlike a full picture (`shoebox_viewer.large`,
+made in a process of its own), a thumbnail of at most 64 KB and `MAX_SIDE` pixels a side is
+cheap to decode in the web process (0.4 ms for a camera's 160 x 120).
 
 A HEIC's thumbnail is an HEVC picture that only libheif decodes, from the whole file: not
 cheap, not bounded, so a HEIC shows the placeholder, as do RAW files and videos.
@@ -25,7 +26,7 @@ from functools import lru_cache
 
 from PIL import ExifTags, Image
 
-log = logging.getLogger("shoebox.viewer")
+log = logging.getLogger("shoebox.embedded")
 
 READ = 128 * 1024  # bytes read from the start of a file: SOI, APP0, APP1 (EXIF, <= 64 KB)...
 MAX_SIDE = 1024  # pixels a side of a thumbnail we decode (cameras write 160 x 120)
