@@ -7,9 +7,11 @@ which photos are made, and nothing about photos the member does not see."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import random
+import re
 import struct
 import subprocess
 from collections.abc import Callable
@@ -26,6 +28,7 @@ from shoebox.catalog import shares
 from shoebox.catalog.cache import PREVIEW, TILE, rendition_path
 from shoebox.catalog.models import Account, File, Photo
 from shoebox.sample import Shot, write_jpeg
+from shoebox_viewer.app import make_app
 from test_viewer_media import log_in, viewer
 
 BLUE, RED = (20, 40, 220), (230, 20, 20)
@@ -267,9 +270,29 @@ def _near(pixel: Any, colour: tuple[int, int, int], tolerance: int = 40) -> bool
 
 
 def _pending_marks(html: str) -> dict[str, int]:
-    import re
-
     marks: dict[str, int] = {}
     for name in re.findall(r'data-pending="(\w+)"', html):
         marks[name] = marks.get(name, 0) + 1
     return marks
+
+
+def test_with_signed_tiles_a_pending_tile_comes_from_the_viewer(
+    library: Library, home: dict[str, Any], tmp_path: Path
+) -> None:
+    """nginx serves made tiles from the cache (`signed.py`): a pending one is not there, so
+    its URL is the viewer's, which sends the stand-in."""
+    secret_file = tmp_path / "tiles.secret"
+    secret_file.write_text("a-secret-for-this-test-only-0123456789\n")
+    settings = dataclasses.replace(
+        library.settings,
+        viewer=dataclasses.replace(
+            library.settings.viewer, signed_tiles_secret_file=str(secret_file)
+        ),
+    )
+    member = log_in(webtest.TestApp(make_app(settings)), "ada")
+    pending, made = home["ids"]["thumbed"], home["ids"]["broken"]
+    make_pending(library.settings.library.cache, pending)
+    page = member.get("/").text
+    sources = dict(re.findall(r'data-id="(\d+)">\s*(?:\{[^}]*\}\s*)?<img src="([^"]+)"', page))
+    assert sources[str(pending)] == f"/tile/{pending}"
+    assert "expires=" in sources[str(made)] and f"/tile/{made}" not in sources[str(made)]
