@@ -121,9 +121,9 @@
   let pendingTimer = null;
   let pendingDelay = 2500;
   function watchPending() {
-    if (pendingTimer === null && document.querySelector("[data-pending]")) {
-      pendingTimer = setTimeout(askPending, pendingDelay);
-    }
+    if (pendingTimer !== null) return;
+    if (document.querySelector("[data-pending]")) pendingTimer = setTimeout(askPending, pendingDelay);
+    else pendingDelay = 2500; // the next ones (a page scrolled in) are asked for soon
   }
 
   async function askPending() {
