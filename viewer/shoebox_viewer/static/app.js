@@ -120,7 +120,21 @@
   const ASKED_AT_ONCE = 200;
   let pendingTimer = null;
   let pendingDelay = 2500;
+  // A stand-in the browser cannot decode (a damaged thumbnail in a file) is hidden: the tile's
+  // own tone shows, as for the placeholder, never a broken image.
+  const unreadable = (img) => img.classList.add("unreadable");
+  document.addEventListener(
+    "error",
+    (event) => {
+      if (event.target instanceof HTMLImageElement && event.target.dataset.pending) unreadable(event.target);
+    },
+    true
+  );
+
   function watchPending() {
+    for (const img of document.querySelectorAll("img[data-pending]")) {
+      if (img.complete && img.naturalWidth === 0 && img.getAttribute("loading") !== "lazy") unreadable(img);
+    }
     if (pendingTimer !== null) return;
     if (document.querySelector("[data-pending]")) pendingTimer = setTimeout(askPending, pendingDelay);
     else pendingDelay = 2500; // the next ones (a page scrolled in) are asked for soon
@@ -169,7 +183,7 @@
     // the pending answer was never stored; another URL makes sure the browser asks again
     const attribute = el.tagName === "VIDEO" ? "poster" : "src";
     el.setAttribute(attribute, el.getAttribute(attribute).split("?")[0] + "?made=1");
-    el.classList.remove("pending");
+    el.classList.remove("pending", "unreadable");
   }
   watchPending();
 
