@@ -1,7 +1,7 @@
 """What a tile costs the viewer before its rendition exists, beside one that exists: a
 logged-in member's `GET /tile/<id>` answered in-process (WSGI, no HTTP server) for a made tile
-(the fast lane), a pending photo whose JPEG has an EXIF thumbnail (decoded, turned, encoded:
-`shoebox.embedded`), and a pending photo without one (the placeholder); and one
+(the fast lane), a pending photo whose JPEG has an EXIF thumbnail (read out of the file's
+bytes: `shoebox.embedded`), and a pending photo without one (the placeholder); and one
 `GET /api/rendered` for a page's worth of ids, as the grid asks every 2.5 s.
 
     .venv/bin/python bench/pending.py --requests 400 --workdir /tmp/sbp
