@@ -192,6 +192,11 @@ def test_a_private_upload_is_invisible_to_another_member_on_every_route(home: Ho
             continue
         if rule.endswith("/zip") and rule != "/zip":
             continue  # an album's zip: its photos as the album page lists them (tests/test_zips.py)
+        if rule == "/api/rendered":  # photos named in its query: the secret one is no answer
+            asked = f"/api/rendered?ids={home.secret}"
+            assert home.ben.get(asked).json == {"ready": [], "pending": []}
+            assert home.ana.get(asked).json == {"ready": [home.secret], "pending": []}
+            continue
         if rule == "/zip":  # photos named in its query: below, with the secret one
             zipped = home.ben.get(f"/zip?ids={home.secret}", expect_errors=True)
             assert (

@@ -340,6 +340,21 @@ def test_path_tricks_in_every_parameter_never_500_and_never_leave_the_roots(
     assert not wrong, "\n".join(sorted(wrong))
 
 
+def test_photo_ids_in_a_query_are_checked_and_tell_a_visitor_nothing(world: World) -> None:
+    """`/api/rendered?ids=` (which photos' renditions are made): every trick is a 400; a
+    visitor, even of a link showing the photos asked for, is refused."""
+    shown = ",".join(str(p) for p in world.shown(world.by_kind["album"]))
+    for trick in TRICKS:
+        answer = world.member.get(f"/api/rendered?ids={trick}", expect_errors=True)
+        assert answer.status_int == 400, (trick, answer.status)
+    assert world.member.get(f"/api/rendered?ids={shown}").json["ready"]  # the check can fail
+    guest = visitor(world.library)
+    token = world.by_kind["album"].token
+    assert guest.get(f"/s/{token}").status_int == 200
+    for path in (f"/api/rendered?ids={shown}", f"/s/{token}/api/rendered?ids={shown}"):
+        assert guest.get(path, expect_errors=True).status_int in (303, 401, 403, 404), path
+
+
 def test_a_catalog_row_pointing_outside_its_root_is_not_served(world: World) -> None:
     photo_id = world.photos["beach.jpg"]
     root = Root.get()

@@ -14,7 +14,8 @@ The lane only ever says yes. Anything it does not recognise or cannot prove (no 
 cookie, a bearer token, an expired login, a photo the account does not see or that does not
 exist, a rendition not on disk, a database error) goes on to the full route, which gives the
 same answer it always gave (the login page, 404, 500), so every rule of `access` and
-`visibility` keeps a single spelling for everything but this one yes.
+`visibility` keeps a single spelling for everything but this one yes. A rendition not made
+yet is such a miss: the full route sends the photo's stand-in (`media.Media.pending`).
 """
 
 from __future__ import annotations

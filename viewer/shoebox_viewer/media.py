@@ -7,6 +7,12 @@ links (`shares.py`), which check that an id belongs to the share before they ask
 from a URL ever reaches the file system: files are found from catalog rows (a root's path and
 a file's exact bytes), and renditions from content hashes. Renditions hold no metadata but
 their colour profile (the ingest writes them so).
+
+A photo is in the catalog before its renditions are made (the ingest's slow phase makes them
+later). Until then its tile and preview are pending: the thumbnail inside its file or a
+placeholder (`embedded`), never stored by the browser and marked `X-Shoebox-Pending: 1`. The
+pages mark such pictures (`rendition_pending`) and ask `/api/rendered?ids=...` (members only)
+which of them are made, to swap them in without a reload (app.js).
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import bottle
 
-from shoebox.catalog import photos, visibility
-from shoebox.catalog.cache import LARGE, PREVIEW, TILE, rendition_path
+from shoebox import embedded
+from shoebox.catalog import albums, photos, visibility
+from shoebox.catalog.cache import LARGE, PREVIEW, TILE, rendition_file, rendition_path
 from shoebox.catalog.photos import decoder_kind, rendered_from, video_file
-from shoebox_viewer import access, large, signed
+from shoebox_viewer import access, jsonio, large, signed
 from shoebox_viewer.context import Context, url
 from shoebox_viewer.http import IMMUTABLE, send_file
 from shoebox_viewer.transcode import (
@@ -40,6 +47,7 @@ if TYPE_CHECKING:  # the rows `shoebox.catalog.photos` reads
 
 log = logging.getLogger("shoebox.viewer")
 
+PENDING_HEADER = "X-Shoebox-Pending"  # on a tile or preview sent before its rendition exists
 MAX_ID = 2**63 - 1  # the catalog's ids are BIGINT at most: anything larger is no id
 
 
@@ -66,9 +74,10 @@ class Media:
     def rendition(
         self, photo_id: int, name: str, viewer: visibility.Viewer, cache_control: str = IMMUTABLE
     ) -> bottle.HTTPResponse:
-        """The tile or preview that shows this photo, if the viewer sees it."""
-        (content_hash,) = self._seen(photo_id, viewer)
-        return self._send_rendition(content_hash, name, cache_control)
+        """The tile or preview that shows this photo, if the viewer sees it (pending, while
+        it is not made yet: `pending`)."""
+        content_hash, width, height = self._seen(photo_id, viewer, "width", "height")
+        return self._send_rendition(photo_id, content_hash, name, cache_control, (width, height))
 
     def large(
         self,
@@ -83,8 +92,9 @@ class Media:
         rendition, made now if need be, else the preview."""
         content_hash, kind, width, height = self._seen(photo_id, viewer, "type", "width", "height")
         source = rendered_from(photo_id, content_hash) if kind != "video" else None
+        shape = (width, height)
         if source is None:
-            return self._send_rendition(content_hash, PREVIEW, cache_control)
+            return self._send_rendition(photo_id, content_hash, PREVIEW, cache_control, shape)
         path, settings = file_path(source), self.ctx.settings
         if (
             originals
@@ -98,7 +108,8 @@ class Media:
                 cache_control=cache_control,
             )
         made = large.made(settings, self.making, path, decoder_kind(source), content_hash)
-        return self._send_rendition(content_hash, LARGE if made else PREVIEW, cache_control)
+        name = LARGE if made else PREVIEW
+        return self._send_rendition(photo_id, content_hash, name, cache_control, shape)
 
     def _seen(self, photo_id: int, viewer: visibility.Viewer, *columns: str) -> tuple[Any, ...]:
         """The photo's content hash (`thumb_hash`) and these columns, if the viewer sees it and
@@ -109,15 +120,42 @@ class Media:
         return found
 
     def _send_rendition(
-        self, content_hash: str, name: str, cache_control: str
+        self,
+        photo_id: int,
+        content_hash: str,
+        name: str,
+        cache_control: str,
+        shape: tuple[int | None, int | None],
     ) -> bottle.HTTPResponse:
         path = rendition_path(self.ctx.settings.library.cache, content_hash, name)
+        if not path.is_file():
+            return self.pending(photo_id, content_hash, shape)
         return send_file(
             os.fsencode(path),
             content_type="image/jpeg",
             etag=f'"{content_hash}-{name}"',
             cache_control=cache_control,
         )
+
+    def pending(
+        self, photo_id: int, content_hash: str, shape: tuple[int | None, int | None]
+    ) -> bottle.HTTPResponse:
+        """What shows a photo whose renditions are not made yet (`embedded`): the thumbnail
+        in its file, else a placeholder in the photo's shape; never stored by the browser, and
+        marked pending (`PENDING_HEADER`), so that the page asks again once it is made."""
+        source = rendered_from(photo_id, content_hash)
+        body = None
+        if source is not None and decoder_kind(source) == "image":
+            try:
+                body = embedded.thumbnail(file_path(source))
+            except bottle.HTTPError:  # a path that climbs out of its root: not read
+                body = None
+        headers = {"Cache-Control": "no-store", PENDING_HEADER: "1"}
+        if body is None:
+            body, headers["Content-Type"] = embedded.placeholder(*shape), "image/png"
+        else:
+            headers["Content-Type"] = "image/jpeg"
+        return bottle.HTTPResponse(body, 200, headers)
 
     def original(self, found: File) -> bottle.HTTPResponse:
         """The file of this row as stored, as a download (its base name only)."""
@@ -191,14 +229,14 @@ def file_path(row: Any) -> bytes:
 
 
 def tile_source(secret: str) -> Any:
-    """The grids' `tile_src(item, prefix)`: where the tile of a grid item is. With a secret
-    (`signed.py`) and a household page (`prefix` the viewer's own), a URL signed for nginx;
-    else the viewer's `<prefix>tile/<id>`, as for share links (`s/TOKEN/`), whose tiles
-    must stop with the link."""
+    """The grids' `tile_src(item, prefix, pending)`: where the tile of a grid item is. With a
+    secret (`signed.py`), a household page (`prefix` the viewer's own) and a tile that is made
+    (not `pending`), a URL signed for nginx; else the viewer's `<prefix>tile/<id>`, as for
+    share links (`s/TOKEN/`), whose tiles must stop with the link."""
 
-    def tile_src(item: dict[str, Any], prefix: str) -> str:
+    def tile_src(item: dict[str, Any], prefix: str, pending: bool = False) -> str:
         content_hash = item.get("thumb_hash")
-        if secret and content_hash and prefix == url(""):
+        if secret and content_hash and not pending and prefix == url(""):
             path = url(signed.rendition_path(content_hash, TILE))
             return signed.sign(secret, path, signed.expiry(time.time()))
         return f"{prefix}tile/{item['id']}"
@@ -213,6 +251,29 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     secret_file = ctx.settings.viewer.signed_tiles_secret_file
     secret = signed.load_secret(secret_file) if secret_file else ""
     ctx.templates.globals["tile_src"] = tile_source(secret)
+    cache = str(ctx.settings.library.cache)
+
+    def made(content_hash: str, *names: str) -> bool:
+        return all(os.path.isfile(rendition_file(cache, content_hash, n)) for n in names)
+
+    def pending(item: dict[str, Any], name: str = TILE) -> bool:
+        """Whether the page shows this item's rendition `name` before it is made: the page
+        marks it (`data-pending`) and app.js swaps it in once `/api/rendered` says so."""
+        content_hash = item.get("thumb_hash")
+        return isinstance(content_hash, str) and not made(content_hash, name)
+
+    ctx.templates.globals["rendition_pending"] = pending
+
+    @app.get("/api/rendered")
+    @access.browse
+    def rendered() -> Any:
+        """Of these photos (`?ids=1,2,3`), those whose tile and preview are made ("ready") and
+        those still being made ("pending"); an id the member does not see, like one that does
+        not exist or has no renditions, is in neither."""
+        ids = albums.photo_ids_text(bottle.request.query.get("ids") or "", "ids")
+        hashes = photos.rendition_hashes(access.who().sees, ids)
+        ready = [i for i, content_hash in hashes.items() if made(content_hash, TILE, PREVIEW)]
+        return jsonio.answer({"ready": ready, "pending": [i for i in hashes if i not in ready]})
 
     @app.get("/tile/<photo_id:int>")
     @access.browse

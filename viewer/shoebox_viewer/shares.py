@@ -45,7 +45,7 @@ from shoebox_viewer.context import Context, url
 from shoebox_viewer.formats import MONTHS, camera_words, exposure_words
 from shoebox_viewer.front import CLIENT_IP, SECURE
 from shoebox_viewer.http import REVALIDATE
-from shoebox_viewer.media import Media, not_found, valid_id
+from shoebox_viewer.media import PENDING_HEADER, Media, not_found, valid_id
 
 if TYPE_CHECKING:  # the rows `shoebox.catalog.shares` reads
     from shoebox.catalog.models import Share
@@ -72,8 +72,8 @@ def for_visitors(fn: F) -> F:
         except bottle.HTTPResponse as exc:  # errors and redirects
             raise _no_store(exc) from None
         target = answer if isinstance(answer, bottle.HTTPResponse) else bottle.response
-        if target.status_code >= 400:  # a page that says no (the password form, a 415)
-            _no_store(target)
+        if target.status_code >= 400 or target.get_header(PENDING_HEADER):
+            _no_store(target)  # a page that says no (the password form, a 415), or a stand-in
         else:
             target.set_header("Cache-Control", REVALIDATE)
             _hand_out_cookie(target)

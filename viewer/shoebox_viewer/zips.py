@@ -8,7 +8,6 @@ from __future__ import annotations
 import bottle
 
 from shoebox.catalog import albums, selection
-from shoebox.errors import UsageError
 from shoebox_viewer import access, archives
 from shoebox_viewer.context import Context
 
@@ -19,11 +18,7 @@ def install(app: bottle.Bottle, ctx: Context) -> None:
     @app.get("/zip")
     @access.browse
     def selection_zip() -> bottle.HTTPResponse:
-        raw = bottle.request.query.get("ids") or ""
-        parts = raw.split(",")
-        if not raw or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
-            raise UsageError("ids: wants photo numbers separated by commas, such as 12,15,40")
-        ids = albums.photo_ids([int(p) for p in parts], "ids")
+        ids = albums.photo_ids_text(bottle.request.query.get("ids") or "", "ids")
         found = selection.files_of(selection.seen(access.who().sees, ids))
         return archives.response(found, "shoebox photos", folders=True)
 

@@ -45,6 +45,15 @@ def photo_ids(values: object, what: str) -> list[int]:
     return list(dict.fromkeys(values))
 
 
+def photo_ids_text(text: str, what: str) -> list[int]:
+    """A list of photo ids from a query parameter such as "12,15,40"; a UsageError for
+    anything else."""
+    parts = text.split(",")
+    if not text or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
+        raise UsageError(f"{what}: wants photo numbers separated by commas, such as 12,15,40")
+    return photo_ids([int(p) for p in parts], what)
+
+
 def get(album_id: int) -> Album | None:
     found: Album | None = Album.get_or_none(Album.id == album_id)
     return found

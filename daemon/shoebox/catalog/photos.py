@@ -128,6 +128,18 @@ def seen_columns(viewer: visibility.Viewer, photo_id: int, *names: str) -> tuple
     return found[0] if found else None
 
 
+def rendition_hashes(viewer: visibility.Viewer, ids: list[int]) -> dict[int, str]:
+    """The content hash (`thumb_hash`) whose renditions show each of these photos, for those
+    the viewer sees and that have (or will have) renditions; other ids are left out alike."""
+    query: Any = visibility.restrict(
+        Photo.select(Photo.id, Photo.thumb_hash).where(
+            Photo.id.in_(ids) & Photo.thumb_hash.is_null(False)
+        ),
+        viewer,
+    ).tuples()
+    return {photo_id: content_hash for photo_id, content_hash in query}
+
+
 def all_files(photo_id: int) -> list[File]:
     """All the files of a photo, whatever their status, their roots joined, oldest first."""
     return list(File.select(File, Root).join(Root).where(File.photo == photo_id).order_by(File.id))

@@ -72,6 +72,7 @@
       sections.after(document.importNode(newMore, true));
       watchMore();
     }
+    watchPending();
   }
 
   let loading = false;
@@ -112,6 +113,80 @@
     }
   }
 
+  // --- tiles and previews not made yet, swapped in once they are ----------------------------
+  // The page marks them (data-pending="tile" or "preview", on an element inside the photo's
+  // [data-id]); api/rendered says which of them are made: asked every 2.5 s while it says some
+  // are (slower and slower while none comes, up to every 30 s), until none is left.
+  const ASKED_AT_ONCE = 200;
+  let pendingTimer = null;
+  let pendingDelay = 2500;
+  // A stand-in the browser cannot decode (a damaged thumbnail in a file) is hidden: the tile's
+  // own tone shows, as for the placeholder, never a broken image.
+  const unreadable = (img) => img.classList.add("unreadable");
+  document.addEventListener(
+    "error",
+    (event) => {
+      if (event.target instanceof HTMLImageElement && event.target.dataset.pending) unreadable(event.target);
+    },
+    true
+  );
+
+  function watchPending() {
+    for (const img of document.querySelectorAll("img[data-pending]")) {
+      if (img.complete && img.naturalWidth === 0 && img.getAttribute("loading") !== "lazy") unreadable(img);
+    }
+    if (pendingTimer !== null) return;
+    if (document.querySelector("[data-pending]")) pendingTimer = setTimeout(askPending, pendingDelay);
+    else pendingDelay = 2500; // the next ones (a page scrolled in) are asked for soon
+  }
+
+  async function askPending() {
+    const waiting = new Map(); // id -> the elements that show it
+    for (const el of document.querySelectorAll("[data-pending]")) {
+      const holder = el.closest("[data-id]");
+      if (!holder) {
+        el.removeAttribute("data-pending");
+        continue;
+      }
+      const id = holder.dataset.id;
+      if (!waiting.has(id)) waiting.set(id, []);
+      waiting.get(id).push(el);
+    }
+    const ids = [...waiting.keys()];
+    let swapped = false;
+    for (let at = 0; at < ids.length; at += ASKED_AT_ONCE) {
+      const some = ids.slice(at, at + ASKED_AT_ONCE);
+      let answer;
+      try {
+        answer = await api("GET", "api/rendered?ids=" + some.join(","));
+      } catch (e) {
+        break; // asked again later
+      }
+      const ready = new Set(answer.ready.map(String));
+      const still = new Set(answer.pending.map(String));
+      for (const id of some.filter((i) => !still.has(i))) {
+        for (const el of waiting.get(id)) {
+          el.removeAttribute("data-pending"); // made, or gone: asked no more
+          if (ready.has(id)) {
+            swapIn(el);
+            swapped = true;
+          }
+        }
+      }
+    }
+    pendingDelay = swapped ? 2500 : Math.min(pendingDelay * 1.5, 30000);
+    pendingTimer = null;
+    watchPending();
+  }
+
+  function swapIn(el) {
+    // the pending answer was never stored; another URL makes sure the browser asks again
+    const attribute = el.tagName === "VIDEO" ? "poster" : "src";
+    el.setAttribute(attribute, el.getAttribute(attribute).split("?")[0] + "?made=1");
+    el.classList.remove("pending", "unreadable");
+  }
+  watchPending();
+
   // --- grids: justified rows, or squares (remembered in a cookie that pages.py reads) ---------
   function gridStyle(button) {
     button.addEventListener("click", () => {
@@ -129,6 +204,7 @@
     try {
       const response = await fetch(slot.dataset.src, { credentials: "same-origin" });
       if (response.ok) slot.innerHTML = await response.text();
+      watchPending();
     } catch (e) {
       /* memories are a nicety: the timeline works without them */
     }
