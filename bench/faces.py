@@ -48,6 +48,7 @@ from shoebox.enrich import tiles
 from shoebox.enrich.clusters import place
 from shoebox.enrich.faces import FacesStage
 from shoebox.enrich.runner import Enricher
+from shoebox.ingest.backlog import Backlog
 from shoebox.ingest.run import Indexer
 
 T = "photoprism__photoprism/internal/ai/face/testdata/"
@@ -192,6 +193,7 @@ def _library(work: Path, copies: list[tuple[Path, str]]) -> tuple[config.Setting
     settings = config.load(cfg)
     catalog = Catalog(settings.database.url, settings.source.parent)
     Indexer(settings, catalog, interactive=False).index([])
+    Backlog(settings, catalog, interactive=False).run()
     return settings, catalog
 
 

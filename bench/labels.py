@@ -21,6 +21,7 @@ from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import Label, Photo
 from shoebox.enrich.runner import Enricher
 from shoebox.enrich.stages import load
+from shoebox.ingest.backlog import Backlog
 from shoebox.ingest.run import Indexer
 
 
@@ -32,6 +33,7 @@ def main() -> int:
     catalog = Catalog(settings.database.url, settings.source.parent)
     try:
         Indexer(settings, catalog, interactive=False).index([])
+        Backlog(settings, catalog, interactive=False).run()
         stages, off = load(settings)
         for line in off:
             print(line)

@@ -22,6 +22,7 @@ import pytest
 from shoebox import config
 from shoebox.catalog.database import Catalog
 from shoebox.catalog.models import MODELS
+from shoebox.ingest.backlog import Backlog
 from shoebox.ingest.run import Indexer, Summary
 
 MYSQL = os.environ.get("SHOEBOX_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
@@ -80,6 +81,14 @@ def wait_for(what: str, condition: Callable[[], Any], timeout: float = 30.0) -> 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def wait_rendered(timeout: float = 120.0) -> None:
+    """Wait until no file waits for its renditions: a daemon's slow phase is done (call it
+    once the files are in the catalog)."""
+    from shoebox.catalog import pending
+
+    wait_for("every file rendered", lambda: pending.count() == 0, timeout)
+
+
 def write_config(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -110,11 +119,13 @@ def add_photo(root_id: int, rel_path: str, taken: Any, **values: Any) -> int:
 
 
 def add_file(root_id: int, photo_id: int, rel_path: str, **values: Any) -> int:
-    """One more file of a photo (`role="raw"`, `"live-video"`...) straight into the catalog;
-    returns its id."""
+    """One more file of a photo (`role="raw"`, `"live-video"`...) straight into the catalog,
+    rendered (as both phases leave it); returns its id."""
     from shoebox.catalog.models import File
+    from shoebox.ingest import pipeline
 
-    values = {"role": "original", "size": 123_456, "mime": "image/jpeg", **values}
+    values = {"role": "original", "size": 123_456, "mime": "image/jpeg",
+              "v_renditions": pipeline.RENDITIONS, "rendered": True, **values}  # fmt: skip
     row = File.create(
         root=root_id, rel_path=rel_path, rel_path_raw=rel_path.encode(),
         path_key=secrets.token_hex(16), stem_key=secrets.token_hex(16), mtime_ns=1,
@@ -205,7 +216,10 @@ class Library:
     catalog: Catalog
 
     def index(self, *paths: Path) -> Summary:
-        return Indexer(self.settings, self.catalog, interactive=False).index(list(paths))
+        """Both phases, as `shoebox index` runs them: `failed` counts the renditions' too."""
+        summary = Indexer(self.settings, self.catalog, interactive=False).index(list(paths))
+        summary.failed += Backlog(self.settings, self.catalog, interactive=False).run().failed
+        return summary
 
     def photos(self, query: str = "") -> list[dict[str, Any]]:
         from shoebox.catalog import search, visibility  # everything, as `shoebox photos` lists it
@@ -316,6 +330,7 @@ def indexed_for_admin(
     name, password = "ada", secrets.token_urlsafe(12)
     Account.create(name=name, password_hash=hash_password(password), folder=str(root), role="admin")
     Indexer(settings, catalog, interactive=False).index([])
+    Backlog(settings, catalog, interactive=False).run()
     return settings, catalog, name, password
 
 

@@ -20,6 +20,7 @@ from conftest import Library
 from shoebox.catalog.models import File, IngestError
 from shoebox.errors import StageError
 from shoebox.ingest import renditions
+from shoebox.ingest.backlog import Backlog
 from shoebox.ingest.identify import hash_file
 from shoebox.ingest.run import Indexer
 from shoebox.sample import Shot, write_jpeg, write_video
@@ -104,7 +105,8 @@ def test_bad_files_are_recorded_and_the_run_goes_on(
 
 def test_a_crashing_decoder_is_retried_then_recorded(library: Library, tmp_path: Path) -> None:
     """An "ffmpeg" that kills the worker process that runs it: a real crash of a real worker.
-    The file is tried once more, then identified without decoding; the others are unharmed."""
+    The file is tried once more, then recorded (it is catalogued in the fast phase, which
+    decodes nothing); the others are unharmed."""
     killer = tmp_path / "ffmpeg-that-crashes"
     killer.write_text("#!/bin/sh\nkill -9 $PPID\n")
     killer.chmod(0o755)
@@ -115,8 +117,9 @@ def test_a_crashing_decoder_is_retried_then_recorded(library: Library, tmp_path:
         write_jpeg(library.root / f"IMG_{i}.jpg", Shot(), seed=i)
 
     summary = Indexer(settings, library.catalog, interactive=False).index()
+    rendered = Backlog(settings, library.catalog, interactive=False).run()
 
-    assert (summary.new, summary.failed) == (7, 1)
+    assert (summary.new, summary.failed, rendered.rendered, rendered.failed) == (7, 0, 6, 1)
     assert errors() == {"clip.mp4": [("renditions", "the worker died (killed by SIGKILL), twice")]}
     clip = library.photo_of("clip.mp4")
     assert (clip["type"], clip["thumb_hash"], clip["duration"] is not None) == ("video", None, True)

@@ -60,7 +60,7 @@ def test_sample_library_end_to_end(library: Library) -> None:
     assert "wrote 7 sample files" in made.stdout
     first = shoebox("--config", cfg, "index", "--plain")
     assert first.returncode == 0, first.stderr
-    assert "indexed: 7 new, 0 changed, 0 moved, 0 unchanged, 0 missing, 0 failed" in first.stdout
+    assert "visible: 7 new, 0 changed, 0 moved, 0 unchanged, 0 missing, 0 failed" in first.stdout
     again = shoebox("--config", cfg, "index", "--plain")
     assert "0 new, 0 changed, 0 moved, 7 unchanged" in again.stdout
 
@@ -87,7 +87,7 @@ def test_sample_library_end_to_end(library: Library) -> None:
     assert lines[:4] == [
         "daemons:  none running",
         "queue:    0 paths waiting (0 due now, 0 being indexed)",
-        "files:    7 indexed",
+        "files:    7 indexed, 0 waiting for renditions",
         "photos:   7",
     ]
     assert lines[4].startswith("last:     20") and lines[4].endswith(" UTC")

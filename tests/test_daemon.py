@@ -22,10 +22,13 @@ from typing import Any
 import asyncssh
 import pytest
 
-from conftest import Library, mysql_admin, status_text, wait_for
-from shoebox.catalog.models import File, Photo, Upload
+from conftest import Library, mysql_admin, status_text, wait_for, wait_rendered
+from shoebox.catalog import pending
+from shoebox.catalog.models import File, IngestError, Photo, Upload
 from shoebox.enrich.runner import Enricher
 from shoebox.ingest.identify import hash_file
+from shoebox.ingest.renditions import rendition_path
+from shoebox.ingest.run import Indexer
 from shoebox.sample import Shot, write_jpeg
 from shoebox.service import Daemon
 
@@ -277,6 +280,35 @@ def test_an_sftp_upload_is_indexed_once_even_into_two_albums(
         "alice/Family/IMG_0001.jpg",
     }
     assert {f.photo_id for f in files_named("IMG_0001.jpg")} == {only.id}
+
+
+@needs_sftp
+def test_an_upload_goes_before_the_renditions_backlog(
+    library: Library, daemon: Callable[[], Running], tmp_path: Path
+) -> None:
+    """A library indexed by the fast phase only: 200 files wait for their renditions, which
+    the daemon renders at the lowest priority. An upload meanwhile is in the catalog while
+    the backlog still waits, rendered before the older files (newest first), and the backlog
+    is finished afterwards; `shoebox status` tells how many wait."""
+    for i in range(200):
+        write_jpeg(library.root / f"old/IMG_{i:04d}.jpg", Shot(), size=(1600, 1200), seed=i)
+    Indexer(library.settings, library.catalog, interactive=False).index()
+    assert "200 indexed, 200 waiting for renditions" in status_text(library.settings)
+    key = add_alice(library, tmp_path)
+    running = daemon()
+    renditions = library.settings.library.cache / "renditions"
+    wait_for("the backlog under way", lambda: any(renditions.rglob("*-tile.jpg")), timeout=60)
+    photo = write_jpeg(tmp_path / "new.jpg", Shot(), seed=1000)
+    sftp(running, key, f"put {photo}\n")
+    (new,) = wait_for("the upload in the catalog", lambda: files_named("new.jpg"))
+    assert pending.count() > 0  # the backlog waits, the upload did not
+    tile = rendition_path(library.settings.library.cache, new.hash, "tile")
+    wait_for("the upload rendered", tile.exists)
+    assert pending.count() > 0  # before the older files still waiting
+    wait_rendered(180)
+    assert File.select().where(File.rendered == False).count() == 0  # noqa: E712
+    assert IngestError.select().count() == 0
+    assert "201 indexed, 0 waiting for renditions" in status_text(library.settings)
 
 
 def test_a_dropped_catalog_connection_is_survived(

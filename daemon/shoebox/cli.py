@@ -259,21 +259,7 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
                 _say("the catalog is up to date")
             return 0
         if args.command == "index":
-            from shoebox.ingest.run import Indexer
-
-            indexer = Indexer(
-                settings,
-                catalog,
-                interactive=False if args.plain else None,
-                mark_missing=args.mark_missing,
-            )
-            with catalog.exclusive("index") as _:
-                summary = indexer.index(args.paths)
-            _say(f"indexed: {summary.line()}")
-            for reason in summary.roots_left_alone:
-                _say(f"left alone: {reason}")
-            _enrich(settings, interactive=False if args.plain else None)
-            return 0
+            return _index(args, settings, catalog)
         if args.command == "photos":
             return _photos(" ".join(args.query), as_json=args.json)
         if args.command == "status":
@@ -341,6 +327,26 @@ def _restore(path: Path, settings: Settings, *, force: bool) -> int:
     )
     if done.migrated:
         print("then migrated: " + ", ".join(done.migrated))
+    return 0
+
+
+def _index(args: argparse.Namespace, settings: Settings, catalog: Catalog) -> int:
+    """The fast phase over the paths (every photo in the catalog, visible), then the slow
+    phase (the renditions of every file waiting for them), then the later stages. Stopped at
+    any point, the next run carries on without redoing what is done."""
+    from shoebox.ingest.backlog import Backlog
+    from shoebox.ingest.run import Indexer
+
+    interactive = False if args.plain else None
+    indexer = Indexer(settings, catalog, interactive=interactive, mark_missing=args.mark_missing)
+    with catalog.exclusive("index") as _:
+        summary = indexer.index(args.paths)
+        _say(f"visible: {summary.line()}")
+        for reason in summary.roots_left_alone:
+            _say(f"left alone: {reason}")
+        backlog = Backlog(settings, catalog, interactive=interactive, health=indexer.health)
+        _say(f"renditions: {backlog.run().line()}")
+    _enrich(settings, interactive=interactive)
     return 0
 
 
@@ -549,7 +555,7 @@ def _status(settings: Settings) -> int:
             _say(f"    {line}")
         _verified(d.detail.get("verify") or {})
     _say(f"queue:    {r.queued} paths waiting ({r.due} due now, {r.claimed} being indexed)")
-    _say(f"files:    {r.files} indexed")
+    _say(f"files:    {r.files} indexed, {r.waiting} waiting for renditions")
     _say(f"photos:   {r.photos}")
     _say(f"last:     {_when(r.last_indexed) if r.last_indexed else 'never'}")
     overdue = sum(p.overdue for p in r.partial_uploads)

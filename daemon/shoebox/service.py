@@ -10,8 +10,11 @@ saw, a mount that came or went) becomes one `Change` on one `asyncio.Queue`:
   OK only for what is recorded, and its open is refused when it cannot be recorded. When the
   catalog fails, what the watcher saw is kept (or, past a bound, a rescan is asked for) and
   retried with a back-off that doubles up to a minute; nothing spins.
-- the **indexer** reconciles the roots at start, then claims due jobs and indexes them,
-  and otherwise sleeps until the writer wakes it or the next job falls due. Its CPU work
+- the **indexer** reconciles the roots at start, then claims due jobs and indexes them (the
+  fast phase: a photo is in the catalog without its renditions); when no job is due, it
+  renders a few of the files that wait for their renditions (the slow phase,
+  `ingest.backlog`, in worker processes at the lowest priority), giving way as soon as a job
+  comes; and otherwise sleeps until the writer wakes it or the next job falls due. Its CPU work
   runs in the `Indexer`'s process pool; an idle daemon does nothing at all. When an SFTP
   upload opens, the pool's workers and exiftool are started (if they were given back), so
   the file is indexed the moment it is complete rather than after they start.
@@ -74,7 +77,7 @@ from shoebox.config import Settings
 from shoebox.enrich import stages
 from shoebox.enrich.runner import Enricher
 from shoebox.errors import BackupError, CatalogError, ConfigError, HelperError
-from shoebox.ingest import scan
+from shoebox.ingest import backlog, scan
 from shoebox.ingest.run import Indexer, Summary, root_row
 from shoebox.mounts import MountWatcher
 from shoebox.sftp.server import SFTPEndpoint
@@ -160,6 +163,10 @@ class Daemon:
         self.indexer = Indexer(
             settings, catalog, interactive=False, stop=self.stop_event, beat=self._beat,
             keep_open=True,
+        )  # fmt: skip
+        self.backlog = backlog.Backlog(
+            settings, catalog, interactive=False, stop=self.stop_event, beat=self._beat,
+            keep_open=True, health=self.indexer.health, wanted=self._wanted,
         )  # fmt: skip
         loaded, off = stages.load(settings)
         for reason in off:
@@ -269,7 +276,7 @@ class Daemon:
         )
         if not finished:
             log.error("the index call in hand did not end in time; its helpers are stopped")
-        self.indexer.close()
+        self._close_helpers()
         if await asyncio.to_thread(self.enriching.close, max(0.1, deadline - 1 - time.monotonic())):
             self.enricher.close()  # else a batch is still in hand: it ends with the process
         with suppress(TimeoutError, *CATALOG_ERRORS):
@@ -474,7 +481,16 @@ class Daemon:
             self._holding = True
             await self._in_index_lane(self._process, jobs)
             return True
+        self._indexer_idle.clear()  # the later stages wait for the renditions
+        if await self._in_index_lane(self.backlog.step, backlog.STEP):
+            self._set_state("rendering")
+            self._holding = True
+            return True
         return False
+
+    def _wanted(self) -> bool:
+        """Work for the indexer that comes before the renditions (read from its thread)."""
+        return self._work.is_set() or self._stopping.is_set()
 
     async def _in_index_lane(self, call: Callable[..., T], *args: Any) -> T:
         self._busy_since = self._beat_at = time.monotonic()
@@ -497,7 +513,7 @@ class Daemon:
         if self._holding:
             if release_at <= 0:
                 self._holding = False  # (before: an upload opening meanwhile warms them again)
-                await self.indexing.run(self.indexer.close)  # their memory back, a burst over
+                await self.indexing.run(self._close_helpers)  # their memory back, a burst over
             else:
                 timeouts.append(release_at)
         with suppress(TimeoutError):
@@ -623,6 +639,11 @@ class Daemon:
         change; new photos may wait for the later stages."""
         if (summary.new or summary.changed or summary.moved) and self._loop is not None:
             self._loop.call_soon_threadsafe(self._enrich.set)
+
+    def _close_helpers(self) -> None:
+        """Stop the worker processes and exiftool of both phases (started again when needed)."""
+        self.indexer.close()
+        self.backlog.close()
 
     def _beat(self) -> None:
         """The indexer is alive (called from its thread, at least once a second in a run)."""
@@ -812,7 +833,7 @@ class Daemon:
             return
         self.settings = dataclasses.replace(self.settings, watch=fresh.watch, log=fresh.log)
         logging.getLogger().setLevel(fresh.log.level.upper())
-        await self.indexing.run(self.indexer.close)  # the next batch starts them afresh
+        await self.indexing.run(self._close_helpers)  # the next batch starts them afresh
         self._roots_may_have_changed()
         log.info("reloaded %s", self.settings.source)
 

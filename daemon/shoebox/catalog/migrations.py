@@ -327,6 +327,15 @@ def _0015_photo_counts(db: Any) -> None:
 
 
 # Each migration is applied once, by number, whatever else has been applied.
+def _0016_pending_renditions(db: Any) -> None:
+    """An index on file (v_renditions, id): the slow phase finds the files that wait for their
+    renditions, newest first, without reading the whole table (`catalog.pending`)."""
+    if make_index_name("file", ("v_renditions", "id")) not in {
+        index.name for index in db.get_indexes("file")
+    }:
+        run_migration(SchemaMigrator.from_database(db).add_index("file", ("v_renditions", "id")))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial", _0001_initial),
     (2, "viewer", _0002_viewer),
@@ -343,6 +352,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (13, "filter_indexes", _0013_filter_indexes),
     (14, "photo_words", _0014_photo_words),
     (15, "photo_counts", _0015_photo_counts),
+    (16, "pending_renditions", _0016_pending_renditions),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -182,8 +182,9 @@ class File(BaseModel):
 
     class Meta:
         # also an index on `rel_path` (its first 255 characters on MariaDB, which indexes no
-        # whole TEXT), for `folder:`: made by migration 13, as Peewee cannot declare a prefix
-        indexes = ((("root", "path_key"), True),)
+        # whole TEXT), for `folder:`: made by migration 13, as Peewee cannot declare a prefix.
+        # (v_renditions, id): the files waiting for their renditions, newest first (migration 16)
+        indexes = ((("root", "path_key"), True), (("v_renditions", "id"), False))
 
 
 class IngestError(BaseModel):

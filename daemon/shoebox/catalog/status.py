@@ -1,5 +1,6 @@
 """What `shoebox status` tells, read from the catalog: the daemons and how they last said
-they were, the queue, partial uploads, roots left alone, what is indexed and what failed.
+they were, the queue, partial uploads, roots left alone, what is indexed (and of that, what
+waits for its renditions) and what failed.
 
 A daemon writes its row (`DaemonState`) when its state changes and at least once a minute;
 one that has said nothing for three minutes is reported as silent: it hangs, or it was
@@ -14,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from shoebox.catalog import pending
 from shoebox.catalog.models import (
     DaemonState,
     File,
@@ -58,6 +60,7 @@ class Report:
     due: int = 0  # of those, due now and not claimed
     claimed: int = 0
     files: int = 0
+    waiting: int = 0  # of those, waiting for their renditions
     photos: int = 0
     last_indexed: dt.datetime | None = None
     partial_uploads: list[PartialUpload] = field(default_factory=list)
@@ -80,6 +83,7 @@ def report(resume_days: int, *, recent: int = 5) -> Report:
     )
     out.claimed = QueuedPath.select().where(QueuedPath.claimed_by.is_null(False)).count()
     out.files = File.select().where(File.status == "present").count()
+    out.waiting = pending.count()
     out.photos = Photo.select().where(Photo.missing == False).count()  # noqa: E712
     last = File.select(File.indexed_at).order_by(File.indexed_at.desc()).first()
     out.last_indexed = last.indexed_at if last else None

@@ -4,7 +4,8 @@
 A stage is anything with the `Stage` shape. Its version is kept per photo in `Enriched`; raising
 it makes every photo wait for that stage again, and for no other. Photos a stage does not
 apply to (`wants`, e.g. places needs a position) are marked done without any work. A photo
-that makes a stage fail is logged, recorded in `ingest_error` and marked done, so it is not
+waits until none of its files waits for its renditions (`catalog.pending`): the stages read
+them. A photo that makes a stage fail is logged, recorded in `ingest_error` and marked done, so it is not
 retried in a loop; a new stage version tries it again. A stage that raises something
 unexpected (a bug) fails the photos of that batch alike, with its traceback in the log; the
 run goes on.
@@ -19,8 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from peewee import JOIN
+from peewee import JOIN, fn
 
+from shoebox.catalog import pending
 from shoebox.catalog.models import Enriched, File, IngestError, Photo, utcnow
 from shoebox.errors import StageError
 
@@ -143,7 +145,8 @@ class Enricher:
 
 
 def _waiting(stage: Stage) -> Any:
-    """The photos (not missing) with no row of `stage` at its version."""
+    """The photos (not missing, rendered) with no row of `stage` at its version."""
+    unrendered = File.select(File.id).where((File.photo == Photo.id) & pending.condition())
     return (
         Photo.select()
         .join(
@@ -154,6 +157,7 @@ def _waiting(stage: Stage) -> Any:
         .where(
             (Photo.missing == False)  # noqa: E712
             & (Enriched.id.is_null() | (Enriched.version < stage.version))
+            & ~fn.EXISTS(unrendered)
         )
     )
 

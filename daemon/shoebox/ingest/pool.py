@@ -13,6 +13,7 @@ on every pipe and every worker's death at once, with a timeout:
   worker and the ffmpeg it runs), and fails that file;
 - `kill` (a stop) kills every worker at once; `close` asks them to end.
 
+A pool for the slow phase (`low`) runs its workers at the lowest priority (`ingest.priority`).
 Each worker runs in a process group of its own and under a memory limit (RLIMIT_DATA: its heap
 and private mappings, which the ffmpeg it starts inherits), so that a file that needs too much
 memory fails with MemoryError instead of taking the machine's. Workers are started as they are
@@ -35,7 +36,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from shoebox.ingest import worker
+from shoebox.ingest import priority, worker
 from shoebox.ingest.health import HelperHealth, describe
 from shoebox.ingest.renditions import RenditionSpec
 
@@ -72,12 +73,19 @@ Result = tuple[int, worker.Outcome | Failure | None]
 
 class Pool:
     def __init__(
-        self, size: int, spec: RenditionSpec, *, memory_mb: int, health: HelperHealth
+        self,
+        size: int,
+        spec: RenditionSpec,
+        *,
+        memory_mb: int,
+        health: HelperHealth,
+        low: bool = False,
     ) -> None:
         self.size = size
         self.spec = spec
         self.memory_mb = memory_mb
         self.health = health
+        self.low = low  # its workers yield the CPU and the disk to everything else
         self._workers: list[_Worker] = []
         self._replace = 0  # workers lost to a death or an overrun, not replaced yet
         self._context = multiprocessing.get_context("forkserver")
@@ -191,7 +199,8 @@ class Pool:
     def _start(self) -> _Worker:
         ours, theirs = self._context.Pipe()
         process = self._context.Process(
-            target=_serve, args=(theirs, self.spec, self.memory_mb), name="shoebox-worker",
+            target=_serve, args=(theirs, self.spec, self.memory_mb, self.low),
+            name="shoebox-worker",
             daemon=True,
         )  # fmt: skip
         process.start()
@@ -237,10 +246,12 @@ class Pool:
         self.kill()
 
 
-def _serve(conn: Connection, spec: RenditionSpec, memory_mb: int) -> None:
+def _serve(conn: Connection, spec: RenditionSpec, memory_mb: int, low: bool) -> None:
     """A worker's life: take a file, say it is started, send its outcome; until told to end
     (None) or the main process is gone."""
     os.setpgid(0, 0)  # killed with the programs it starts; a Ctrl-C is the main process's
+    if low:
+        priority.lower()
     if memory_mb:
         limit = memory_mb << 20
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))

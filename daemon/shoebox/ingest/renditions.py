@@ -188,12 +188,18 @@ def webp_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
+def may_move(head: bytes) -> bool:
+    """Whether an image starting with `head` is worth opening to tell whether it moves: not a
+    HEIF (`_moves` says no to every HEIF, and pillow-heif reads all its boxes to open one)."""
+    return head[4:8] != b"ftyp" or head[8:12] in (b"avif", b"avis")
+
+
 def is_animated(fd: int) -> bool:
     """Whether an image has more than one frame (GIF, animated WebP, AVIF sequence)."""
     try:
         with Image.open(_fd_path(fd)) as im:
             return _moves(im)
-    except (OSError, ValueError, SyntaxError):
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return False
 
 

@@ -1,14 +1,16 @@
-"""One index run: walk the roots, find what is new, changed, moved or gone, run the stages on
-what needs them (CPU work on every core, tags through one exiftool) and store the results in
-batched transactions. Bad files are recorded and logged; the run always goes on. A file an
-SFTP client is still uploading (it has an `Upload` row) is left alone: neither indexed nor
-marked missing. A run over whole roots ends by reading their album files back
+"""One index run, the *fast phase*: walk the roots, find what is new, changed, moved or gone,
+identify what needs it (hashing on every core, tags through one exiftool) and store the results
+in batched transactions, grouped into photos. Nothing is decoded: a photo is in the catalog,
+and the timeline, as soon as its batch is stored, and its files wait for their renditions
+(`catalog.pending`), which the slow phase makes (`ingest.backlog`). Bad files are recorded
+and logged; the run always goes on. A file an SFTP client is still uploading (it has an
+`Upload` row) is left alone: neither indexed nor marked missing. A run over whole roots ends by reading their album files back
 (`shoebox.albumfiles`).
 
-Every helper has a deadline per file (`ingest.pool` for the workers, `ingest.exiftool`, and
-ffmpeg in the worker). A helper that dies or overruns is killed and replaced and the file tried
-once more; a file that fails twice is recorded with the reason (a file whose decoding fails
-twice is still identified and catalogued, without renditions). The stop event ends a run within
+Every helper has a deadline per file (`ingest.pool` for the workers, `ingest.exiftool`). A
+helper that dies or overruns is killed and replaced and the file tried once more; a file that
+fails twice is recorded with the reason (a file whose opening as an image kills the worker
+twice is identified once more without opening it). The stop event ends a run within
 a second or so whatever a helper does: what is in hand is killed and left for the next run
 (`Summary.unfinished`). `Indexer.health` tells how the helpers are doing.
 """
@@ -109,10 +111,8 @@ class Job:
     kind: str  # new, changed, refresh
     identify: bool = True
     metadata: bool = True
-    render: bool = True
-    force_render: bool = False
     attempts: int = 0  # tries that a helper failed
-    decode: bool = True  # false once decoding failed twice: identify without it
+    look: bool = True  # false once opening it as an image failed twice: identify without it
     failures: list[tuple[str, str]] = field(default_factory=list)  # (stage, message) so far
 
     @property
@@ -165,17 +165,8 @@ class Indexer:
         self.mark_missing = mark_missing
         self.health = Health()  # how the helpers are doing, for `shoebox status`
         self._kept: tuple[Pool, ExifTool] | None = None
-        ing, ren = settings.ingest, settings.renditions
-        self.workers = ing.workers or os.cpu_count() or 1
-        self.spec = RenditionSpec(
-            cache=settings.library.cache,
-            tile_size=ren.tile_size,
-            preview_size=ren.preview_size,
-            quality=ren.quality,
-            max_pixels=ing.max_pixels,
-            ffmpeg=ing.ffmpeg,
-            video_timeout=ing.video_timeout,
-        )
+        self.workers = settings.ingest.workers or os.cpu_count() or 1
+        self.spec = rendition_spec(settings)
 
     # --- planning ------------------------------------------------------------------------
 
@@ -271,17 +262,13 @@ class Indexer:
             ):
                 jobs.append(Job(scope.root, scope.root_path, entry, old, "changed"))
             elif old.status == "present" and (
-                old.v_identify < pipeline.IDENTIFY
-                or old.v_metadata < pipeline.METADATA
-                or old.v_renditions < pipeline.RENDITIONS
-            ):
+                old.v_identify < pipeline.IDENTIFY or old.v_metadata < pipeline.METADATA
+            ):  # (older renditions are the slow phase's: `catalog.pending` finds them)
                 jobs.append(
                     Job(
                         scope.root, scope.root_path, entry, old, "refresh",
                         identify=old.v_identify < pipeline.IDENTIFY,
                         metadata=old.v_metadata < pipeline.METADATA,
-                        render=old.v_renditions < pipeline.RENDITIONS,
-                        force_render=True,
                     )
                 )  # fmt: skip
             else:
@@ -364,7 +351,7 @@ class Indexer:
         run.summary.roots_left_alone.append(reason)
 
     def _finish(self, jobs: list[Job], run: _Run, started: float) -> Summary:
-        with Reporter("indexing", interactive=self.interactive) as progress:
+        with Reporter("visible", interactive=self.interactive) as progress:
             progress.start(len(jobs))
             self._execute(jobs, run, progress)
         self._mark_missing(run)
@@ -391,14 +378,14 @@ class Indexer:
                     raise Stopped("asked to stop")
                 while queue and pool.room > 0:
                     job = queue.popleft()
-                    if not (job.identify or job.render):
+                    if not job.identify:
                         ready.append((job, None))
                         continue
                     key = next(keys)
                     handed[key] = job
-                    task = worker.Task(job.path, job.entry.extension, job.render and job.decode,
-                                       job.force_render)  # fmt: skip
-                    pool.submit(key, task, scan.display(job.path), self._deadline(job))
+                    task = worker.Task(job.path, job.entry.extension, False, False, job.look)
+                    limit = deadline(self.settings, job.entry.size)
+                    pool.submit(key, task, scan.display(job.path), limit)
                 for key, result in pool.collect(0 if ready else 0.25):
                     job = handed.pop(key)
                     if result is None:  # its worker died before starting it
@@ -455,10 +442,6 @@ class Indexer:
         )  # fmt: skip
         return pool, exiftool
 
-    def _deadline(self, job: Job) -> float:
-        """Seconds a worker may take for this file: reading a big file takes longer."""
-        return self.settings.ingest.file_timeout + job.entry.size / _READ_RATE
-
     def warm_up(self) -> None:
         """Start the worker processes and exiftool now (with `keep_open`), so that the next
         file does not wait for them: a daemon does this when an upload opens."""
@@ -483,7 +466,7 @@ class Indexer:
         ready: deque[tuple[Job, worker.Outcome | None]],
     ) -> None:
         """A worker died or overran with this file: try it again; after two failures record
-        it, and when it was being decoded, identify it once more without decoding (a file
+        it, and when it was opened as an image, identify it once more without that (a file
         that kills the decoder is still catalogued, from its tags, without renditions)."""
         job.attempts += 1
         where = scan.display(job.path)
@@ -492,9 +475,9 @@ class Indexer:
             queue.appendleft(job)
             return
         reason = f"the worker {failure.message}, twice"
-        if job.render and job.decode:
+        if job.look:
             job.failures.append(("renditions", reason))
-            job.decode, job.attempts = False, 0
+            job.look, job.attempts = False, 0
             queue.appendleft(job)
             return
         ready.append((job, worker.Outcome(errors=[*job.failures, ("identify", reason)])))
@@ -539,7 +522,6 @@ class Indexer:
     ) -> None:
         summary = run.summary
         rel = job.entry.rel
-        self._record_errors(job.root, rel, errors, run)
         for stage, message in errors:
             log.warning("%s: %s failed: %s", scan.display(job.path), stage, message)
         if errors:
@@ -569,7 +551,9 @@ class Indexer:
         f.size = job.entry.size
         f.mtime_ns = job.entry.mtime_ns
         f.indexed_at = utcnow()
+        render = False  # its renditions are (again) to be made by the slow phase
         if outcome is not None:
+            render = f.id is None or job.kind == "changed" or f.hash != outcome.hash
             f.hash = outcome.hash
             failed_identify = outcome.hash is None or outcome.kind == "unknown"
             f.status = "error" if failed_identify else "present"
@@ -580,8 +564,11 @@ class Indexer:
                 f.role = "sidecar"
             elif f.role not in ("original", "live-video"):
                 f.role = "original"
-            if job.render:
-                f.v_renditions, f.rendered = pipeline.RENDITIONS, outcome.rendered
+            if failed_identify or outcome.kind == "sidecar" or not job.look:
+                # nothing to render (or it kills the decoder): as if done, without renditions
+                f.v_renditions, f.rendered = pipeline.RENDITIONS, False
+            elif render:
+                f.v_renditions, f.rendered = 0, False
             kind, animated = outcome.kind, outcome.animated
         else:
             f.status = "present"
@@ -596,6 +583,8 @@ class Indexer:
         f.mime = meta.get("mime") or _GUESSED_MIME.get(kind)
         f.content_id = meta.get("content_id")
         f.meta = json.dumps(meta, ensure_ascii=False)
+        # A file whose renditions are still what they were keeps its renditions' error.
+        self._record_errors(job.root, rel, errors, run, keep=() if render else ("renditions",))
         made = f.status == "present" and f.photo_id is None and grouping.attach(f)
         f.save()
         if f.photo_id is not None and not made:
@@ -629,15 +618,23 @@ class Indexer:
         )
 
     def _record_errors(
-        self, root: Any, rel: bytes, errors: list[tuple[str, str]], run: _Run
+        self,
+        root: Any,
+        rel: bytes,
+        errors: list[tuple[str, str]],
+        run: _Run,
+        keep: tuple[str, ...] = (),
     ) -> None:
-        """Replace the error rows of one path with these (often: none with none)."""
+        """Replace the error rows of one path with these (often: none with none), but for
+        those of the stages in `keep`."""
         key = scan.key(rel)
         if (root.id, key) in run.erred:
             IngestError.delete().where(
-                IngestError.root == root, IngestError.path_key == key
-            ).execute()
-            run.erred.discard((root.id, key))
+                IngestError.root == root, IngestError.path_key == key,
+                IngestError.stage.not_in(keep),
+            ).execute()  # fmt: skip
+            if not keep:
+                run.erred.discard((root.id, key))
         if errors:
             IngestError.insert_many(
                 [
@@ -720,6 +717,25 @@ def _sample_gone(row: Root, skip: set[int], want: int = 32) -> tuple[int, int]:
         if looked >= want:
             break
     return gone, looked
+
+
+def rendition_spec(settings: Settings) -> RenditionSpec:
+    """What the workers need to know to render (and what the fast phase's workers carry)."""
+    ing, ren = settings.ingest, settings.renditions
+    return RenditionSpec(
+        cache=settings.library.cache,
+        tile_size=ren.tile_size,
+        preview_size=ren.preview_size,
+        quality=ren.quality,
+        max_pixels=ing.max_pixels,
+        ffmpeg=ing.ffmpeg,
+        video_timeout=ing.video_timeout,
+    )
+
+
+def deadline(settings: Settings, size: int) -> float:
+    """Seconds a worker may take for a file of `size` bytes: reading a big file takes longer."""
+    return settings.ingest.file_timeout + size / _READ_RATE
 
 
 def root_row(root: Path) -> Root:

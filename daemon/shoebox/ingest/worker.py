@@ -2,8 +2,9 @@
 
 The file is opened once (`identify.open_regular`: no symbolic link, a regular file only) and
 everything reads that open file. *identify* sniffs the kind from the first bytes and, only for
-media shoebox knows, hashes the content in fixed-size chunks; *renditions* decodes it (when
-asked to) and writes the tile and the preview. Errors come back as values, never as exceptions,
+media shoebox knows, hashes the content in fixed-size chunks (and, in the fast phase, looks
+at whether an image that may move does: its header only); *renditions* decodes it (when asked
+to, in the slow phase) and writes the tile and the preview. Errors come back as values, never as exceptions,
 so one bad file cannot disturb the worker; a problem with ffmpeg (it overran or died) is also
 reported, for the helpers' health.
 """
@@ -24,6 +25,7 @@ class Task:
     extension: str
     render: bool  # run the renditions stage
     force: bool  # re-render even if the cache already holds this content
+    look: bool = False  # not rendering: open an image that may move to tell whether it does
 
 
 @dataclass
@@ -65,7 +67,11 @@ def _run(spec: renditions.RenditionSpec, task: Task, fd: int, size: int, out: Ou
     except OSError as exc:
         out.errors.append(("identify", f"cannot read the file ({exc.strerror or exc})"))
         return
-    if out.kind == "sidecar" or not task.render:
+    if out.kind == "sidecar":
+        return
+    if not task.render:
+        if task.look and out.kind == "image" and renditions.may_move(head):
+            out.animated = renditions.is_animated(fd)
         return
     if not task.force and renditions.exists(spec, content_hash):
         out.rendered = True
