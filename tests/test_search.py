@@ -3,6 +3,7 @@ keyset and offset paging, near: distances, the month scrubber, and bad input as 
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import itertools
 import json
@@ -501,7 +502,7 @@ def test_a_word_matching_many_photos_is_a_subquery(
 def test_camera_and_lens_by_their_values(db_url: str, tmp_path: Path) -> None:
     """`camera:` and `lens:` find the values that hold the text first, then merge each value's
     photos in timeline order: the same photos in the same order as testing every row with
-    LIKE, on every page (keyset and offset), with the same totals; LIKE's wildcards in the
+    LIKE, on every page (keyset and offset), with the same totals and months; LIKE's wildcards in the
     text are letters; a text no value holds finds nothing."""
     makes = ["Canon", "canon", None, "50%_x", "50ab_x", "Sony"]
     models = ["EOS R5", None, "X 50%_x", "Alpha 7", "50ab_x"]
@@ -551,6 +552,12 @@ def test_camera_and_lens_by_their_values(db_url: str, tmp_path: Path) -> None:
             assert query.merges
             assert search.count(query) == len(want), (key, texts)
             assert [p["id"] for p in search.iterate(query)] == want
+            by_month = collections.Counter(
+                (v["taken_at"].year, v["taken_at"].month) for pid, v in rows if pid in want
+            )
+            assert search.months(query) == sorted(
+                ((y, m, n) for (y, m), n in by_month.items()), reverse=True
+            )
             for limit in (1, 7, 100):
                 seen: list[int] = []
                 cursor = None

@@ -695,6 +695,16 @@ def months(query: Query) -> list[tuple[int, int, int]]:
     if kept is not None:
         return kept
     select = Photo.select(Photo.year, Photo.month, fn.COUNT(Photo.id))
+    if query.arms is not None and not query.everything:
+        # each arm's photos found through its index, rather than every photo read
+        counted: dict[tuple[int, int], int] = {}
+        for arm in query.arms:
+            grouped: Any = select.where(query.arm_where(arm, scan=True)).group_by(
+                Photo.year, Photo.month
+            )
+            for y, m, n in list(grouped.tuples()):
+                counted[int(y), int(m)] = counted.get((int(y), int(m)), 0) + int(n)
+        return [(y, m, n) for (y, m), n in sorted(counted.items(), reverse=True)]
     if query.filters is not None:
         # Both would walk the (year, month, ...) index for the grouping, with one row lookup
         # per photo for the filters; a scan and a small sort are several times faster.
