@@ -483,22 +483,18 @@ def _flag(column: Any) -> Callable[[str], Any]:
 def _cameras(texts: list[str]) -> list[Any]:
     """`camera:`: the (make, model) pairs whose make or model holds one of the texts, each as
     an exact condition (an arm) that the camera index serves in timeline order."""
-    pairs = []
-    for make, make_holds in values.distinct(Photo.camera_make, texts):
-        prefix = ((Photo.camera_make, make),)
-        for model, model_holds in values.distinct(Photo.camera_model, texts, prefix):
-            if make_holds or model_holds:
-                pairs.append(_is(Photo.camera_make, make) & _is(Photo.camera_model, model))
-    return pairs
+    pairs = values.distinct((Photo.camera_make, Photo.camera_model), texts)
+    return [
+        _is(Photo.camera_make, make) & _is(Photo.camera_model, model)
+        for (make, model), holds in pairs
+        if holds
+    ]
 
 
 def _lenses(texts: list[str]) -> list[Any]:
     """`lens:`: the lenses that hold one of the texts, each an exact condition (an arm)."""
-    return [
-        Photo.lens_model == lens
-        for lens, holds in values.distinct(Photo.lens_model, texts)
-        if holds
-    ]
+    lenses = values.distinct((Photo.lens_model,), texts)
+    return [Photo.lens_model == lens for (lens,), holds in lenses if holds]
 
 
 def _is(column: Any, value: Any) -> Any:
@@ -646,9 +642,12 @@ def count(query: Query) -> int:
     if kept is not None:
         return kept
     if query.arms is not None and not query.everything:
-        # each arm's photos (exact values, apart from each other) counted in its index
+        # each arm's photos (exact values, apart from each other) counted in its index; alone,
+        # an arm reads its whole part of the index (the defaults written so that no other index
+        # is chosen); with other filters (year:), the defaults help to seek its range
+        alone = query.rest is None
         return sum(
-            int(Photo.select(Photo.id).where(query.arm_where(arm, scan=True)).count())
+            int(Photo.select(Photo.id).where(query.arm_where(arm, scan=alone)).count())
             for arm in query.arms
         )
     select = Photo.select(Photo.id)
@@ -699,7 +698,7 @@ def months(query: Query) -> list[tuple[int, int, int]]:
         # each arm's photos found through its index, rather than every photo read
         counted: dict[tuple[int, int], int] = {}
         for arm in query.arms:
-            grouped: Any = select.where(query.arm_where(arm, scan=True)).group_by(
+            grouped: Any = select.where(query.arm_where(arm, scan=query.rest is None)).group_by(
                 Photo.year, Photo.month
             )
             for y, m, n in list(grouped.tuples()):
