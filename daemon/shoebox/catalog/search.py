@@ -32,6 +32,7 @@ keep an old snapshot open.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import re
@@ -144,6 +145,14 @@ class Query:
     def seeks(self) -> bool:
         """Whether pages walk the `(archived, missing, taken_at)` index in timeline order."""
         return not self.everything and not self.selective
+
+    def narrowed(self, condition: Any) -> Query:
+        """This query, asking `condition` too (a split filter's arms stay as they are)."""
+        rest = self.rest
+        if self.arms is not None:
+            rest = condition if rest is None else rest & condition
+        filters = condition if self.filters is None else self.filters & condition
+        return dataclasses.replace(self, filters=filters, rest=rest)
 
     def arm_where(self, arm: Any, *, scan: bool = False) -> Any:
         """`where` (or `scan_where`) with only this arm of the split filter."""
