@@ -326,6 +326,25 @@ def _0015_photo_counts(db: Any) -> None:
     counts.install(db)
 
 
+def _0018_lens_and_geo_indexes(db: Any) -> None:
+    """An index for `lens:` that ends in the timeline order (the search asks for a lens's
+    photos by its exact values), and the `type:` index made again with lat and lng at its end,
+    so that `type:video geo:yes` reads no photo row. Each step is done only where still
+    needed, so a run cut short by a crash can be run again."""
+    migrator = SchemaMigrator.from_database(db)
+    photo = {index.name for index in db.get_indexes("photo")}
+    tail = ("archived", "missing", "taken_at", "id", "visibility", "owner_id", "burst_of")
+    lens = ("lens_model", *tail)
+    if make_index_name("photo", lens) not in photo:
+        run_migration(migrator.add_index("photo", lens, False))
+    typed = ("type", *tail, "lat", "lng")
+    if make_index_name("photo", typed) not in photo:
+        run_migration(migrator.add_index("photo", typed, False))
+    old = make_index_name("photo", ("type", *tail))
+    if old in photo:
+        run_migration(migrator.drop_index("photo", old))
+
+
 # Each migration is applied once, by number, whatever else has been applied.
 def _0016_pending_renditions(db: Any) -> None:
     """An index on file (v_renditions, id): the slow phase finds the files that wait for their
@@ -353,6 +372,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (14, "photo_words", _0014_photo_words),
     (15, "photo_counts", _0015_photo_counts),
     (16, "pending_renditions", _0016_pending_renditions),
+    (18, "lens_and_geo_indexes", _0018_lens_and_geo_indexes),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -83,6 +83,8 @@ class Account(BaseModel):
 _IN_ORDER = ("taken_at", "id", "visibility", "owner", "burst_of")
 TIMELINE_INDEX = ("archived", "missing", *_IN_ORDER)
 MONTHS_INDEX = ("year", "month", "archived", "missing", *_IN_ORDER)
+TYPE_INDEX = ("type", "archived", "missing", *_IN_ORDER, "lat", "lng")
+LENS_INDEX = ("lens_model", "archived", "missing", *_IN_ORDER)
 
 
 class Photo(BaseModel):
@@ -146,7 +148,9 @@ class Photo(BaseModel):
             (MONTHS_INDEX, False),
             (("camera_make", "camera_model", "archived", "missing", *_IN_ORDER), False),
             (("favorite", "archived", "missing", *_IN_ORDER), False),
-            (("type", "archived", "missing", *_IN_ORDER), False),
+            # lat, lng last: `type:video geo:yes` is answered from the index alone
+            (TYPE_INDEX, False),
+            (LENS_INDEX, False),  # lens:, by its values (catalog.values)
             (("lat", "lng", "archived", "missing", *_IN_ORDER), False),  # near:, by its box
         )
 

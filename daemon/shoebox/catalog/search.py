@@ -32,6 +32,7 @@ keep an old snapshot open.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import re
@@ -42,7 +43,7 @@ from typing import Any
 from peewee import SQL, MySQLDatabase, NodeList, fn
 from playhouse.migrate import make_index_name
 
-from shoebox.catalog import counts, people, text, visibility
+from shoebox.catalog import counts, people, text, values, visibility
 from shoebox.catalog.models import (
     MONTHS_INDEX,
     TIMELINE_INDEX,
@@ -90,6 +91,12 @@ _YES = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": 
 _SELECTIVE = {
     None, "id", "near", "keyword", "lens", "person", "country", "city", "label", "folder",
 }  # fmt: skip
+# Filters that test "contains" on a column an index starts with (`catalog.values`): the text is
+# matched against the column's distinct values first, and the filter becomes "one of these
+# values" (an arm each). A page reads each arm's first photos from its index, in timeline
+# order, and merges them; the total adds up each arm's count, read from the index alone.
+MAX_ARMS = 64
+_MERGED = 2_000  # a page that ends deeper than this is read the plain way
 # photos an `id:` filter names at most: a selection shared as one link (an album for more)
 MAX_IDS = 100
 _KEY = re.compile(r"[A-Za-z_]+\Z")
@@ -115,6 +122,10 @@ class Query:
     selective: bool = False  # a filter no index serves that likely matches few photos
     on_files: bool = False  # a filter on file paths (folder:, path:)
     viewer: visibility.Viewer = visibility.HOUSEHOLD
+    # One filter split in arms (exact values, each served in timeline order by an index), and
+    # the user's other filters: `filters` is `rest` and any of `arms`. None: no split.
+    arms: tuple[Any, ...] | None = field(default=None, compare=False)
+    rest: Any = field(default=None, compare=False)
 
     @property
     def where(self) -> Any:
@@ -135,7 +146,28 @@ class Query:
         """Whether pages walk the `(archived, missing, taken_at)` index in timeline order."""
         return not self.everything and not self.selective
 
-    def _where(self, hidden: Callable[[Any], Any]) -> Any:
+    def narrowed(self, condition: Any) -> Query:
+        """This query, asking `condition` too (a split filter's arms stay as they are)."""
+        rest = self.rest
+        if self.arms is not None:
+            rest = condition if rest is None else rest & condition
+        filters = condition if self.filters is None else self.filters & condition
+        return dataclasses.replace(self, filters=filters, rest=rest)
+
+    def arm_where(self, arm: Any, *, scan: bool = False) -> Any:
+        """`where` (or `scan_where`) with only this arm of the split filter."""
+        hidden: Callable[[Any], Any] = (
+            (lambda column: (column + 0) == 0) if scan else (lambda column: column == _FALSE)
+        )
+        return self._where(hidden, _all([c for c in (self.rest, arm) if c is not None]))
+
+    @property
+    def merges(self) -> bool:
+        """Whether pages merge the arms of a split filter, each read in timeline order."""
+        return self.arms is not None and self.seeks
+
+    def _where(self, hidden: Callable[[Any], Any], filters: Any = None) -> Any:
+        filters = self.filters if filters is None else filters
         clauses = []
         if not self.everything and not self.archived_given:
             clauses.append(hidden(Photo.archived))
@@ -143,8 +175,8 @@ class Query:
             clauses.append(hidden(Photo.missing))
         if not self.everything and not self.burst_given:  # a burst shows its cover
             clauses.append(Photo.burst_of.is_null() | (Photo.burst_of == Photo.id))
-        if self.filters is not None:
-            clauses.append(self.filters)
+        if filters is not None:
+            clauses.append(filters)
         seen = visibility.visible(self.viewer)
         if seen is not None:
             clauses.append(seen)
@@ -193,6 +225,8 @@ def parse(
     if len(terms) > MAX_TERMS:
         raise UsageError(f"query: too many terms ({len(terms)}; at most {MAX_TERMS})")
     clauses = []
+    arms: list[Any] | None = None
+    split_at = -1
     for term in terms:
         if len(term.values) > MAX_ALTERNATIVES:
             raise UsageError(f"query: {term.raw[:40]!r}: at most {MAX_ALTERNATIVES} values")
@@ -201,17 +235,26 @@ def parse(
         if term.key is None:
             clauses.append(_any(_word(value) for value in term.values))
             continue
+        if term.key in _SPLIT:
+            found = _SPLIT[term.key]([value.strip() for value in term.values])
+            clauses.append(_any(found) if found else _NOTHING)
+            if arms is None and len(found) <= MAX_ARMS:
+                arms, split_at = found, len(clauses) - 1
+            continue
         make = _FILTERS.get(term.key)
         if make is None:
             raise UsageError(
                 f"query: {term.raw[:40]!r}: unknown filter {term.key}:; "
-                f"known filters: {', '.join(k + ':' for k in sorted(_FILTERS))}"
+                f"known filters: {', '.join(k + ':' for k in sorted([*_FILTERS, *_SPLIT]))}"
             )
         try:
             clauses.append(_any(make(value.strip()) for value in term.values))
         except _Bad as exc:
             raise UsageError(f"query: {term.raw[:40]!r}: {exc}") from None
     keys = {term.key for term in terms}
+    selective = keys & _SELECTIVE
+    if arms is not None and [t.key for t in terms].count(terms[split_at].key) == 1:
+        selective.discard(terms[split_at].key)  # its index serves it
     return Query(
         text=text,
         filters=_all(clauses),
@@ -219,9 +262,11 @@ def parse(
         missing_given="missing" in keys,
         burst_given="burst" in keys,
         everything=everything,
-        selective=bool(keys & _SELECTIVE),
+        selective=bool(selective),
         on_files=bool(keys & {"folder", "path"}),
         viewer=viewer,
+        arms=tuple(arms) if arms is not None else None,
+        rest=_all(clauses[:split_at] + clauses[split_at + 1 :]) if arms is not None else None,
     )
 
 
@@ -444,14 +489,36 @@ def _flag(column: Any) -> Callable[[str], Any]:
     return lambda value: column == (_TRUE if _yes(value) else _FALSE)
 
 
+def _cameras(texts: list[str]) -> list[Any]:
+    """`camera:`: the (make, model) pairs whose make or model holds one of the texts, each as
+    an exact condition (an arm) that the camera index serves in timeline order."""
+    pairs = values.distinct((Photo.camera_make, Photo.camera_model), texts)
+    return [
+        _is(Photo.camera_make, make) & _is(Photo.camera_model, model)
+        for (make, model), holds in pairs
+        if holds
+    ]
+
+
+def _lenses(texts: list[str]) -> list[Any]:
+    """`lens:`: the lenses that hold one of the texts, each an exact condition (an arm)."""
+    lenses = values.distinct((Photo.lens_model,), texts)
+    return [Photo.lens_model == lens for (lens,), holds in lenses if holds]
+
+
+def _is(column: Any, value: Any) -> Any:
+    return column.is_null() if value is None else column == value
+
+
+_NOTHING = Photo.id.in_([])  # a filter no photo passes
+_SPLIT: dict[str, Callable[[list[str]], list[Any]]] = {"camera": _cameras, "lens": _lenses}
+
 _FILTERS: dict[str, Callable[[str], Any]] = {
     "year": _year,
     "month": lambda v: Photo.month == _number(v, 1, 12),
     "day": _day,
     "after": lambda v: (Photo.taken_at_local >= _date(v)) & (Photo.taken_at >= _slack(v, -1)),
     "before": lambda v: (Photo.taken_at_local < _date(v)) & (Photo.taken_at < _slack(v, 1)),
-    "camera": lambda v: Photo.camera_make.contains(v) | Photo.camera_model.contains(v),
-    "lens": lambda v: Photo.lens_model.contains(v),
     "type": _type,
     "favorite": _flag(Photo.favorite),
     "favourite": _flag(Photo.favorite),
@@ -512,15 +579,24 @@ def page(
     if cursor is not None and offset:
         raise UsageError("give a cursor or an offset, not both")
     mysql = isinstance(Photo._meta.database, MySQLDatabase)
-    select = _timeline(query)
+    after = None
     if cursor is not None:
         taken_at, photo_id = _parse_cursor(cursor)
+        after = (Photo.taken_at <= taken_at) & ((Photo.taken_at < taken_at) | (Photo.id < photo_id))
+    if query.merges and offset + limit < _MERGED:
+        merged = _by_ids(_merged(query, after, offset + limit + 1)[offset:])
+        last = merged[limit - 1] if len(merged) > limit else None
+        return Page(
+            count(query) if total else None,
+            _as_dicts(merged[:limit], query.viewer),
+            None if last is None else cursor_of(last.taken_at, last.id),
+        )
+    select = _timeline(query)
+    if cursor is not None:
         if mysql and query.seeks:
             # MariaDB otherwise reads the index by (archived, missing) only, not by the range.
             select = select.from_(NodeList((Photo, SQL(f"FORCE INDEX ({_TIMELINE_INDEX})"))))
-        select = select.where(
-            (Photo.taken_at <= taken_at) & ((Photo.taken_at < taken_at) | (Photo.id < photo_id))
-        )
+        select = select.where(after)
     matches: int | None = None
     if (query.selective or (query.on_files and mysql)) and total and cursor is None:
         # The photos (or, on MariaDB, the files) would be read twice, for the page and for the
@@ -537,6 +613,22 @@ def page(
     photos = photos[:limit]
     next_cursor = cursor_of(photos[-1].taken_at, photos[-1].id) if more else None
     return Page(matches, _as_dicts(photos, query.viewer), next_cursor)
+
+
+def _merged(query: Query, after: Any, first: int) -> list[int]:
+    """The ids of the first `first` matches (after the keyset condition `after`, if any), in
+    timeline order: the first of each arm of the split filter, read from its index, merged."""
+    assert query.arms is not None
+    rows: list[tuple[Any, int]] = []
+    for arm in query.arms:
+        select = Photo.select(Photo.taken_at, Photo.id).where(query.arm_where(arm))
+        if after is not None:
+            select = select.where(after)
+        ordered = select.order_by(Photo.taken_at.desc(), Photo.id.desc()).limit(first)
+        found: Any = ordered.tuples()
+        rows.extend(list(found))
+    rows.sort(reverse=True)
+    return [photo_id for _, photo_id in rows[:first]]
 
 
 def paging(name: str, given: int | str) -> int:
@@ -558,6 +650,15 @@ def count(query: Query) -> int:
     kept = counts.total(query)
     if kept is not None:
         return kept
+    if query.arms is not None and not query.everything:
+        # each arm's photos (exact values, apart from each other) counted in its index; alone,
+        # an arm reads its whole part of the index (the defaults written so that no other index
+        # is chosen); with other filters (year:), the defaults help to seek its range
+        alone = query.rest is None
+        return sum(
+            int(Photo.select(Photo.id).where(query.arm_where(arm, scan=alone)).count())
+            for arm in query.arms
+        )
     select = Photo.select(Photo.id)
     where = query.where if query.filters is None else query.scan_where  # covering index
     return int((select if where is None else select.where(where)).count())
@@ -602,6 +703,16 @@ def months(query: Query) -> list[tuple[int, int, int]]:
     if kept is not None:
         return kept
     select = Photo.select(Photo.year, Photo.month, fn.COUNT(Photo.id))
+    if query.arms is not None and not query.everything:
+        # each arm's photos found through its index, rather than every photo read
+        counted: dict[tuple[int, int], int] = {}
+        for arm in query.arms:
+            grouped: Any = select.where(query.arm_where(arm, scan=query.rest is None)).group_by(
+                Photo.year, Photo.month
+            )
+            for y, m, n in list(grouped.tuples()):
+                counted[int(y), int(m)] = counted.get((int(y), int(m)), 0) + int(n)
+        return [(y, m, n) for (y, m), n in sorted(counted.items(), reverse=True)]
     if query.filters is not None:
         # Both would walk the (year, month, ...) index for the grouping, with one row lookup
         # per photo for the filters; a scan and a small sort are several times faster.

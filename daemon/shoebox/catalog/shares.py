@@ -234,11 +234,7 @@ def photo_ids(share: Share) -> Any:
 
 
 def _narrowed(share: Share, photo_id: int) -> search.Query:
-    query = query_of(share)
-    only = Photo.id == photo_id
-    return dataclasses.replace(
-        query, filters=only if query.filters is None else (query.filters & only)
-    )
+    return query_of(share).narrowed(Photo.id == photo_id)
 
 
 def contains(share: Share, photo_id: int) -> bool:
