@@ -390,7 +390,9 @@ def test_a_cut_off_upload_stays_unindexed_across_a_restart_until_resumed(
     (f,) = wait_for("the resumed upload", lambda: files_named("big.jpg"))
     assert (f.hash, f.size, f.status) == (expected, source.stat().st_size, "present")
     assert target.read_bytes() == source.read_bytes()
-    wait_for("an empty queue", lambda: second.notified("STATUS=0 paths in the queue"))
+    # The row is stored before the batch's line is logged (and the start-up scan already
+    # said "0 paths in the queue"): wait for the line itself.
+    wait_for("the batch's line", lambda: second.logged("indexed "))
     assert second.logged("indexed ") == second.logged("indexed 1 new, 0 changed") == 1
     assert Upload.select().count() == 0
     assert len(files_named("big.jpg")) == 1
