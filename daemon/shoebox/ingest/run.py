@@ -4,8 +4,8 @@ in batched transactions, grouped into photos. Nothing is decoded: a photo is in 
 and the timeline, as soon as its batch is stored, and its files wait for their renditions
 (`catalog.pending`), which the slow phase makes (`ingest.backlog`). Bad files are recorded
 and logged; the run always goes on. A file an SFTP client is still uploading (it has an
-`Upload` row) is left alone: neither indexed nor marked missing. A run over whole roots ends by reading their album files back
-(`shoebox.albumfiles`).
+`Upload` row) is left alone: neither indexed nor marked missing. A run over whole roots ends
+by reading their album files back (`shoebox.albumfiles`).
 
 Every helper has a deadline per file (`ingest.pool` for the workers, `ingest.exiftool`). A
 helper that dies or overruns is killed and replaced and the file tried once more; a file that
