@@ -33,7 +33,7 @@ from shoebox.errors import Stopped
 from shoebox.ingest import grouping, pipeline, scan, worker
 from shoebox.ingest.health import Health
 from shoebox.ingest.pool import Failure, Pool
-from shoebox.ingest.run import deadline, rendition_spec
+from shoebox.ingest.run import deadline, rendition_spec, worker_count
 from shoebox.progress import Reporter
 
 log = logging.getLogger("shoebox.ingest")
@@ -101,7 +101,7 @@ class Backlog:
         # true when other work waits (called while rendering): then one file a worker at most
         # is in hand, and no more is handed out
         self.wanted = wanted
-        self.workers = settings.ingest.workers or os.cpu_count() or 1
+        self.workers = worker_count(settings)
         self.spec = rendition_spec(settings)
         self._kept: Pool | None = None
 

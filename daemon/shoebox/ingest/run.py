@@ -165,7 +165,7 @@ class Indexer:
         self.mark_missing = mark_missing
         self.health = Health()  # how the helpers are doing, for `shoebox status`
         self._kept: tuple[Pool, ExifTool] | None = None
-        self.workers = settings.ingest.workers or os.cpu_count() or 1
+        self.workers = worker_count(settings)
         self.spec = rendition_spec(settings)
 
     # --- planning ------------------------------------------------------------------------
@@ -731,6 +731,11 @@ def rendition_spec(settings: Settings) -> RenditionSpec:
         ffmpeg=ing.ffmpeg,
         video_timeout=ing.video_timeout,
     )
+
+
+def worker_count(settings: Settings) -> int:
+    """How many worker processes a phase runs: `[ingest] workers`, else one a core."""
+    return settings.ingest.workers or os.cpu_count() or 1
 
 
 def deadline(settings: Settings, size: int) -> float:
