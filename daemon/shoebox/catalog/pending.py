@@ -17,15 +17,22 @@ from shoebox.ingest import pipeline
 
 def condition() -> Any:
     """A Peewee condition on File: the file waits for its renditions."""
-    return (
-        (File.v_renditions < pipeline.RENDITIONS)
-        & (File.status == "present")
-        & File.hash.is_null(False)
-    )
+    return (File.v_renditions < pipeline.RENDITIONS) & _renderable()
+
+
+def waits(f: File) -> bool:
+    """The file (a row in hand) waits for its renditions, as `condition` says in SQL."""
+    return f.status == "present" and f.hash is not None and f.v_renditions < pipeline.RENDITIONS
 
 
 def _at(version: int) -> Any:
-    return (File.v_renditions == version) & (File.status == "present") & File.hash.is_null(False)
+    """The file waits for its renditions, which were made by recipe `version` (0: none)."""
+    return (File.v_renditions == version) & _renderable()
+
+
+def _renderable() -> Any:
+    """The file is on disk and identified: what it holds can be rendered."""
+    return (File.status == "present") & File.hash.is_null(False)
 
 
 def pending(limit: int) -> list[File]:

@@ -25,9 +25,9 @@ import os
 from typing import Any
 
 from shoebox import edits
-from shoebox.catalog import outbox, text, visibility
+from shoebox.catalog import outbox, pending, text, visibility
 from shoebox.catalog.models import Enriched, File, Photo, PhotoEdit, utcnow
-from shoebox.ingest import dates, limits, pipeline, scan, takeout
+from shoebox.ingest import dates, limits, scan, takeout
 
 MEDIA_ROLES = ("original", "raw", "live-video")
 LIVE_VIDEO_MAX_SECONDS = 6.0
@@ -247,13 +247,8 @@ def _fill(photo: Photo, files: list[File]) -> None:
     if edit is not None:  # what a member set by hand wins over every file
         edits.settle(photo, edit)
     # Shown by a file rendered, or still to be (the viewer shows a stand-in until its tile exists).
-    shown = [f for f in media if f.rendered or _pending(f)]
+    shown = [f for f in media if f.rendered or pending.waits(f)]
     photo.thumb_hash = shown[0].hash if shown else None
-
-
-def _pending(f: File) -> bool:
-    """The file waits for its renditions (as `catalog.pending` finds it)."""
-    return f.status == "present" and f.hash is not None and f.v_renditions < pipeline.RENDITIONS
 
 
 def _merge_media(
